@@ -1,0 +1,14 @@
+// Installs the npm dependencies when they are missing or older than package.json, so that
+// `npm start` and `npm test` work on a fresh clone with no other step.
+const { existsSync, statSync } = require('node:fs');
+const { execSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const marker = path.join(root, 'node_modules', '.package-lock.json');
+const stale = !existsSync(marker) || statSync(marker).mtimeMs < statSync(path.join(root, 'package.json')).mtimeMs;
+if (stale) {
+  const cmd = existsSync(path.join(root, 'package-lock.json')) ? 'npm ci' : 'npm install';
+  console.error(`vmflow: installing dependencies (${cmd})`);
+  execSync(cmd, { cwd: root, stdio: 'inherit' });
+}

@@ -1,0 +1,246 @@
+// Typed errors. Each has a stable `name`, a machine-readable `code`, the ids it concerns as
+// readonly fields, and a message a person can act on. Pure: importable by workflow code.
+import { ApplicationFailure } from '@temporalio/common';
+
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'NOT_FOUND'
+  | 'KEY_CONFLICT'
+  | 'VERSION_CONFLICT'
+  | 'HAS_CHILDREN'
+  | 'NO_CAPACITY'
+  | 'INVALID_TRANSITION'
+  | 'DRIVER_ERROR'
+  | 'HOST_UNREACHABLE'
+  | 'DENIED'
+  | 'CANCELLED'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'INTERNAL';
+
+export interface FieldProblem {
+  readonly field: string;
+  readonly problem: string;
+}
+
+/** Base of every vmflow error. `details` holds the structured fields, for transport. */
+export class VmflowError extends Error {
+  override readonly name: string = 'VmflowError';
+  readonly code: ErrorCode = 'INTERNAL';
+  /** Permanent errors are not retried by Temporal. */
+  readonly permanent: boolean = true;
+  details(): Record<string, unknown> {
+    return {};
+  }
+}
+
+/** Thrown when input is malformed; lists every bad field at once. */
+export class InvalidInputError extends VmflowError {
+  override readonly name = 'InvalidInputError';
+  override readonly code = 'INVALID_INPUT';
+  constructor(readonly problems: readonly FieldProblem[], readonly subject = 'input') {
+    super(`invalid ${subject}: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`);
+  }
+  override details() {
+    return { problems: this.problems, subject: this.subject };
+  }
+}
+
+/** Thrown when a node, command or key does not exist. */
+export class NotFoundError extends VmflowError {
+  override readonly name = 'NotFoundError';
+  override readonly code = 'NOT_FOUND';
+  constructor(readonly what: string, readonly ref: string) {
+    super(`${what} ${ref} not found`);
+  }
+  override details() {
+    return { what: this.what, ref: this.ref };
+  }
+}
+
+/** Thrown when a unique key is already owned by another node. */
+export class KeyConflictError extends VmflowError {
+  override readonly name = 'KeyConflictError';
+  override readonly code = 'KEY_CONFLICT';
+  constructor(readonly key: string, readonly ownerId: string, readonly ownerName?: string) {
+    super(`key ${key} is already owned by ${ownerName ? `${ownerName} (${ownerId})` : ownerId}`);
+  }
+  override details() {
+    return { key: this.key, ownerId: this.ownerId, ownerName: this.ownerName };
+  }
+}
+
+/** Thrown when a write carried a version that is no longer current. */
+export class VersionConflictError extends VmflowError {
+  override readonly name = 'VersionConflictError';
+  override readonly code = 'VERSION_CONFLICT';
+  constructor(readonly nodeId: string, readonly expected: number, readonly actual: number) {
+    super(`node ${nodeId} is at version ${actual}, not ${expected}: re-read it and try again`);
+  }
+  override details() {
+    return { nodeId: this.nodeId, expected: this.expected, actual: this.actual };
+  }
+}
+
+/** Thrown when removing a node that still has children, without cascade. */
+export class HasChildrenError extends VmflowError {
+  override readonly name = 'HasChildrenError';
+  override readonly code = 'HAS_CHILDREN';
+  constructor(readonly nodeId: string, readonly childCount: number) {
+    super(`node ${nodeId} still has ${childCount} child node(s); remove them first or cascade`);
+  }
+  override details() {
+    return { nodeId: this.nodeId, childCount: this.childCount };
+  }
+}
+
+/** Thrown when no host can take a container; `reasons` counts rejected hosts per reason. */
+export class NoCapacityError extends VmflowError {
+  override readonly name = 'NoCapacityError';
+  override readonly code = 'NO_CAPACITY';
+  constructor(
+    readonly container: string,
+    readonly reasons: Readonly<Record<string, number>>,
+    readonly hostId?: string,
+  ) {
+    super(
+      `no capacity for ${container}${hostId ? ` on ${hostId}` : ''}: ` +
+        (Object.keys(reasons).length
+          ? Object.entries(reasons)
+              .sort((a, b) => b[1] - a[1])
+              .map(([r, n]) => `${n} ${n === 1 ? 'host' : 'hosts'} ${r}`)
+              .join(', ')
+          : 'no hosts registered'),
+    );
+  }
+  override details() {
+    return { container: this.container, reasons: this.reasons, hostId: this.hostId };
+  }
+}
+
+/** Thrown when a command cannot apply to a node in its current state. */
+export class InvalidTransitionError extends VmflowError {
+  override readonly name = 'InvalidTransitionError';
+  override readonly code = 'INVALID_TRANSITION';
+  constructor(readonly command: string, readonly target: string, readonly state: string, readonly reason?: string) {
+    super(`cannot ${command} ${target}: ${reason ?? `it is ${state}`}`);
+  }
+  override details() {
+    return { command: this.command, target: this.target, state: this.state, reason: this.reason };
+  }
+}
+
+/** Thrown when a hypervisor refuses an operation; keeps the driver's own message. */
+export class DriverError extends VmflowError {
+  override readonly name = 'DriverError';
+  override readonly code = 'DRIVER_ERROR';
+  override readonly permanent: boolean;
+  constructor(
+    readonly driver: string,
+    readonly operation: string,
+    readonly host: string,
+    readonly driverMessage: string,
+    permanent = true,
+  ) {
+    super(`${driver} ${operation} on ${host} failed: ${driverMessage}`);
+    this.permanent = permanent;
+  }
+  override details() {
+    return { driver: this.driver, operation: this.operation, host: this.host, driverMessage: this.driverMessage };
+  }
+}
+
+/** Thrown when a host does not answer; transient, so Temporal retries it. */
+export class HostUnreachableError extends VmflowError {
+  override readonly name = 'HostUnreachableError';
+  override readonly code = 'HOST_UNREACHABLE';
+  override readonly permanent = false;
+  constructor(readonly host: string, readonly cause?: string) {
+    super(`host ${host} is unreachable${cause ? `: ${cause}` : ''}`);
+  }
+  override details() {
+    return { host: this.host, cause: this.cause };
+  }
+}
+
+/** Thrown when an environment hook denies a command. */
+export class DeniedError extends VmflowError {
+  override readonly name = 'DeniedError';
+  override readonly code = 'DENIED';
+  constructor(readonly by: string, readonly reason: string) {
+    super(`denied by ${by}: ${reason}`);
+  }
+  override details() {
+    return { by: this.by, reason: this.reason };
+  }
+}
+
+/** Thrown when a request has no valid credentials. */
+export class UnauthenticatedError extends VmflowError {
+  override readonly name = 'UnauthenticatedError';
+  override readonly code = 'UNAUTHENTICATED';
+  constructor(reason = 'a valid bearer token is required') {
+    super(reason);
+  }
+}
+
+/** Thrown when the credentials lack the role a request needs. */
+export class ForbiddenError extends VmflowError {
+  override readonly name = 'ForbiddenError';
+  override readonly code = 'FORBIDDEN';
+  constructor(readonly role: string, readonly needed: string) {
+    super(`role ${role} may not do this; it needs ${needed}`);
+  }
+  override details() {
+    return { role: this.role, needed: this.needed };
+  }
+}
+
+type Rebuild = (message: string, d: Record<string, any>) => VmflowError;
+
+const REBUILD: Record<string, Rebuild> = {
+  InvalidInputError: (_m, d) => new InvalidInputError(d.problems ?? [], d.subject),
+  NotFoundError: (_m, d) => new NotFoundError(d.what, d.ref),
+  KeyConflictError: (_m, d) => new KeyConflictError(d.key, d.ownerId, d.ownerName),
+  VersionConflictError: (_m, d) => new VersionConflictError(d.nodeId, d.expected, d.actual),
+  HasChildrenError: (_m, d) => new HasChildrenError(d.nodeId, d.childCount),
+  NoCapacityError: (_m, d) => new NoCapacityError(d.container, d.reasons ?? {}, d.hostId),
+  InvalidTransitionError: (_m, d) => new InvalidTransitionError(d.command, d.target, d.state, d.reason),
+  DriverError: (_m, d) => new DriverError(d.driver, d.operation, d.host, d.driverMessage),
+  HostUnreachableError: (_m, d) => new HostUnreachableError(d.host, d.cause),
+  DeniedError: (_m, d) => new DeniedError(d.by, d.reason),
+  UnauthenticatedError: (m) => new UnauthenticatedError(m),
+  ForbiddenError: (_m, d) => new ForbiddenError(d.role, d.needed),
+};
+
+/** Turns a vmflow error into a Temporal failure that keeps its type and fields. */
+export function toFailure(err: VmflowError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: err.name,
+    message: err.message,
+    details: [err.details()],
+    nonRetryable: err.permanent,
+  });
+}
+
+/**
+ * Finds the vmflow error inside whatever Temporal wrapped it in (activity failure, child workflow
+ * failure, workflow failed error) and rebuilds it; returns undefined when there is none.
+ */
+export function fromFailure(err: unknown): VmflowError | undefined {
+  let e: any = err;
+  for (let depth = 0; e && depth < 8; depth++) {
+    if (e instanceof VmflowError) return e;
+    if (e instanceof ApplicationFailure || e?.name === 'ApplicationFailure') {
+      const build = REBUILD[e.type as string];
+      if (build) return build(e.message, (e.details?.[0] ?? {}) as Record<string, unknown>);
+    }
+    e = e.cause;
+  }
+  return undefined;
+}
+
+/** Like fromFailure, but always returns an Error, for callers that rethrow. */
+export function unwrapError(err: unknown): Error {
+  return fromFailure(err) ?? (err instanceof Error ? err : new Error(String(err)));
+}

@@ -1,0 +1,129 @@
+// The registry's contract. The registry keeps its database consistent and nothing else.
+import type { JsonObject, NodeRecord, NodeType, Resources } from '../domain/types';
+
+export interface NewNode {
+  /** Caller-chosen UUID makes the add idempotent: adding the same id again returns the stored node. */
+  readonly id?: string;
+  readonly type: NodeType;
+  readonly name: string;
+  readonly definition: object;
+  readonly state: string;
+  readonly metadata?: JsonObject;
+  readonly tags?: Record<string, string>;
+  readonly parentId?: string | null;
+  /** Extra unique keys; `name:<name>` is added by the registry and may not be passed. */
+  readonly keys?: readonly string[];
+}
+
+export interface NodeQuery {
+  readonly type?: NodeType;
+  /** `null` lists nodes without a parent. */
+  readonly parentId?: string | null;
+  readonly state?: string;
+  /** Nodes carrying this tag (with this value, when given). */
+  readonly tag?: { readonly key: string; readonly value?: string };
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+export interface NodePatch {
+  readonly definition?: object;
+  readonly state?: string;
+  /** Merged into the stored metadata; a key set to null is deleted. */
+  readonly metadata?: JsonObject;
+  /** Replaces the tags. */
+  readonly tags?: Record<string, string>;
+}
+
+export interface ClaimRequest {
+  readonly hostId: string;
+  readonly commandId: string;
+  readonly containerName: string;
+  readonly containerId?: string;
+  readonly resources: Resources;
+  readonly ttlSeconds: number;
+  /** Anti-affinity/affinity group names the claim counts toward (`env:<id>`, `group:<name>`). */
+  readonly groups?: readonly string[];
+}
+
+/** One host as the allocator sees it. */
+export interface HostSnapshot {
+  readonly id: string;
+  readonly name: string;
+  readonly state: string;
+  readonly driver: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Capacity times overcommit. */
+  readonly allowance: Resources;
+  /** Containers plus live placeholders. */
+  readonly used: Resources;
+  /** Load reported by the monitor, 0 when unknown. */
+  readonly load: number;
+  /** Count of containers and claims per group name (`env:<id>`, `group:<name>`). */
+  readonly groups: Readonly<Record<string, number>>;
+}
+
+export interface NodeEvent {
+  readonly id: number;
+  readonly nodeId: string;
+  readonly at: string;
+  readonly what: string;
+  readonly why: string;
+  readonly by: string;
+  readonly commandId: string | null;
+  readonly data: JsonObject;
+}
+
+export type NewNodeEvent = Omit<NodeEvent, 'id' | 'at'> & { readonly at?: string };
+
+export interface Registry {
+  add(node: NewNode): Promise<NodeRecord>;
+  get(id: string): Promise<NodeRecord>;
+  find(id: string): Promise<NodeRecord | undefined>;
+  getByName(name: string): Promise<NodeRecord>;
+  findByName(name: string): Promise<NodeRecord | undefined>;
+  getByKey(key: string): Promise<NodeRecord>;
+  findByKey(key: string): Promise<NodeRecord | undefined>;
+  list(query?: NodeQuery): Promise<NodeRecord[]>;
+  count(query?: NodeQuery): Promise<number>;
+  children(parentId: string, type?: NodeType): Promise<NodeRecord[]>;
+  /** `expectedVersion` undefined skips the version check (metadata merges by the monitor). */
+  update(id: string, expectedVersion: number | undefined, patch: NodePatch): Promise<NodeRecord>;
+  rename(id: string, expectedVersion: number | undefined, newName: string): Promise<NodeRecord>;
+  move(id: string, expectedVersion: number | undefined, parentId: string | null): Promise<NodeRecord>;
+  addKeys(id: string, keys: readonly string[]): Promise<NodeRecord>;
+  removeKeys(id: string, keys: readonly string[]): Promise<NodeRecord>;
+  remove(id: string, options?: { cascade?: boolean }): Promise<void>;
+
+  /**
+   * Claims capacity on a host: under a row lock on the host, re-checks containers plus live
+   * placeholders against its allowance and adds a placeholder child holding `claim:<commandId>`.
+   * Idempotent by command id. Throws NoCapacityError naming the short resource.
+   */
+  claim(request: ClaimRequest): Promise<NodeRecord>;
+  /** Pushes a claim's expiry forward; false when the claim is gone. */
+  extendClaim(commandId: string, ttlSeconds: number): Promise<boolean>;
+  /** Removes the placeholder of a command; false when there was none. */
+  release(commandId: string): Promise<boolean>;
+  /**
+   * In one transaction: makes the container a child of the claim's host and removes the claim.
+   * Idempotent: a second call after success is a no-op.
+   */
+  commitClaim(commandId: string, containerId: string): Promise<NodeRecord>;
+  /**
+   * Changes a container's definition; when it has a host, re-checks that host's capacity under
+   * its row lock first.
+   */
+  updateDefinitionWithinCapacity(id: string, expectedVersion: number | undefined, definition: object): Promise<NodeRecord>;
+  /** Containers plus live placeholders on a host. */
+  usage(hostId: string): Promise<Resources>;
+  /** Every hypervisor with its usage, for the allocator. */
+  hostSnapshot(): Promise<HostSnapshot[]>;
+  /** Placeholders whose expiry is before `now`. */
+  expiredPlaceholders(now?: Date): Promise<NodeRecord[]>;
+
+  recordEvent(event: NewNodeEvent): Promise<void>;
+  events(nodeId: string, limit?: number): Promise<NodeEvent[]>;
+
+  close(): Promise<void>;
+}
