@@ -244,3 +244,16 @@ export function fromFailure(err: unknown): VmflowError | undefined {
 export function unwrapError(err: unknown): Error {
   return fromFailure(err) ?? (err instanceof Error ? err : new Error(String(err)));
 }
+
+/** Thrown by a command handle's result() when the command was cancelled (and compensated). */
+export class CancelledError extends VmflowError {
+  override readonly name = 'CancelledError';
+  override readonly code = 'CANCELLED';
+  constructor(readonly commandId: string) {
+    super(`command ${commandId} was cancelled; what it had done was undone`);
+  }
+  override details() {
+    return { commandId: this.commandId };
+  }
+}
+REBUILD.CancelledError = (_m, d) => new CancelledError(d.commandId);

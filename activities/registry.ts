@@ -1,0 +1,208 @@
+// Registry activities for container commands. Each is idempotent: ids come from the workflow
+// and claims are keyed by the command id, so a retry after a crash changes nothing twice.
+import type { ContainerDefinition, HypervisorDefinition, NodeRecord, PlaceholderDefinition, Resources } from '../src/domain/types';
+import { META, keyOf } from '../src/domain/types';
+import { InvalidInputError, InvalidTransitionError, NotFoundError } from '../src/domain/errors';
+import type { ContainerSpec, HostRef } from '../src/drivers/driver';
+import type { Registry } from '../src/registry/types';
+import type { Provisioner } from '../src/provisioner';
+import { placeAndClaim } from '../src/allocator/claim';
+import type { CreateArgs } from '../src/domain/commands';
+import { guardAll } from './guard';
+
+export interface ContainerContext {
+  readonly container: NodeRecord<ContainerDefinition>;
+  readonly spec: ContainerSpec;
+  /** The host it is on, when it has one. */
+  readonly host?: HostRef;
+}
+
+export interface ClaimInput {
+  readonly commandId: string;
+  readonly containerName: string;
+  readonly containerId?: string;
+  readonly resources: Resources;
+  readonly driver?: string;
+  readonly requires?: Record<string, string>;
+  readonly hint?: string;
+  readonly exclude?: readonly string[];
+  readonly groups?: readonly string[];
+  readonly antiAffinity?: readonly string[];
+  readonly ttlSeconds: number;
+  readonly seed?: number;
+}
+
+export interface ClaimOutput {
+  readonly host: HostRef;
+  readonly placeholderId: string;
+  readonly attempts: number;
+  readonly skipped: ReadonlyArray<{ hostId: string; reason: string }>;
+}
+
+export function hostRef(node: NodeRecord): HostRef {
+  if (node.type !== 'hypervisor') throw new InvalidInputError([{ field: 'host', problem: `${node.name} is a ${node.type}, not a hypervisor` }]);
+  return { id: node.id, name: node.name, definition: node.definition as HypervisorDefinition };
+}
+
+export function specOf(node: NodeRecord<ContainerDefinition>): ContainerSpec {
+  return { id: node.id, name: node.name, definition: node.definition };
+}
+
+export function createRegistryActivities(registry: Registry, provisioner: Provisioner) {
+  async function findNode(ref: string): Promise<NodeRecord | undefined> {
+    return (await registry.findByName(ref)) ?? (/^[0-9a-f-]{36}$/i.test(ref) ? registry.find(ref) : undefined);
+  }
+
+  async function containerContext(node: NodeRecord): Promise<ContainerContext> {
+    if (node.type !== 'container') throw new NotFoundError('container', node.name);
+    const container = node as NodeRecord<ContainerDefinition>;
+    const parent = container.parentId ? await registry.get(container.parentId) : undefined;
+    return { container, spec: specOf(container), host: parent ? hostRef(parent) : undefined };
+  }
+
+  return guardAll({
+    async loadContainer(name: string): Promise<ContainerContext> {
+      const node = await findNode(name);
+      if (!node || node.type !== 'container') throw new NotFoundError('container', name);
+      return containerContext(node);
+    },
+
+    async loadContainerById(id: string): Promise<ContainerContext | null> {
+      const node = await registry.find(id);
+      return node ? containerContext(node) : null;
+    },
+
+    async loadHost(ref: string): Promise<HostRef> {
+      const node = await findNode(ref);
+      if (!node || node.type !== 'hypervisor') throw new NotFoundError('hypervisor', ref);
+      return hostRef(node);
+    },
+
+    /** Adds the container to the registry (state `new`, no host), reserving name, ip and mac. */
+    async provisionContainer(input: { id: string; name: string; args: CreateArgs; commandId: string }): Promise<ContainerContext> {
+      const existing = await registry.find(input.id);
+      const node =
+        existing ??
+        (await provisioner.provisionContainer({
+          id: input.id,
+          name: input.name,
+          definition: input.args.definition as ContainerDefinition,
+          tags: input.args.tags,
+        }));
+      if (input.args.groups?.length && !existing) {
+        await registry.update(node.id, undefined, { metadata: { [META.groups]: [...input.args.groups], [META.lastCommand]: input.commandId } });
+      }
+      return containerContext(await registry.get(node.id));
+    },
+
+    /** Adds a clone's registry node: the source's definition with its own name, ip and mac. */
+    async provisionClone(input: { id: string; sourceId: string; name: string; ip?: string; mac?: string; tags?: Record<string, string> }): Promise<ContainerContext> {
+      const existing = await registry.find(input.id);
+      if (existing) return containerContext(existing);
+      const source = (await registry.get(input.sourceId)) as NodeRecord<ContainerDefinition>;
+      const { network, ...rest } = source.definition;
+      const node = await provisioner.provisionContainer({
+        id: input.id,
+        name: input.name,
+        definition: { ...rest, network: { ...(network.bridge ? { bridge: network.bridge } : {}), ...(input.ip ? { ip: input.ip } : {}), ...(input.mac ? { mac: input.mac } : {}) } } as ContainerDefinition,
+        tags: input.tags ?? source.tags,
+      });
+      return containerContext(node);
+    },
+
+    /** Removes a container node that never reached a host (compensation of provision). */
+    async unprovisionContainer(id: string): Promise<void> {
+      const node = await registry.find(id);
+      if (!node) return;
+      await registry.remove(id, { cascade: false });
+    },
+
+    /** Picks a host and claims capacity on it with a placeholder; retries the next candidate when it lost a race. */
+    async claimPlacement(input: ClaimInput): Promise<ClaimOutput> {
+      const existing = await registry.findByKey(keyOf.claim(input.commandId));
+      if (existing) {
+        return { host: hostRef(await registry.get(existing.parentId!)), placeholderId: existing.id, attempts: 0, skipped: [] };
+      }
+      if (input.hint) {
+        const hinted = await findNode(input.hint);
+        if (!hinted || hinted.type !== 'hypervisor') throw new NotFoundError('hypervisor', input.hint);
+      }
+      const result = await placeAndClaim(
+        registry,
+        {
+          name: input.containerName,
+          resources: input.resources,
+          driver: input.driver,
+          requires: input.requires,
+          hint: input.hint,
+          exclude: input.exclude,
+          antiAffinity: input.antiAffinity,
+        },
+        {
+          commandId: input.commandId,
+          containerName: input.containerName,
+          containerId: input.containerId,
+          ttlSeconds: input.ttlSeconds,
+          groups: input.groups,
+        },
+        { seed: input.seed },
+      );
+      return {
+        host: hostRef(await registry.get(result.placeholder.parentId!)),
+        placeholderId: result.placeholder.id,
+        attempts: result.attempts,
+        skipped: result.skipped,
+      };
+    },
+
+    async extendClaim(input: { commandId: string; ttlSeconds: number }): Promise<boolean> {
+      return registry.extendClaim(input.commandId, input.ttlSeconds);
+    },
+
+    async releaseClaim(commandId: string): Promise<boolean> {
+      return registry.release(commandId);
+    },
+
+    /** The container becomes a child of the claimed host; the placeholder goes; the state is set. */
+    async commitPlacement(input: { commandId: string; containerId: string; state: string }): Promise<void> {
+      const node = await registry.commitClaim(input.commandId, input.containerId);
+      if (node.state !== input.state) {
+        await registry.update(node.id, undefined, { state: input.state, metadata: { [META.lastCommand]: input.commandId } });
+      }
+    },
+
+    async setContainerState(input: { containerId: string; state: string; commandId: string; cause?: string }): Promise<void> {
+      const node = await registry.get(input.containerId);
+      if (node.state === input.state) return;
+      await registry.update(node.id, undefined, {
+        state: input.state,
+        metadata: { [META.lastCommand]: input.commandId, [META.stateCause]: input.cause ?? `command ${input.commandId}` },
+      });
+    },
+
+    /** Checks that the registry agrees the command may run (another client may have changed it). */
+    async expectState(input: { containerId: string; command: string; allowed: readonly string[] }): Promise<string> {
+      const node = await registry.get(input.containerId);
+      if (!input.allowed.includes(node.state)) throw new InvalidTransitionError(input.command, node.name, node.state);
+      return node.state;
+    },
+
+    async setDefinition(input: { containerId: string; definition: ContainerDefinition }): Promise<void> {
+      const schemaProblems = provisioner.validate('container', { name: 'x', definition: input.definition });
+      if (schemaProblems.length) throw new InvalidInputError(schemaProblems, 'definition');
+      await registry.updateDefinitionWithinCapacity(input.containerId, undefined, input.definition);
+    },
+
+    /** Removes a destroyed container: its keys go with it. */
+    async removeContainer(containerId: string): Promise<void> {
+      if (await registry.find(containerId)) await registry.remove(containerId, { cascade: true });
+    },
+
+    async placeholderOf(commandId: string): Promise<PlaceholderDefinition | null> {
+      const node = await registry.findByKey(keyOf.claim(commandId));
+      return node ? (node.definition as PlaceholderDefinition) : null;
+    },
+  });
+}
+
+export type RegistryActivities = ReturnType<typeof createRegistryActivities>;

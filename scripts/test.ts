@@ -1,0 +1,38 @@
+// `npm test`: fetches the Temporal binaries when missing, bundles the workflows once, then runs
+// every test file under test/ with node's test runner. Extra arguments select files by substring.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { temporalCli, temporalTestServer } from '../src/temporal/binaries';
+import { workflowBundle } from '../src/worker/bundle';
+
+const ROOT = path.resolve(__dirname, '..');
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .flatMap((f) => {
+      const p = path.join(dir, f);
+      return statSync(p).isDirectory() ? testFiles(p) : p.endsWith('.test.ts') ? [p] : [];
+    })
+    .sort();
+}
+
+async function main(): Promise<void> {
+  process.env.TEMPORAL_CLI ??= temporalCli();
+  process.env.TEMPORAL_TEST_SERVER ??= temporalTestServer();
+  await workflowBundle();
+  const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const files = testFiles(path.join(ROOT, 'test')).filter((f) => !filters.length || filters.some((x) => f.includes(x)));
+  const concurrency = process.env.VMFLOW_TEST_CONCURRENCY ?? '2';
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files.map((f) => path.relative(ROOT, f))],
+    { cwd: ROOT, stdio: 'inherit', env: process.env },
+  );
+  process.exit(r.status ?? 1);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,221 @@
+// The TypeScript client: one entry point, `connect(options)`. Reads come from the registry;
+// commands go to Temporal and return handles.
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { CloneArgs, CreateArgs, MigrateArgs, UpdateArgs } from '../domain/commands';
+import { InvalidInputError, NotFoundError, unwrapError } from '../domain/errors';
+import { TASK_QUEUE, workflowIds } from '../domain/names';
+import type { ContainerDefinition, HypervisorDefinition, NodeRecord } from '../domain/types';
+import { Provisioner } from '../provisioner';
+import { openRegistry } from '../registry';
+import type { NodeQuery, Registry } from '../registry/types';
+import { CommandHandle, ContainerCommands } from './commands';
+
+export { CommandHandle };
+
+export interface ConnectOptions {
+  readonly temporalAddress?: string;
+  readonly namespace?: string;
+  /** Registry database URL; or pass an open `registry`. */
+  readonly registryUrl?: string;
+  readonly registry?: Registry;
+  readonly connection?: Connection;
+  /** Recorded on every command as who asked for it. */
+  readonly identity?: string;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-_.]{0,62}$/;
+
+function checkName(field: string, name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new InvalidInputError([{ field, problem: 'must be 1-63 characters of a-z, 0-9, - _ . starting with a letter or digit' }]);
+  }
+}
+
+export class Vmflow {
+  readonly containers: Containers;
+  readonly hypervisors: Hypervisors;
+  readonly nodes: Nodes;
+  readonly commands: ContainerCommands;
+
+  constructor(
+    readonly temporal: Client,
+    readonly registry: Registry,
+    private readonly owned: { connection?: Connection; registry?: Registry },
+    readonly identity?: string,
+  ) {
+    const provisioner = new Provisioner(registry);
+    this.commands = new ContainerCommands(temporal, registry);
+    this.nodes = new Nodes(registry);
+    this.containers = new Containers(this.commands, registry, provisioner, identity);
+    this.hypervisors = new Hypervisors(temporal, registry, provisioner);
+  }
+
+  async close(): Promise<void> {
+    await this.owned.connection?.close();
+    await this.owned.registry?.close();
+  }
+}
+
+export class Nodes {
+  constructor(private readonly registry: Registry) {}
+  /** By name, id or any unique key (`ip:10.0.0.5`). */
+  async get(ref: string): Promise<NodeRecord> {
+    const node = ref.includes(':') ? await this.registry.findByKey(ref) : ((await this.registry.findByName(ref)) ?? (await this.registry.find(ref)));
+    if (!node) throw new NotFoundError('node', ref);
+    return node;
+  }
+  list(query?: NodeQuery): Promise<NodeRecord[]> {
+    return this.registry.list(query);
+  }
+  children(id: string): Promise<NodeRecord[]> {
+    return this.registry.children(id);
+  }
+  /** Who owns a unique key. */
+  async owner(key: string): Promise<NodeRecord> {
+    const node = await this.registry.findByKey(key);
+    if (!node) throw new NotFoundError('key', key);
+    return node;
+  }
+}
+
+export class Containers {
+  constructor(
+    private readonly commands: ContainerCommands,
+    private readonly registry: Registry,
+    private readonly provisioner: Provisioner,
+    private readonly identity?: string,
+  ) {}
+
+  async get(name: string): Promise<NodeRecord<ContainerDefinition>> {
+    const node = await this.registry.findByName(name);
+    if (!node || node.type !== 'container') throw new NotFoundError('container', name);
+    return node as NodeRecord<ContainerDefinition>;
+  }
+
+  list(query: Omit<NodeQuery, 'type'> = {}): Promise<NodeRecord[]> {
+    return this.registry.list({ ...query, type: 'container' });
+  }
+
+  /** Creates a container; ip and mac are allocated when not given. Validated before anything is sent. */
+  async create(name: string, args: CreateArgs): Promise<CommandHandle> {
+    checkName('name', name);
+    const network = { ip: '10.255.255.254', mac: '02:00:00:00:00:00', ...(args?.definition?.network ?? {}) };
+    const problems = this.provisioner.validate('container', { name, definition: { ...(args?.definition ?? {}), network } });
+    if (problems.length) throw new InvalidInputError(problems, 'container definition');
+    if (await this.registry.findByName(name)) throw new InvalidInputError([{ field: 'name', problem: `${name} is already taken` }]);
+    return this.commands.submit(name, 'create', args, this.identity);
+  }
+
+  start(name: string) {
+    return this.commands.submit(name, 'start', {}, this.identity);
+  }
+  stop(name: string) {
+    return this.commands.submit(name, 'stop', {}, this.identity);
+  }
+  shutdown(name: string, timeoutMs?: number) {
+    return this.commands.submit(name, 'shutdown', timeoutMs === undefined ? {} : { timeoutMs }, this.identity);
+  }
+  reboot(name: string) {
+    return this.commands.submit(name, 'reboot', {}, this.identity);
+  }
+  suspend(name: string) {
+    return this.commands.submit(name, 'suspend', {}, this.identity);
+  }
+  resume(name: string) {
+    return this.commands.submit(name, 'resume', {}, this.identity);
+  }
+  destroy(name: string) {
+    return this.commands.submit(name, 'destroy', {}, this.identity);
+  }
+
+  async update(name: string, args: UpdateArgs): Promise<CommandHandle> {
+    const current = await this.get(name);
+    const merged = { ...current.definition, ...(args?.definition ?? {}), kind: current.definition.kind, network: current.definition.network };
+    const problems = this.provisioner.validate('container', { name, definition: merged });
+    if (problems.length) throw new InvalidInputError(problems, 'container definition');
+    return this.commands.submit(name, 'update', args, this.identity);
+  }
+
+  async clone(name: string, args: CloneArgs): Promise<CommandHandle> {
+    const source = await this.get(name);
+    checkName('clone name', args?.name);
+    if (await this.registry.findByName(args.name)) throw new InvalidInputError([{ field: 'name', problem: `${args.name} is already taken` }]);
+    const network = { ...source.definition.network, ip: args.ip ?? '10.255.255.254', mac: args.mac ?? '02:00:00:00:00:00' };
+    const problems = this.provisioner.validate('container', { name: args.name, definition: { ...source.definition, network } });
+    if (problems.length) throw new InvalidInputError(problems, 'clone');
+    if (args.hint) await this.hostExists(args.hint);
+    return this.commands.submit(name, 'clone', args, this.identity);
+  }
+
+  async migrate(name: string, args: MigrateArgs = {}): Promise<CommandHandle> {
+    const node = await this.get(name);
+    if (args.target) {
+      const host = await this.hostExists(args.target);
+      if (host.id === node.parentId) throw new InvalidInputError([{ field: 'target', problem: `${name} is already on ${host.name}` }]);
+    }
+    return this.commands.submit(name, 'migrate', args, this.identity);
+  }
+
+  private async hostExists(ref: string): Promise<NodeRecord> {
+    const host = (await this.registry.findByName(ref)) ?? (await this.registry.find(ref).catch(() => undefined));
+    if (!host || host.type !== 'hypervisor') throw new NotFoundError('hypervisor', ref);
+    return host;
+  }
+}
+
+export class Hypervisors {
+  constructor(
+    private readonly temporal: Client,
+    private readonly registry: Registry,
+    private readonly provisioner: Provisioner,
+  ) {}
+
+  /** Adds a host through the addHypervisor workflow: validated, registered, probed. */
+  async add(name: string, definition: HypervisorDefinition, tags?: Record<string, string>): Promise<NodeRecord<HypervisorDefinition>> {
+    checkName('name', name);
+    const problems = this.provisioner.validate('hypervisor', { name, definition });
+    if (problems.length) throw new InvalidInputError(problems, 'hypervisor definition');
+    try {
+      return await this.temporal.workflow.execute('addHypervisor', {
+        taskQueue: TASK_QUEUE,
+        workflowId: workflowIds.hypervisorCommand(name, 'add', randomUUID()),
+        args: [{ name, definition, tags }],
+        staticSummary: `add hypervisor ${name} (${definition.driver} at ${definition.address})`,
+      });
+    } catch (err) {
+      throw unwrapError(err);
+    }
+  }
+
+  async get(ref: string): Promise<NodeRecord<HypervisorDefinition>> {
+    const node = (await this.registry.findByName(ref)) ?? (await this.registry.find(ref).catch(() => undefined));
+    if (!node || node.type !== 'hypervisor') throw new NotFoundError('hypervisor', ref);
+    return node as NodeRecord<HypervisorDefinition>;
+  }
+
+  list(): Promise<NodeRecord[]> {
+    return this.registry.list({ type: 'hypervisor' });
+  }
+
+  /** Containers and placeholders on a host. */
+  async children(ref: string): Promise<NodeRecord[]> {
+    return this.registry.children((await this.get(ref)).id);
+  }
+
+  usage(ref: string) {
+    return this.get(ref).then((h) => this.registry.usage(h.id));
+  }
+}
+
+export async function connect(options: ConnectOptions = {}): Promise<Vmflow> {
+  const connection = options.connection ?? (await Connection.connect({ address: options.temporalAddress ?? '127.0.0.1:7233' }));
+  let registry = options.registry;
+  let ownedRegistry: Registry | undefined;
+  if (!registry) {
+    if (!options.registryUrl) throw new InvalidInputError([{ field: 'registryUrl', problem: 'is required when no registry is passed' }], 'connect options');
+    registry = ownedRegistry = await openRegistry({ url: options.registryUrl });
+  }
+  const temporal = new Client({ connection, namespace: options.namespace ?? 'default', identity: options.identity });
+  return new Vmflow(temporal, registry, { connection: options.connection ? undefined : connection, registry: ownedRegistry }, options.identity);
+}

@@ -1,0 +1,100 @@
+// The one configuration loader: environment variables over an optional JSON file
+// (VMFLOW_CONFIG), validated at start with errors naming the bad setting.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidInputError, type FieldProblem } from '../domain/errors';
+
+export interface Config {
+  readonly dataDir: string;
+  readonly temporalAddress: string;
+  readonly namespace: string;
+  readonly registryUrl: string;
+  readonly ipPool: string;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly simUrl: string;
+  readonly simPort: number;
+  readonly webUiUrl: string;
+  readonly monitorIntervalSeconds: number;
+  readonly downAfterFailures: number;
+  readonly orphanGraceSeconds: number;
+  readonly logLevel: string;
+  /** Concurrent activities per worker. */
+  readonly workerConcurrency: number;
+}
+
+type Kind = 'string' | 'port' | 'positive' | 'url';
+interface Setting {
+  readonly env: string;
+  readonly kind: Kind;
+  readonly fallback: (c: Record<string, unknown>) => string | number;
+}
+
+/** Every setting: its environment variable, its kind and its default. */
+export const SETTINGS: Record<keyof Config, Setting> = {
+  dataDir: { env: 'VMFLOW_DATA_DIR', kind: 'string', fallback: () => path.resolve('.vmflow') },
+  temporalAddress: { env: 'VMFLOW_TEMPORAL_ADDRESS', kind: 'string', fallback: () => '127.0.0.1:7233' },
+  namespace: { env: 'VMFLOW_NAMESPACE', kind: 'string', fallback: () => 'default' },
+  registryUrl: { env: 'VMFLOW_REGISTRY_URL', kind: 'url', fallback: (c) => `sqlite:${path.join(String(c.dataDir), 'registry.sqlite')}` },
+  ipPool: { env: 'VMFLOW_IP_POOL', kind: 'string', fallback: () => '10.0.0.0/16' },
+  apiHost: { env: 'VMFLOW_API_HOST', kind: 'string', fallback: () => '127.0.0.1' },
+  apiPort: { env: 'VMFLOW_API_PORT', kind: 'port', fallback: () => 8080 },
+  simPort: { env: 'VMFLOW_SIM_PORT', kind: 'port', fallback: () => 7070 },
+  simUrl: { env: 'VMFLOW_SIM_URL', kind: 'url', fallback: (c) => `http://127.0.0.1:${c.simPort}` },
+  webUiUrl: { env: 'VMFLOW_WEB_UI_URL', kind: 'url', fallback: () => 'http://127.0.0.1:8233' },
+  monitorIntervalSeconds: { env: 'VMFLOW_MONITOR_INTERVAL', kind: 'positive', fallback: () => 15 },
+  downAfterFailures: { env: 'VMFLOW_DOWN_AFTER', kind: 'positive', fallback: () => 3 },
+  orphanGraceSeconds: { env: 'VMFLOW_ORPHAN_GRACE', kind: 'positive', fallback: () => 600 },
+  logLevel: { env: 'VMFLOW_LOG_LEVEL', kind: 'string', fallback: () => 'info' },
+  workerConcurrency: { env: 'VMFLOW_WORKER_CONCURRENCY', kind: 'positive', fallback: () => 100 },
+};
+
+/** Environment variable names the loader reads (the compose test checks against these). */
+export const KNOWN_ENV = new Set(['VMFLOW_CONFIG', ...Object.values(SETTINGS).map((s) => s.env)]);
+
+function parse(name: string, kind: Kind, raw: unknown, problems: FieldProblem[]): string | number | undefined {
+  const text = String(raw).trim();
+  switch (kind) {
+    case 'port': {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) problems.push({ field: name, problem: `must be a port number 0-65535, not "${text}"` });
+      return n;
+    }
+    case 'positive': {
+      const n = Number(text);
+      if (!Number.isFinite(n) || n <= 0) problems.push({ field: name, problem: `must be a positive number, not "${text}"` });
+      return n;
+    }
+    case 'url':
+      if (!/^[a-z][a-z0-9+.-]*:/i.test(text)) problems.push({ field: name, problem: `must be a URL, not "${text}"` });
+      return text;
+    default:
+      if (!text) problems.push({ field: name, problem: 'must not be empty' });
+      return text;
+  }
+}
+
+/** Loads the configuration; `overrides` (from CLI flags) win over the environment, which wins over the file. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const problems: FieldProblem[] = [];
+  let file: Record<string, unknown> = {};
+  if (env.VMFLOW_CONFIG) {
+    try {
+      file = JSON.parse(readFileSync(env.VMFLOW_CONFIG, 'utf8'));
+    } catch (err) {
+      throw new InvalidInputError([{ field: 'VMFLOW_CONFIG', problem: `cannot be read as JSON: ${(err as Error).message}` }], 'configuration');
+    }
+    for (const k of Object.keys(file)) if (!(k in SETTINGS)) problems.push({ field: `${env.VMFLOW_CONFIG}: ${k}`, problem: 'is not a setting' });
+  }
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('VMFLOW_') && !KNOWN_ENV.has(k)) problems.push({ field: k, problem: 'is not a vmflow setting' });
+    void v;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as [keyof Config, Setting][]) {
+    const raw = overrides[key] ?? env[s.env] ?? file[key];
+    out[key] = raw === undefined || raw === '' ? s.fallback(out) : parse(overrides[key] !== undefined ? key : raw === env[s.env] ? s.env : key, s.kind, raw, problems);
+  }
+  if (problems.length) throw new InvalidInputError(problems, 'configuration');
+  return out as unknown as Config;
+}

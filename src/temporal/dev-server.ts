@@ -1,0 +1,86 @@
+// Starts `temporal server start-dev`: the embedded Temporal server with its Web UI, used by
+// `npm start` and by the tests. Custom search attributes are registered at start.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_TYPES } from '../domain/names';
+import { temporalCli } from './binaries';
+
+export interface DevServer {
+  readonly address: string;
+  readonly uiUrl?: string;
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  /** SQLite file that keeps history across restarts; in memory when absent. */
+  readonly dbFile?: string;
+  readonly port?: number;
+  readonly uiPort?: number;
+  readonly ui?: boolean;
+  readonly namespace?: string;
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const port = options.port ?? (await freePort());
+  const ui = options.ui ?? false;
+  const uiPort = options.uiPort ?? (ui ? await freePort() : undefined);
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', options.namespace ?? 'default', '--log-level', options.logLevel ?? 'error'];
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  if (ui) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort));
+  else args.push('--headless');
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_TYPES)) args.push('--search-attribute', `${name}=${type}`);
+  // Short TTLs for update/history limits are server defaults; lower the RPS limit nowhere.
+  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
+  args.push('--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true');
+  const child = spawn(temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const address = `127.0.0.1:${port}`;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`temporal server exited with ${child.exitCode}: ${stderr}`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      await conn.workflowService.getSystemInfo({});
+      await conn.close();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`temporal server did not answer on ${address} within 60 s: ${stderr || err}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return {
+    address,
+    uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}

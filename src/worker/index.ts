@@ -1,0 +1,58 @@
+// The worker: runs every workflow and the central activities against one registry and the drivers.
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { Config } from '../config';
+import { TASK_QUEUE } from '../domain/names';
+import { DriverSet } from '../drivers/driver';
+import { SimDriver } from '../drivers/sim';
+import { LibvirtDriver } from '../drivers/libvirt';
+import { Provisioner } from '../provisioner';
+import { openRegistry } from '../registry';
+import type { Registry } from '../registry/types';
+import { workflowBundle } from './bundle';
+
+export interface Services {
+  readonly registry: Registry;
+  readonly provisioner: Provisioner;
+  readonly drivers: DriverSet;
+  close(): Promise<void>;
+}
+
+/** Opens what activities need: the registry (migrated), the provisioner and every driver. */
+export async function openServices(config: Pick<Config, 'registryUrl' | 'ipPool'>): Promise<Services> {
+  const registry = await openRegistry({ url: config.registryUrl });
+  const drivers = new DriverSet([new SimDriver(), new LibvirtDriver()]);
+  return {
+    registry,
+    provisioner: new Provisioner(registry, { ipPool: config.ipPool }),
+    drivers,
+    async close() {
+      await drivers.close();
+      await registry.close();
+    },
+  };
+}
+
+export interface WorkerSettings {
+  readonly connection: NativeConnection;
+  readonly namespace: string;
+  readonly services: Services;
+  readonly taskQueue?: string;
+  readonly concurrency?: number;
+  readonly extra?: Partial<WorkerOptions>;
+}
+
+export async function createWorker(s: WorkerSettings): Promise<Worker> {
+  const concurrency = s.concurrency ?? 100;
+  return Worker.create({
+    connection: s.connection,
+    namespace: s.namespace,
+    taskQueue: s.taskQueue ?? TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities(s.services),
+    maxConcurrentActivityTaskExecutions: concurrency,
+    maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(concurrency / 2)),
+    maxCachedWorkflows: 2000,
+    ...s.extra,
+  });
+}

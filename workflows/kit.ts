@@ -1,0 +1,175 @@
+// What every container command shares: waiting for its turn, progress reporting, the
+// compensation stack, activity proxies per host, and failure shaping.
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RegistryActivities } from '../activities/registry';
+import type { HostActivities } from '../activities/hosts';
+import type { HostRef } from '../src/drivers/driver';
+import type { CommandProgress, CommandRequest, CommandResult, ContainerCommand } from '../src/domain/commands';
+import { SEARCH_ATTRIBUTES, TASK_QUEUE } from '../src/domain/names';
+
+export const progressQuery = defineQuery<CommandProgress>('progress');
+/** Sent by the container's entity when this command may run. */
+export const turnSignal = defineSignal('turn');
+
+export const registry = proxyActivities<RegistryActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', backoffCoefficient: 2 },
+});
+
+const hostActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  // Compensations must not start while a cancelled driver call is still rolling back.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 20 },
+} as const;
+
+const central = proxyActivities<HostActivities>({ ...hostActivityOptions, taskQueue: TASK_QUEUE });
+
+/** Driver activities for a host: on its agent's task queue when it has one, else on the central workers. */
+export function hostActivities(host: HostRef): HostActivities {
+  if (!host.definition.agentQueue) return central;
+  return proxyActivities<HostActivities>({
+    ...hostActivityOptions,
+    taskQueue: host.definition.agentQueue,
+    // An agent that is gone is noticed here rather than by waiting forever.
+    scheduleToStartTimeout: '2 minutes',
+  });
+}
+
+export const CLAIM_TTL_SECONDS = 900;
+
+type Compensation = { readonly what: string; readonly run: () => Promise<void> };
+
+/** One running command: its progress, its compensations, and its outcome. */
+export class Command {
+  private phase: CommandProgress['phase'] = 'queued';
+  private step = 'waiting for its turn';
+  private readonly done: string[] = [];
+  private readonly compensations: Compensation[] = [];
+  private granted = false;
+  private error?: string;
+  host?: string;
+  target?: string;
+
+  constructor(readonly request: CommandRequest) {
+    setHandler(turnSignal, () => {
+      this.granted = true;
+    });
+    setHandler(progressQuery, () => ({
+      commandId: request.commandId,
+      command: request.command,
+      container: request.container,
+      phase: this.phase,
+      step: this.step,
+      stepsDone: [...this.done],
+      host: this.host,
+      target: this.target,
+      error: this.error,
+    }));
+  }
+
+  /** Marks the start of a step. */
+  begin(step: string): void {
+    this.step = step;
+  }
+
+  /** Records a finished step and, when given, how to undo it. */
+  did(step: string, undo?: () => Promise<void>): void {
+    this.done.push(step);
+    if (undo) this.compensations.push({ what: step, run: undo });
+  }
+
+  /** After this, failures no longer unwind what is done: the command only moves forward. */
+  pointOfNoReturn(): void {
+    this.compensations.length = 0;
+  }
+
+  tagHosts(...hosts: (string | undefined)[]): void {
+    const names = [...new Set(hosts.filter((h): h is string => !!h))];
+    if (names.length) upsertSearchAttributes({ [SEARCH_ATTRIBUTES.hypervisor]: names });
+  }
+
+  /**
+   * Runs the command body: waits for the turn (when an entity queues it), then the body; on
+   * failure or cancel unwinds the compensations in a non-cancellable scope and rethrows.
+   */
+  async run(queued: boolean, body: () => Promise<Omit<CommandResult, 'commandId' | 'command' | 'container' | 'steps'>>): Promise<CommandResult> {
+    const { commandId, command, container } = this.request;
+    try {
+      if (queued) await condition(() => this.granted);
+      this.phase = 'running';
+      const out = await body();
+      this.phase = 'completed';
+      this.step = 'done';
+      return { commandId, command, container, steps: [...this.done], ...out };
+    } catch (err) {
+      const cancelled = isCancellation(err);
+      this.error = cancelled ? 'cancelled' : err instanceof Error ? err.message : String(err);
+      if (this.compensations.length) {
+        this.phase = 'compensating';
+        await CancellationScope.nonCancellable(() => this.compensate());
+      }
+      this.phase = cancelled ? 'cancelled' : 'failed';
+      throw asFailure(err);
+    }
+  }
+
+  private async compensate(): Promise<void> {
+    for (const c of this.compensations.reverse()) {
+      this.step = `undo: ${c.what}`;
+      try {
+        await c.run();
+        this.done.push(`undone: ${c.what}`);
+      } catch (err) {
+        // Keep unwinding: one failed compensation must not strand the others. The collector
+        // removes what is left behind (placeholders expire; stray VMs are illegal).
+        log.error('compensation failed', { step: c.what, error: String(err), workflowId: workflowInfo().workflowId });
+      }
+    }
+  }
+}
+
+/** Runs an update validator so that a refusal keeps its vmflow error type and fields. */
+export function refuseWith(check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    throw asFailure(err);
+  }
+}
+
+/** Workflow code must not throw plain errors (they retry the task forever): wrap them. */
+export function asFailure(err: unknown): unknown {
+  if (isCancellation(err)) return err;
+  if (err instanceof ApplicationFailure) return err;
+  if (err && typeof err === 'object' && 'failure' in err) return err; // already a TemporalFailure
+  const e = err as any;
+  if (e?.name === 'ActivityFailure' || e?.name === 'ChildWorkflowFailure') return err;
+  if (e?.code && e?.name && typeof e.details === 'function') {
+    return ApplicationFailure.create({ type: e.name, message: e.message, details: [e.details()], nonRetryable: true });
+  }
+  return ApplicationFailure.create({ type: 'InternalError', message: e?.message ?? String(err), nonRetryable: true });
+}
+
+export type CommandBody = (cmd: Command) => Promise<Omit<CommandResult, 'commandId' | 'command' | 'container' | 'steps'>>;
+
+/** Input of every container command workflow. */
+export interface CommandInput<C extends ContainerCommand = ContainerCommand> {
+  readonly request: CommandRequest<C>;
+  /** True when started by the container's entity, which sends `turn` when it may run. */
+  readonly queued: boolean;
+}
