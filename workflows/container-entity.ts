@@ -182,9 +182,9 @@ export async function containerEntity(input: EntityInput): Promise<void> {
     recent,
   }));
 
-  const idle = `${input.idleSeconds ?? 300} seconds`;
+  const idleMs = (input.idleSeconds ?? 300) * 1000;
   for (;;) {
-    const hasWork = await condition(() => queue.length > 0, idle);
+    const hasWork = await condition(() => queue.length > 0, idleMs);
     if (!hasWork || (state === 'destroyed' && queue.length === 0)) {
       await condition(allHandlersFinished);
       if (queue.length === 0) return;

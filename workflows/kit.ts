@@ -26,6 +26,7 @@ export const turnSignal = defineSignal('turn');
 
 export const registry = proxyActivities<RegistryActivities>({
   startToCloseTimeout: '30 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', backoffCoefficient: 2 },
 });
 
@@ -57,7 +58,7 @@ type Compensation = { readonly what: string; readonly run: () => Promise<void> }
 /** One running command: its progress, its compensations, and its outcome. */
 export class Command {
   private phase: CommandProgress['phase'] = 'queued';
-  private step = 'waiting for its turn';
+  private current = 'waiting for its turn';
   private readonly done: string[] = [];
   private readonly compensations: Compensation[] = [];
   private granted = false;
@@ -74,7 +75,7 @@ export class Command {
       command: request.command,
       container: request.container,
       phase: this.phase,
-      step: this.step,
+      step: this.current,
       stepsDone: [...this.done],
       host: this.host,
       target: this.target,
@@ -82,15 +83,17 @@ export class Command {
     }));
   }
 
-  /** Marks the start of a step. */
-  begin(step: string): void {
-    this.step = step;
-  }
-
-  /** Records a finished step and, when given, how to undo it. */
-  did(step: string, undo?: () => Promise<void>): void {
-    this.done.push(step);
-    if (undo) this.compensations.push({ what: step, run: undo });
+  /**
+   * Runs one step. Its undo is pushed before the step starts: every undo is idempotent, so it is
+   * safe to run even when the step never happened, and nothing is missed when a step completes
+   * just as the command is cancelled.
+   */
+  async step<T>(what: string, action: () => Promise<T>, undo?: () => Promise<unknown>): Promise<T> {
+    if (undo) this.compensations.push({ what, run: async () => void (await undo()) });
+    this.current = what;
+    const result = await action();
+    this.done.push(what);
+    return result;
   }
 
   /** After this, failures no longer unwind what is done: the command only moves forward. */
@@ -114,7 +117,7 @@ export class Command {
       this.phase = 'running';
       const out = await body();
       this.phase = 'completed';
-      this.step = 'done';
+      this.current = 'done';
       return { commandId, command, container, steps: [...this.done], ...out };
     } catch (err) {
       const cancelled = isCancellation(err);
@@ -130,7 +133,7 @@ export class Command {
 
   private async compensate(): Promise<void> {
     for (const c of this.compensations.reverse()) {
-      this.step = `undo: ${c.what}`;
+      this.current = `undo: ${c.what}`;
       try {
         await c.run();
         this.done.push(`undone: ${c.what}`);

@@ -20,6 +20,11 @@ export interface PlacementRequest {
   readonly antiAffinity?: readonly string[];
   /** Prefer (weigher) hosts holding these groups. */
   readonly affinity?: readonly string[];
+  /**
+   * Groups the container counts toward once placed (what `commit` adds to its host, what a claim
+   * records). Defaults to the union of `antiAffinity` and `affinity`.
+   */
+  readonly groups?: readonly string[];
 }
 
 export type WeigherName = 'binpack' | 'spread' | 'leastLoaded' | 'affinity';
@@ -49,3 +54,46 @@ export interface Placement {
   /** Best candidates, best first, with their scores. */
   readonly candidates: readonly ScoredCandidate[];
 }
+
+/** Why a host is rejected for a request, or undefined when it passes. */
+export type HostCheck = (host: HostSnapshot) => string | undefined;
+
+/** One feasibility check of the pipeline, named after what it checks. */
+export interface Filter {
+  readonly name: string;
+  /** The check for one request; undefined when the request does not ask for it (no driver, no labels, ...). */
+  prepare(request: PlacementRequest): HostCheck | undefined;
+}
+
+/** One ranking criterion; its scores lie in [0, 1], higher is better, and are multiplied by its weight. */
+export interface Weigher {
+  readonly name: WeigherName;
+  prepare(request: PlacementRequest): (host: HostSnapshot) => number;
+}
+
+export interface GroupOptions {
+  /**
+   * Keep the requests apart: each joins and avoids this group, so no two land on one host.
+   * `true` makes up a group name for this batch only.
+   */
+  readonly antiAffinity?: boolean | string;
+}
+
+/** The outcome of placing a whole environment: every request placed and committed, or none. */
+export type GroupPlacement =
+  | {
+      readonly ok: true;
+      /** One per request, in request order; each has a host. */
+      readonly placements: readonly Placement[];
+      /** The anti-affinity group the requests joined, when asked for one. */
+      readonly group?: string;
+    }
+  | {
+      readonly ok: false;
+      /** Index of the first request that did not fit. */
+      readonly index: number;
+      readonly request: PlacementRequest;
+      readonly placement: Placement;
+      /** `4 hosts excluded by anti-affinity, 2 down`. */
+      readonly explanation: string;
+    };

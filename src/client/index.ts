@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { CloneArgs, CreateArgs, MigrateArgs, UpdateArgs } from '../domain/commands';
-import { InvalidInputError, NotFoundError, unwrapError } from '../domain/errors';
+import { InvalidInputError, KeyConflictError, NotFoundError, unwrapError } from '../domain/errors';
 import { TASK_QUEUE, workflowIds } from '../domain/names';
-import type { ContainerDefinition, HypervisorDefinition, NodeRecord } from '../domain/types';
+import { keyOf, type ContainerDefinition, type HypervisorDefinition, type NodeRecord } from '../domain/types';
 import { Provisioner } from '../provisioner';
 import { openRegistry } from '../registry';
 import type { NodeQuery, Registry } from '../registry/types';
@@ -30,6 +30,11 @@ function checkName(field: string, name: unknown): asserts name is string {
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new InvalidInputError([{ field, problem: 'must be 1-63 characters of a-z, 0-9, - _ . starting with a letter or digit' }]);
   }
+}
+
+async function nameIsFree(registry: Registry, name: string): Promise<void> {
+  const owner = await registry.findByName(name);
+  if (owner) throw new KeyConflictError(keyOf.name(name), owner.id, owner.name);
 }
 
 export class Vmflow {
@@ -103,7 +108,7 @@ export class Containers {
     const network = { ip: '10.255.255.254', mac: '02:00:00:00:00:00', ...(args?.definition?.network ?? {}) };
     const problems = this.provisioner.validate('container', { name, definition: { ...(args?.definition ?? {}), network } });
     if (problems.length) throw new InvalidInputError(problems, 'container definition');
-    if (await this.registry.findByName(name)) throw new InvalidInputError([{ field: 'name', problem: `${name} is already taken` }]);
+    await nameIsFree(this.registry, name);
     return this.commands.submit(name, 'create', args, this.identity);
   }
 
@@ -140,7 +145,7 @@ export class Containers {
   async clone(name: string, args: CloneArgs): Promise<CommandHandle> {
     const source = await this.get(name);
     checkName('clone name', args?.name);
-    if (await this.registry.findByName(args.name)) throw new InvalidInputError([{ field: 'name', problem: `${args.name} is already taken` }]);
+    await nameIsFree(this.registry, args.name);
     const network = { ...source.definition.network, ip: args.ip ?? '10.255.255.254', mac: args.mac ?? '02:00:00:00:00:00' };
     const problems = this.provisioner.validate('container', { name: args.name, definition: { ...source.definition, network } });
     if (problems.length) throw new InvalidInputError(problems, 'clone');

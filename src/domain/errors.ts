@@ -155,11 +155,11 @@ export class HostUnreachableError extends VmflowError {
   override readonly name = 'HostUnreachableError';
   override readonly code = 'HOST_UNREACHABLE';
   override readonly permanent = false;
-  constructor(readonly host: string, readonly cause?: string) {
-    super(`host ${host} is unreachable${cause ? `: ${cause}` : ''}`);
+  constructor(readonly host: string, readonly reason?: string) {
+    super(`host ${host} is unreachable${reason ? `: ${reason}` : ''}`);
   }
   override details() {
-    return { host: this.host, cause: this.cause };
+    return { host: this.host, reason: this.reason };
   }
 }
 
@@ -207,7 +207,7 @@ const REBUILD: Record<string, Rebuild> = {
   NoCapacityError: (_m, d) => new NoCapacityError(d.container, d.reasons ?? {}, d.hostId),
   InvalidTransitionError: (_m, d) => new InvalidTransitionError(d.command, d.target, d.state, d.reason),
   DriverError: (_m, d) => new DriverError(d.driver, d.operation, d.host, d.driverMessage),
-  HostUnreachableError: (_m, d) => new HostUnreachableError(d.host, d.cause),
+  HostUnreachableError: (_m, d) => new HostUnreachableError(d.host, d.reason),
   DeniedError: (_m, d) => new DeniedError(d.by, d.reason),
   UnauthenticatedError: (m) => new UnauthenticatedError(m),
   ForbiddenError: (_m, d) => new ForbiddenError(d.role, d.needed),

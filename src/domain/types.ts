@@ -6,7 +6,8 @@ export type NodeType = (typeof NODE_TYPES)[number];
 export type JsonObject = { [key: string]: unknown };
 
 /** A registry record, as every layer above the registry sees it. Times are ISO 8601 UTC. */
-export interface NodeRecord<D extends object = JsonObject> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface NodeRecord<D extends object = Record<string, any>> {
   readonly id: string;
   readonly type: NodeType;
   readonly name: string;

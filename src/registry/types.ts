@@ -87,6 +87,11 @@ export interface Registry {
   list(query?: NodeQuery): Promise<NodeRecord[]>;
   count(query?: NodeQuery): Promise<number>;
   children(parentId: string, type?: NodeType): Promise<NodeRecord[]>;
+  /**
+   * Every unique key starting with `prefix`, sorted (every `ip:` key, to allocate addresses).
+   * Optional so that fakes need not implement it; address allocation falls back to lookups by key.
+   */
+  listKeys?(prefix: string): Promise<string[]>;
   /** `expectedVersion` undefined skips the version check (metadata merges by the monitor). */
   update(id: string, expectedVersion: number | undefined, patch: NodePatch): Promise<NodeRecord>;
   rename(id: string, expectedVersion: number | undefined, newName: string): Promise<NodeRecord>;

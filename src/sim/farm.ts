@@ -934,7 +934,14 @@ export class Farm {
 
   private notBusy(host: Host, name: string): void {
     const op = this.busy.get(`${host.id}/${name}`);
-    if (op) throw refused(`${name} on ${host.id} is busy: ${op.operation} ${op.id} is in flight`);
+    // Transient: the same call can succeed once the operation in flight ends.
+    if (op) {
+      throw new SimFault(409, {
+        code: 'refused',
+        message: `${name} on ${host.id} is busy: ${op.operation} ${op.id} is in flight`,
+        transient: true,
+      });
+    }
   }
 
   private configPath(body: Record<string, unknown>): string {

@@ -53,6 +53,9 @@ export async function createWorker(s: WorkerSettings): Promise<Worker> {
     maxConcurrentActivityTaskExecutions: concurrency,
     maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(concurrency / 2)),
     maxCachedWorkflows: 2000,
+    // Cancellation reaches a driver call on its next heartbeat: keep that prompt.
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
     ...s.extra,
   });
 }

@@ -1,0 +1,42 @@
+// Capacity arithmetic shared by the filters, the weighers and the index, so that all of them
+// compute "fits" and "share" with the same floating-point operations.
+import type { Resources } from '../domain/types';
+import type { HostSnapshot } from './types';
+
+/** The resources, in the order the filters check them. */
+export const RESOURCES = ['memoryMiB', 'cpus', 'diskGiB'] as const;
+export type ResourceName = (typeof RESOURCES)[number];
+
+/** What is left of one resource: allowance minus used (containers and placeholders). */
+export function freeOf(host: HostSnapshot, resource: ResourceName): number {
+  return host.allowance[resource] - host.used[resource];
+}
+
+export function fitsOn(host: HostSnapshot, need: Resources, resource: ResourceName): boolean {
+  return need[resource] <= host.allowance[resource] - host.used[resource];
+}
+
+export function fitsAll(host: HostSnapshot, need: Resources): boolean {
+  return fitsOn(host, need, 'memoryMiB') && fitsOn(host, need, 'cpus') && fitsOn(host, need, 'diskGiB');
+}
+
+/** A host nothing is placed on yet. */
+export function isEmpty(host: HostSnapshot): boolean {
+  return host.used.memoryMiB === 0 && host.used.cpus === 0 && host.used.diskGiB === 0;
+}
+
+/**
+ * The share of its dominant resource a host would have in use after taking `need`: the largest of
+ * (used + need) / allowance. Resources the host has none of count as 0.
+ */
+export function dominantShareAfter(host: HostSnapshot, need: Resources): number {
+  let share = 0;
+  for (const r of RESOURCES) {
+    const a = host.allowance[r];
+    if (a > 0) {
+      const s = (host.used[r] + need[r]) / a;
+      if (s > share) share = s;
+    }
+  }
+  return share;
+}

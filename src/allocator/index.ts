@@ -1,0 +1,13 @@
+// The allocator: picks the best hypervisor for a container. Pure over a snapshot; the registry
+// makes the claim and re-checks it.
+export { Allocator, type PlaceOptions } from './allocator';
+export { placeAndClaim, DEFAULT_MAX_ATTEMPTS, type ClaimedPlacement, type PlaceAndClaimOptions, type SkippedHost } from './claim';
+export { explain, noCapacityError, rejectionsByCount } from './explain';
+export { FILTERS, STATIC_FILTERS } from './filters';
+export { FirstFitAllocator } from './first-fit';
+export { DEFAULT_TOP, place } from './place';
+export { REASON, missingLabel } from './reasons';
+export { mulberry32, shuffledOrder } from './shuffle';
+export { DEFAULT_WEIGHTS, WEIGHERS } from './weighers';
+export { groupsOf, withClaim, withoutClaim } from './working-copy';
+export type * from './types';

@@ -1,0 +1,118 @@
+// The long-running processes: worker, sim, and `dev` (everything on the embedded default).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import type { Config } from '../config';
+import { connect } from '../client';
+import { runSim, SimAdmin } from '../sim';
+import { startDevServer } from '../temporal/dev-server';
+import { createWorker, openServices } from '../worker';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Resolves on SIGINT or SIGTERM. */
+function untilStopped(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+export async function runWorkerProcess(config: Config): Promise<void> {
+  const services = await openServices(config);
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await createWorker({ connection, namespace: config.namespace, services, concurrency: config.workerConcurrency });
+  const stopped = untilStopped().then(() => worker.shutdown());
+  await worker.run();
+  await stopped.catch(() => undefined);
+  await connection.close();
+  await services.close();
+}
+
+export async function runSimProcess(options: { port: number; stateDir: string }): Promise<void> {
+  const sim = await runSim({ port: options.port, stateDir: options.stateDir });
+  console.log(JSON.stringify({ url: sim.url }));
+  await untilStopped();
+  await sim.close();
+}
+
+const DEV_HOSTS = [
+  { id: 'hv-1', cpus: 16, memoryMiB: 32768, diskGiB: 1000 },
+  { id: 'hv-2', cpus: 16, memoryMiB: 32768, diskGiB: 1000 },
+  { id: 'hv-3', cpus: 8, memoryMiB: 16384, diskGiB: 500 },
+  { id: 'hv-4', cpus: 8, memoryMiB: 16384, diskGiB: 500 },
+];
+
+function spawnSim(port: number, stateDir: string): { child: ChildProcess; url: Promise<string> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts'), 'sim', '--port', String(port), '--state-dir', stateDir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line).url);
+    });
+    child.once('exit', (code) => reject(new Error(`sim exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+/** `npm start`: Temporal dev server with its Web UI and a file database, the sim, the registry, the worker. */
+export async function runDev(config: Config): Promise<void> {
+  const dataDir = config.dataDir;
+  mkdirSync(dataDir, { recursive: true });
+  const [tHost, tPort] = config.temporalAddress.split(':');
+  const uiPort = Number(new URL(config.webUiUrl).port || 8233);
+  console.log('vmflow: starting the Temporal dev server (file database in .vmflow/temporal.db)');
+  const temporal = await startDevServer({ dbFile: path.join(dataDir, 'temporal.db'), port: Number(tPort), uiPort, ui: true });
+  void tHost;
+  const sim = spawnSim(config.simPort, path.join(dataDir, 'sim'));
+  const simUrl = await sim.url;
+
+  const services = await openServices(config);
+  const connection = await NativeConnection.connect({ address: temporal.address });
+  const worker = await createWorker({ connection, namespace: config.namespace, services, concurrency: config.workerConcurrency });
+  const running = worker.run();
+
+  const client = await connect({ temporalAddress: temporal.address, namespace: config.namespace, registry: services.registry });
+  const admin = new SimAdmin(simUrl);
+  const known = new Set((await admin.hosts()).map((h) => h.id));
+  for (const h of DEV_HOSTS) {
+    if (!known.has(h.id)) await admin.addHost(h);
+    if (!(await services.registry.findByName(h.id))) {
+      await client.hypervisors.add(h.id, {
+        driver: 'sim',
+        address: `${simUrl}/hosts/${h.id}`,
+        capacity: { cpus: h.cpus, memoryMiB: h.memoryMiB, diskGiB: h.diskGiB },
+      });
+    }
+  }
+
+  console.log(
+    [
+      '',
+      'vmflow is running on the embedded default:',
+      `  Temporal      ${temporal.address}`,
+      `  Web UI        ${temporal.uiUrl}   (commands: filter by VmflowContainer, VmflowHypervisor, VmflowCommand)`,
+      `  registry      ${config.registryUrl}`,
+      `  sim farm      ${simUrl}   (${DEV_HOSTS.map((h) => h.id).join(', ')})`,
+      '',
+      'Try:  npx vmflow containers create web1 --kind web --cpus 1 --memory 1024 --disk 10 --wait',
+      'Ctrl-C stops everything.',
+    ].join('\n'),
+  );
+
+  await Promise.race([untilStopped(), running]);
+  console.log('vmflow: stopping');
+  worker.shutdown();
+  await running.catch(() => undefined);
+  await client.close();
+  await connection.close();
+  await services.close();
+  sim.child.kill('SIGTERM');
+  await temporal.stop();
+}

@@ -1,0 +1,275 @@
+// Driver for the simulated hypervisor farm (`vmflow sim`). A host's address is
+// `http://127.0.0.1:PORT/hosts/<id>`; every call is one HTTP request to it, plus polls of
+// `/ops/:id` while a long operation runs.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DriverError, HostUnreachableError } from '../domain/errors';
+import type { SimErrorBody, SimOpView, SimVmSpec } from '../sim/protocol';
+import { hostIdOf } from '../sim/protocol';
+import {
+  NO_CONTEXT,
+  type ContainerSpec,
+  type Driver,
+  type DriverContext,
+  type HostRef,
+  type HostStatus,
+  type MigrateOptions,
+  type ObservedContainer,
+} from './driver';
+
+export interface SimDriverOptions {
+  /** A request that gets no answer within this many ms means the host is unreachable. Default 10 000. */
+  readonly requestTimeoutMs?: number;
+  /** Bounds of the poll interval of long operations (a twentieth of their expected time). Default 10..500 ms. */
+  readonly minPollMs?: number;
+  readonly maxPollMs?: number;
+}
+
+type Body = Record<string, unknown>;
+
+export class SimDriver implements Driver {
+  readonly name = 'sim';
+  private readonly requestTimeoutMs: number;
+  private readonly minPollMs: number;
+  private readonly maxPollMs: number;
+
+  constructor(options: SimDriverOptions = {}) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.minPollMs = options.minPollMs ?? 10;
+    this.maxPollMs = options.maxPollMs ?? 500;
+  }
+
+  hostStatus(host: HostRef, ctx: DriverContext = NO_CONTEXT): Promise<HostStatus> {
+    return this.request<HostStatus>(host, 'hostStatus', 'GET', '', undefined, ctx);
+  }
+
+  containerStatus(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<ObservedContainer | undefined> {
+    return this.request<ObservedContainer | undefined>(host, 'containerStatus', 'GET', `/vms/${enc(name)}`, undefined, ctx, [], true);
+  }
+
+  async define(host: HostRef, spec: ContainerSpec, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'define', spec.name, { spec: wireSpec(spec) }, ctx);
+  }
+
+  async undefine(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'undefine', name, {}, ctx);
+  }
+
+  async provision(host: HostRef, spec: ContainerSpec, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'provision', spec.name, { spec: wireSpec(spec) }, ctx);
+  }
+
+  async deprovision(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'deprovision', name, {}, ctx);
+  }
+
+  async start(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'start', name, {}, ctx);
+  }
+
+  async stop(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'stop', name, {}, ctx);
+  }
+
+  async shutdown(host: HostRef, name: string, timeoutMs: number, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'shutdown', name, { timeoutMs }, ctx);
+  }
+
+  async reboot(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'reboot', name, {}, ctx);
+  }
+
+  async suspend(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'suspend', name, {}, ctx);
+  }
+
+  async resume(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<void> {
+    await this.operate(host, 'resume', name, {}, ctx);
+  }
+
+  async clone(
+    source: HostRef,
+    sourceName: string,
+    target: HostRef,
+    spec: ContainerSpec,
+    ctx: DriverContext = NO_CONTEXT,
+  ): Promise<void> {
+    await this.operate(source, 'clone', sourceName, { target: target.definition.address, spec: wireSpec(spec) }, ctx, [target]);
+  }
+
+  async migrate(
+    source: HostRef,
+    target: HostRef,
+    spec: ContainerSpec,
+    options: MigrateOptions,
+    ctx: DriverContext = NO_CONTEXT,
+  ): Promise<void> {
+    await this.operate(source, 'migrate', spec.name, { target: target.definition.address, live: options.live }, ctx, [target]);
+  }
+
+  async applyConfig(
+    host: HostRef,
+    name: string,
+    path: string,
+    content: string,
+    ctx: DriverContext = NO_CONTEXT,
+  ): Promise<void> {
+    await this.operate(host, 'applyConfig', name, { path, content }, ctx);
+  }
+
+  async readConfig(host: HostRef, name: string, path: string, ctx: DriverContext = NO_CONTEXT): Promise<string | undefined> {
+    const result = (await this.operate(host, 'readConfig', name, { path }, ctx)) as { content: string | null } | null;
+    return result?.content ?? undefined;
+  }
+
+  async close(): Promise<void> {
+    // Nothing held: fetch's connection pool is global and closes idle sockets on its own.
+  }
+
+  /**
+   * Runs one operation: a POST that answers at once when the operation has no delay; otherwise
+   * polls it, reporting progress, and cancels it (the sim rolls it back) when ctx.signal aborts.
+   */
+  private async operate(
+    host: HostRef,
+    operation: string,
+    vm: string,
+    body: Body,
+    ctx: DriverContext,
+    others: readonly HostRef[] = [],
+  ): Promise<unknown> {
+    // Our own id lets us cancel even when the abort comes before the POST's answer.
+    const opId = randomUUID();
+    let view: SimOpView;
+    try {
+      view = await this.request<SimOpView>(host, operation, 'POST', `/vms/${enc(vm)}/${operation}`, { ...body, opId }, ctx, others);
+    } catch (err) {
+      if (ctx.signal?.aborted) await this.cancel(host, opId);
+      throw err;
+    }
+    if (!view.done) view = await this.follow(host, operation, view, ctx, others);
+    if (view.error) throw this.toError(view.error, operation, host, others);
+    return view.result;
+  }
+
+  private async follow(
+    host: HostRef,
+    operation: string,
+    started: SimOpView,
+    ctx: DriverContext,
+    others: readonly HostRef[],
+  ): Promise<SimOpView> {
+    const interval = Math.min(this.maxPollMs, Math.max(this.minPollMs, started.expectedMs / 20));
+    let view = started;
+    ctx.progress({ step: operation, fraction: view.fraction });
+    while (!view.done) {
+      try {
+        await sleep(interval, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
+        view = await this.request<SimOpView>(host, operation, 'GET', `/ops/${enc(view.id)}`, undefined, ctx, others);
+      } catch (err) {
+        if (!ctx.signal?.aborted) throw err;
+        const last = await this.cancel(host, view.id);
+        // Too late to cancel: the operation finished, so its outcome stands.
+        if (last && !last.cancelled && last.done && !last.error) return last;
+        throw abortError(ctx.signal);
+      }
+      ctx.progress({ step: operation, fraction: view.fraction });
+    }
+    return view;
+  }
+
+  /** Asks the sim to roll an operation back; undefined when that could not be asked. */
+  private async cancel(host: HostRef, opId: string): Promise<(SimOpView & { cancelled: boolean }) | undefined> {
+    try {
+      return await this.request(host, 'cancel', 'DELETE', `/ops/${enc(opId)}`, undefined, NO_CONTEXT);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async request<T>(
+    host: HostRef,
+    operation: string,
+    method: string,
+    path: string,
+    body: Body | undefined,
+    ctx: DriverContext,
+    others: readonly HostRef[] = [],
+    /** Answer undefined when the host does not know the container. */
+    missingIsUndefined = false,
+  ): Promise<T> {
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(`${baseOf(host)}${path}`, {
+        method,
+        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout,
+      });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      if (ctx.signal?.aborted) throw abortError(ctx.signal);
+      if (timeout.aborted) throw new HostUnreachableError(host.name, `no answer within ${this.requestTimeoutMs} ms`);
+      throw new HostUnreachableError(host.name, networkCause(err));
+    }
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      throw new DriverError('sim', operation, host.name, `answered HTTP ${status} with something that is not JSON`, false);
+    }
+    if (status >= 200 && status < 300) return parsed as T;
+    const error = (parsed as { error?: SimErrorBody } | null)?.error ?? {
+      code: 'internal' as const,
+      message: `answered HTTP ${status} without an error body`,
+      transient: true,
+    };
+    if (missingIsUndefined && error.code === 'not_found') return undefined as T;
+    throw this.toError(error, operation, host, others);
+  }
+
+  private toError(error: SimErrorBody, operation: string, host: HostRef, others: readonly HostRef[]): Error {
+    const about = (error.host && [host, ...others].find((h) => hostIdOf(h.definition.address) === error.host)?.name) ?? error.host ?? host.name;
+    if (error.code === 'unreachable' || error.code === 'unknown_host') return new HostUnreachableError(about, error.message);
+    return new DriverError('sim', operation, host.name, error.message, !error.transient);
+  }
+}
+
+function baseOf(host: HostRef): string {
+  return host.definition.address.replace(/\/+$/, '');
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function wireSpec(spec: ContainerSpec): SimVmSpec {
+  const d = spec.definition;
+  return {
+    id: spec.id,
+    name: spec.name,
+    cpus: d.cpus,
+    memoryMiB: d.memoryMiB,
+    diskGiB: d.diskGiB,
+    mac: d.network?.mac,
+    ip: d.network?.ip,
+    image: d.image,
+  };
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const err = new Error(`cancelled${reason === undefined ? '' : `: ${String(reason)}`}`);
+  err.name = 'AbortError';
+  return err;
+}
+
+/** `ECONNREFUSED 127.0.0.1:7070` rather than undici's bare "fetch failed". */
+function networkCause(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
+}

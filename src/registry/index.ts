@@ -1,0 +1,103 @@
+// Opens the registry on SQLite (`sqlite:<file>`, `sqlite::memory:`) or MySQL/MariaDB
+// (`mysql://user:pass@host:port/db`). The only entry point to the database.
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { InvalidInputError } from '../domain/errors';
+import { ENTITIES } from './entities';
+import { MIGRATIONS } from './migrations';
+import { SqlRegistry, type Dialect } from './sql-registry';
+
+export type * from './types';
+export { SqlRegistry, type Dialect } from './sql-registry';
+export { METADATA_LIMIT_BYTES } from './validation';
+
+export interface RegistryOptions {
+  readonly url: string;
+  /** Bring the schema up to date before returning. Default true. */
+  readonly migrate?: boolean;
+  /** Log every SQL statement. */
+  readonly logging?: boolean;
+  /** MySQL connections in the pool. Default 10. */
+  readonly poolSize?: number;
+  /** SQLite: how long a writer waits for another process's write lock, in ms. Default 15000. */
+  readonly busyTimeoutMs?: number;
+}
+
+export async function openRegistry(options: RegistryOptions): Promise<SqlRegistry> {
+  const { dialect, dataSourceOptions } = dataSourceFor(options);
+  const dataSource = new DataSource(dataSourceOptions);
+  await dataSource.initialize();
+  try {
+    if (options.migrate ?? true) await migrate(dataSource, dialect);
+  } catch (err) {
+    await dataSource.destroy().catch(() => undefined);
+    throw err;
+  }
+  return new SqlRegistry(dataSource, dialect);
+}
+
+function dataSourceFor(options: RegistryOptions): { dialect: Dialect; dataSourceOptions: DataSourceOptions } {
+  const { url } = options;
+  const common = { entities: ENTITIES, migrations: MIGRATIONS, logging: options.logging ?? false, synchronize: false } as const;
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!file) throw new InvalidInputError([{ field: 'url', problem: 'needs a file path: sqlite:<path> or sqlite::memory:' }], 'registry url');
+    const memory = file === ':memory:';
+    return {
+      dialect: 'sqlite',
+      dataSourceOptions: {
+        ...common,
+        type: 'better-sqlite3',
+        database: file,
+        enableWAL: !memory,
+        timeout: options.busyTimeoutMs ?? 15_000,
+        prepareDatabase: (db: { pragma(sql: string): unknown }) => {
+          if (!memory) db.pragma('synchronous = NORMAL');
+        },
+      },
+    };
+  }
+  if (/^(mysql|mariadb):\/\//.test(url)) {
+    return {
+      dialect: 'mysql',
+      dataSourceOptions: {
+        ...common,
+        type: 'mysql',
+        connectorPackage: 'mysql2',
+        url: url.replace(/^mariadb:/, 'mysql:'),
+        charset: 'utf8mb4_bin',
+        timezone: 'Z',
+        poolSize: options.poolSize ?? 10,
+      },
+    };
+  }
+  throw new InvalidInputError(
+    [{ field: 'url', problem: 'must start with sqlite: or mysql:// (for example sqlite:vmflow.db)' }],
+    'registry url',
+  );
+}
+
+/** Runs pending migrations; several processes starting at once take turns. */
+async function migrate(dataSource: DataSource, dialect: Dialect): Promise<void> {
+  if (dialect === 'mysql') {
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query(`SELECT GET_LOCK('vmflow_registry_migrations', 120)`);
+      await dataSource.runMigrations({ transaction: 'each' });
+    } finally {
+      await runner.query(`SELECT RELEASE_LOCK('vmflow_registry_migrations')`).catch(() => undefined);
+      await runner.release();
+    }
+    return;
+  }
+  // SQLite has no advisory lock: a process that loses the race sees the tables on its next try.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await dataSource.runMigrations({ transaction: 'all' });
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// The farm's state survives its own restart; what was in flight is rolled back.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { DriverError, HostUnreachableError } from '../../src/domain/errors';
+import { SimDriver } from '../../src/drivers/sim';
+import { startSim, type TestSim } from '../support/sim';
+import { addHosts, containerSpec, deploy } from './fixtures';
+
+let sim: TestSim;
+const driver = new SimDriver();
+
+before(async () => {
+  sim = await startSim({ hosts: [{ id: 'hv-a', cpus: 8, memoryMiB: 8192, diskGiB: 100 }] });
+});
+after(async () => {
+  await sim?.stop();
+});
+
+test('hosts, containers, disks, config files, delays and failure rules survive a killed sim', async () => {
+  const a = sim.hostRef('hv-a');
+  const [b] = await addHosts(sim, 1);
+  await deploy(driver, a, containerSpec('web1', { memoryMiB: 2048, diskGiB: 20 }));
+  await deploy(driver, a, containerSpec('db1'), 'suspended');
+  await driver.applyConfig(a, 'web1', '/etc/app.conf', 'workers=4');
+  await sim.admin.partition(b!.id);
+  await sim.admin.setDelays({ clone: 1234 });
+  await sim.admin.setDelays({ stop: 55 }, 'hv-a');
+  await sim.admin.addFailure({ operation: 'reboot', host: 'hv-a', times: 3, message: 'flaky' });
+  await assert.rejects(driver.reboot(a, 'web1'), /flaky/);
+  const before = await sim.admin.host('hv-a');
+
+  // Every change above was acknowledged, so a SIGKILL right now must not lose any of them.
+  await sim.restart({ signal: 'SIGKILL' });
+
+  assert.deepEqual(await sim.admin.host('hv-a'), before);
+  assert.equal(await driver.readConfig(a, 'web1', '/etc/app.conf'), 'workers=4');
+  assert.deepEqual((await driver.hostStatus(a)).free, { cpus: 6, memoryMiB: 5120, diskGiB: 70 });
+  assert.equal((await sim.admin.hosts()).find((h) => h.id === b!.id)?.power, 'partitioned');
+  assert.deepEqual(await sim.admin.delays(), { clone: 1234 });
+  assert.deepEqual(await sim.admin.delays('hv-a'), { stop: 55 });
+  const [rule] = await sim.admin.failures();
+  assert.deepEqual([rule?.operation, rule?.fired, rule?.times], ['reboot', 1, 3]);
+  // The rule's remaining two failures still apply, then it is gone.
+  await assert.rejects(driver.reboot(a, 'web1'), /flaky/);
+  await assert.rejects(driver.reboot(a, 'web1'), /flaky/);
+  await driver.reboot(a, 'web1');
+  await sim.admin.rejoin(b!.id);
+  await sim.admin.setDelays({ clone: null });
+  await sim.admin.setDelays({ stop: null }, 'hv-a');
+});
+
+test('a live migration in flight when the sim is killed is rolled back: the container runs on the source only', async () => {
+  const [src, dst] = await addHosts(sim, 2, { memoryMiB: 8192 });
+  const spec = containerSpec('mover', { memoryMiB: 2048 });
+  await deploy(driver, src!, spec);
+  await sim.admin.setDelays({ migrate: 20_000 }, src!.id);
+  const migrating = driver.migrate(src!, dst!, spec, { live: true });
+  for (let i = 0; i < 100 && (await sim.admin.vm(dst!.id, 'mover')) === undefined; i++) await sleep(10);
+  assert.equal((await sim.admin.vm(dst!.id, 'mover'))?.state, 'migrating');
+
+  const restarting = sim.restart({ signal: 'SIGKILL' });
+  // The driver was polling the operation: the dead sim is an unreachable host, which callers retry.
+  await assert.rejects(migrating, (err: unknown) => err instanceof HostUnreachableError && err.host === src!.name);
+  await restarting;
+
+  assert.equal((await driver.containerStatus(src!, 'mover'))?.state, 'running');
+  assert.equal(await driver.containerStatus(dst!, 'mover'), undefined);
+  assert.equal((await driver.hostStatus(dst!)).free.memoryMiB, 8192);
+  // The migration can simply be tried again.
+  await sim.admin.setDelays({ migrate: null }, src!.id);
+  await driver.migrate(src!, dst!, spec, { live: true });
+  assert.equal((await driver.containerStatus(dst!, 'mover'))?.state, 'running');
+});
+
+test('a clean stop rolls back a start in flight, and the restarted sim no longer knows the operation', async () => {
+  const [h] = await addHosts(sim, 1, { memoryMiB: 4096 });
+  await deploy(driver, h!, containerSpec('web1', { memoryMiB: 3072 }), 'stopped');
+  await sim.admin.setDelays({ start: 20_000 }, h!.id);
+  const res = await fetch(`${sim.hostAddress(h!.id)}/vms/web1/start`, { method: 'POST', body: '{}' });
+  const { id, done } = (await res.json()) as { id: string; done: boolean };
+  assert.equal(done, false);
+
+  await sim.restart({ signal: 'SIGTERM' });
+
+  assert.equal((await driver.containerStatus(h!, 'web1'))?.state, 'stopped');
+  assert.equal((await driver.hostStatus(h!)).free.memoryMiB, 4096);
+  const poll = await fetch(`${sim.hostAddress(h!.id)}/ops/${id}`);
+  assert.equal(poll.status, 404);
+  const body = (await poll.json()) as { error: { code: string; transient: boolean } };
+  assert.deepEqual([body.error.code, body.error.transient], ['unknown_op', true]);
+  // Nothing stays busy after the restart.
+  await sim.admin.setDelays({ start: null }, h!.id);
+  await driver.start(h!, 'web1');
+  assert.equal((await driver.containerStatus(h!, 'web1'))?.state, 'running');
+  await assert.rejects(driver.start(h!, 'web1'), (err: unknown) => err instanceof DriverError && err.permanent);
+});
