@@ -1,7 +1,10 @@
 // All activities the central worker registers, built from their dependencies.
+import type { Client } from '@temporalio/client';
 import type { DriverRegistry } from '../src/drivers/driver';
-import type { Registry } from '../src/registry/types';
+import type { Kinds } from '../src/hooks';
 import type { Provisioner } from '../src/provisioner';
+import type { Registry } from '../src/registry/types';
+import { createEnvironmentActivities } from './environments';
 import { createHostActivities } from './hosts';
 import { createHypervisorActivities } from './hypervisors';
 import { createRegistryActivities } from './registry';
@@ -10,6 +13,9 @@ export interface ActivityDeps {
   readonly registry: Registry;
   readonly provisioner: Provisioner;
   readonly drivers: DriverRegistry;
+  readonly kinds: Kinds;
+  /** For activities that run commands on behalf of others (environments). */
+  readonly temporal: Client;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -17,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistryActivities(deps.registry, deps.provisioner),
     ...createHypervisorActivities(deps.registry, deps.provisioner),
     ...createHostActivities(deps.drivers),
+    ...createEnvironmentActivities(deps),
   };
 }
 

@@ -127,6 +127,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
         const hinted = await findNode(input.hint);
         if (!hinted || hinted.type !== 'hypervisor') throw new NotFoundError('hypervisor', input.hint);
       }
+      const exclude = await Promise.all((input.exclude ?? []).map(async (ref) => (await findNode(ref))?.id ?? ref));
       const result = await placeAndClaim(
         registry,
         {
@@ -135,7 +136,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
           driver: input.driver,
           requires: input.requires,
           hint: input.hint,
-          exclude: input.exclude,
+          exclude,
           antiAffinity: input.antiAffinity,
         },
         {

@@ -10,6 +10,12 @@ import type { HostRef } from '../src/drivers/driver';
 import type { PowerOp } from '../activities/hosts';
 import { CLAIM_TTL_SECONDS, Command, type CommandInput, hostActivities, registry } from './kit';
 
+/** What every result names: the command and its container. */
+function about(input: CommandInput) {
+  const { commandId, command, container } = input.request;
+  return { commandId, command, container };
+}
+
 function hostOf(ctx: ContainerContext, command: string): HostRef {
   if (!ctx.host) throw new InvalidTransitionError(command, ctx.container.name, ctx.container.state, 'it is on no host');
   return ctx.host;
@@ -37,6 +43,7 @@ export async function createContainer(input: CommandInput<'create'>): Promise<Co
           hint: args.hint,
           groups: args.groups,
           antiAffinity: args.antiAffinity,
+          exclude: args.exclude,
           ttlSeconds: CLAIM_TTL_SECONDS,
         }),
       () => registry.releaseClaim(commandId),
@@ -52,13 +59,12 @@ export async function createContainer(input: CommandInput<'create'>): Promise<Co
       await cmd.step('start', () => hosts.containerPower({ host, name, op: 'start' }), () => hosts.containerPower({ host, name, op: 'stop' }));
     }
     await cmd.step('commit', () => registry.commitPlacement({ commandId, containerId: id, state }));
-    return { containerId: id, state, host: host.name };
+    return { ...about(input), containerId: id, state, host: host.name };
   });
 }
 
 /** Start, stop, suspend, resume, reboot: one driver call and the registry follows. */
-function powerCommand(op: Exclude<PowerOp, 'undefine' | 'deprovision'>, from: readonly string[], to: TrackedState) {
-  return async (input: CommandInput): Promise<CommandResult> => {
+async function power(input: CommandInput, op: Exclude<PowerOp, 'undefine' | 'deprovision'>, from: readonly string[], to: TrackedState): Promise<CommandResult> {
     const cmd = new Command(input.request);
     return cmd.run(input.queued, async () => {
       const { commandId, container: name, command } = input.request;
@@ -69,16 +75,26 @@ function powerCommand(op: Exclude<PowerOp, 'undefine' | 'deprovision'>, from: re
       cmd.tagHosts(host.name);
       await cmd.step(`${op} on ${host.name}`, () => hostActivities(host).containerPower({ host, name, op }));
       await cmd.step('record the new state', () => registry.setContainerState({ containerId: ctx.container.id, state: to, commandId }));
-      return { containerId: ctx.container.id, state: to, host: host.name };
+      return { ...about(input), containerId: ctx.container.id, state: to, host: host.name };
     });
-  };
 }
 
-export const startContainer = powerCommand('start', ['stopped'], 'running');
-export const stopContainer = powerCommand('stop', ['running', 'suspended'], 'stopped');
-export const rebootContainer = powerCommand('reboot', ['running'], 'running');
-export const suspendContainer = powerCommand('suspend', ['running'], 'suspended');
-export const resumeContainer = powerCommand('resume', ['suspended'], 'running');
+// Workflow types are named after their functions: each command is a named function.
+export async function startContainer(input: CommandInput<'start'>): Promise<CommandResult> {
+  return power(input, 'start', ['stopped'], 'running');
+}
+export async function stopContainer(input: CommandInput<'stop'>): Promise<CommandResult> {
+  return power(input, 'stop', ['running', 'suspended'], 'stopped');
+}
+export async function rebootContainer(input: CommandInput<'reboot'>): Promise<CommandResult> {
+  return power(input, 'reboot', ['running'], 'running');
+}
+export async function suspendContainer(input: CommandInput<'suspend'>): Promise<CommandResult> {
+  return power(input, 'suspend', ['running'], 'suspended');
+}
+export async function resumeContainer(input: CommandInput<'resume'>): Promise<CommandResult> {
+  return power(input, 'resume', ['suspended'], 'running');
+}
 
 export async function shutdownContainer(input: CommandInput<'shutdown'>): Promise<CommandResult> {
   const cmd = new Command(input.request);
@@ -91,7 +107,7 @@ export async function shutdownContainer(input: CommandInput<'shutdown'>): Promis
     cmd.tagHosts(host.name);
     await cmd.step(`shut down on ${host.name}`, () => hostActivities(host).containerShutdown({ host, name, timeoutMs: args.timeoutMs ?? 60_000 }));
     await cmd.step('record the new state', () => registry.setContainerState({ containerId: ctx.container.id, state: 'stopped', commandId }));
-    return { containerId: ctx.container.id, state: 'stopped', host: host.name };
+    return { ...about(input), containerId: ctx.container.id, state: 'stopped', host: host.name };
   });
 }
 
@@ -117,7 +133,7 @@ export async function updateContainer(input: CommandInput<'update'>): Promise<Co
       await cmd.step(`undefine the old definition on ${host.name}`, () => hosts.containerPower({ host, name, op: 'undefine' }), () => hosts.containerDefine({ host, spec: ctx.spec }));
       await cmd.step(`define the new definition on ${host.name}`, () => hosts.containerDefine({ host, spec: { ...ctx.spec, definition: after } }), () => hosts.containerPower({ host, name, op: 'undefine' }));
     }
-    return { containerId: ctx.container.id, state: 'stopped', host: ctx.host?.name };
+    return { ...about(input), containerId: ctx.container.id, state: 'stopped', host: ctx.host?.name };
   });
 }
 
@@ -150,7 +166,7 @@ export async function destroyContainer(input: CommandInput<'destroy'>): Promise<
     }
     cmd.pointOfNoReturn();
     await cmd.step('remove from the registry; its keys are free', () => registry.removeContainer(ctx.container.id));
-    return { containerId: ctx.container.id, state: 'destroyed', host: ctx.host?.name };
+    return { ...about(input), containerId: ctx.container.id, state: 'destroyed', host: ctx.host?.name };
   });
 }
 
@@ -194,6 +210,7 @@ export async function cloneContainer(input: CommandInput<'clone'>): Promise<Comm
     );
     await cmd.step('commit', () => registry.commitPlacement({ commandId, containerId: id, state: 'stopped' }));
     return {
+      ...about(input),
       containerId: source.container.id,
       state: 'stopped',
       host: sourceHost.name,
@@ -275,6 +292,6 @@ export async function migrateContainer(input: CommandInput<'migrate'>): Promise<
       await cmd.step(`start on ${dest.name}`, () => atDest.containerPower({ host: dest, name, op: 'start' }), () => atDest.containerPower({ host: dest, name, op: 'stop' }));
     }
     await cmd.step(`commit: ${name} is on ${dest.name}`, () => registry.commitPlacement({ commandId, containerId: ctx.container.id, state }));
-    return { containerId: ctx.container.id, state: state as TrackedState, host: dest.name };
+    return { ...about(input), containerId: ctx.container.id, state: state as TrackedState, host: dest.name };
   });
 }

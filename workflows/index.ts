@@ -1,4 +1,5 @@
 // Every workflow type the worker registers. Workflow code only: no Node built-ins, no I/O.
 export * from './container-commands';
-export * from './container-entity';
+export { containerEntity } from './container-entity';
+export { environmentCommand, environmentEntity } from './environments';
 export * from './hypervisors';

@@ -17,7 +17,7 @@ import {
 import type { RegistryActivities } from '../activities/registry';
 import type { HostActivities } from '../activities/hosts';
 import type { HostRef } from '../src/drivers/driver';
-import type { CommandProgress, CommandRequest, CommandResult, ContainerCommand } from '../src/domain/commands';
+import type { CommandProgress, CommandRequest, ContainerCommand } from '../src/domain/commands';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE } from '../src/domain/names';
 
 export const progressQuery = defineQuery<CommandProgress>('progress');
@@ -66,14 +66,15 @@ export class Command {
   host?: string;
   target?: string;
 
-  constructor(readonly request: CommandRequest) {
+  /** `request.container` or `request.environment` names what the command is about. */
+  constructor(readonly request: CommandRequest | { commandId: string; command: string; environment: string }) {
     setHandler(turnSignal, () => {
       this.granted = true;
     });
     setHandler(progressQuery, () => ({
       commandId: request.commandId,
-      command: request.command,
-      container: request.container,
+      command: request.command as ContainerCommand,
+      container: 'container' in request ? request.container : request.environment,
       phase: this.phase,
       step: this.current,
       stepsDone: [...this.done],
@@ -110,15 +111,14 @@ export class Command {
    * Runs the command body: waits for the turn (when an entity queues it), then the body; on
    * failure or cancel unwinds the compensations in a non-cancellable scope and rethrows.
    */
-  async run(queued: boolean, body: () => Promise<Omit<CommandResult, 'commandId' | 'command' | 'container' | 'steps'>>): Promise<CommandResult> {
-    const { commandId, command, container } = this.request;
+  async run<T extends object>(queued: boolean, body: () => Promise<T>): Promise<T & { steps: string[] }> {
     try {
       if (queued) await condition(() => this.granted);
       this.phase = 'running';
       const out = await body();
       this.phase = 'completed';
       this.current = 'done';
-      return { commandId, command, container, steps: [...this.done], ...out };
+      return { ...out, steps: [...this.done] };
     } catch (err) {
       const cancelled = isCancellation(err);
       this.error = cancelled ? 'cancelled' : err instanceof Error ? err.message : String(err);
@@ -168,7 +168,6 @@ export function asFailure(err: unknown): unknown {
   return ApplicationFailure.create({ type: 'InternalError', message: e?.message ?? String(err), nonRetryable: true });
 }
 
-export type CommandBody = (cmd: Command) => Promise<Omit<CommandResult, 'commandId' | 'command' | 'container' | 'steps'>>;
 
 /** Input of every container command workflow. */
 export interface CommandInput<C extends ContainerCommand = ContainerCommand> {

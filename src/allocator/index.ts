@@ -1,6 +1,6 @@
 // The allocator: picks the best hypervisor for a container. Pure over a snapshot; the registry
 // makes the claim and re-checks it.
-export { Allocator, type PlaceOptions } from './allocator';
+export { Allocator, type IndexedAllocatorOptions, type PlaceOptions } from './allocator';
 export { placeAndClaim, DEFAULT_MAX_ATTEMPTS, type ClaimedPlacement, type PlaceAndClaimOptions, type SkippedHost } from './claim';
 export { explain, noCapacityError, rejectionsByCount } from './explain';
 export { FILTERS, STATIC_FILTERS } from './filters';

@@ -1,7 +1,10 @@
 // A set of hosts kept sorted by (key, tie) while their keys change, the building block of the
 // Allocator's index. Optionally it also keeps, every BLOCK positions, the bitset of the hosts from
 // that position on, so that "every host whose key is at least x" is one copy plus a few bits.
-import { setBit } from './bitset';
+import * as bitset from './bitset';
+
+// Bound once: tsx compiles imported names to getter calls, too slow for the inner loops.
+const { setBit } = bitset;
 
 const BLOCK = 64;
 

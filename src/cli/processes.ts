@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import { connect } from '../client';
@@ -22,11 +23,14 @@ function untilStopped(): Promise<string> {
 export async function runWorkerProcess(config: Config): Promise<void> {
   const services = await openServices(config);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const worker = await createWorker({ connection, namespace: config.namespace, services, concurrency: config.workerConcurrency });
+  const clientConnection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: config.namespace });
+  const worker = await createWorker({ connection, client, namespace: config.namespace, services, concurrency: config.workerConcurrency });
   const stopped = untilStopped().then(() => worker.shutdown());
   await worker.run();
   await stopped.catch(() => undefined);
   await connection.close();
+  await clientConnection.close();
   await services.close();
 }
 
@@ -74,11 +78,11 @@ export async function runDev(config: Config): Promise<void> {
   const simUrl = await sim.url;
 
   const services = await openServices(config);
+  const client = await connect({ temporalAddress: temporal.address, namespace: config.namespace, registry: services.registry });
   const connection = await NativeConnection.connect({ address: temporal.address });
-  const worker = await createWorker({ connection, namespace: config.namespace, services, concurrency: config.workerConcurrency });
+  const worker = await createWorker({ connection, client: client.temporal, namespace: config.namespace, services, concurrency: config.workerConcurrency });
   const running = worker.run();
 
-  const client = await connect({ temporalAddress: temporal.address, namespace: config.namespace, registry: services.registry });
   const admin = new SimAdmin(simUrl);
   const known = new Set((await admin.hosts()).map((h) => h.id));
   for (const h of DEV_HOSTS) {

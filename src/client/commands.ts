@@ -94,17 +94,24 @@ export class ContainerCommands {
     private readonly registry: Registry,
   ) {}
 
-  async submit<C extends ContainerCommand>(container: string, command: C, args: CommandArgs[C], requestedBy?: string): Promise<CommandHandle> {
+  async submit<C extends ContainerCommand>(
+    container: string,
+    command: C,
+    args: CommandArgs[C],
+    requestedBy?: string,
+    options: { commandId?: string; environment?: string } = {},
+  ): Promise<CommandHandle> {
     const node = await this.registry.findByName(container);
     if (command !== 'create' && (!node || node.type !== 'container')) throw new NotFoundError('container', container);
     const state: TrackedState = node ? (TRACKED[node.state] ?? 'stopped') : 'absent';
     const req: CommandRequest<C> = {
-      commandId: randomUUID(),
+      commandId: options.commandId ?? randomUUID(),
       command,
       container,
       args,
       requestedAt: new Date().toISOString(),
       requestedBy,
+      ...(options.environment ? { environment: options.environment } : {}),
     };
     const entityId = workflowIds.containerEntity(container);
     try {
@@ -113,7 +120,7 @@ export class ContainerCommands {
         startWorkflowOperation: new WithStartWorkflowOperation('containerEntity', {
           workflowId: entityId,
           taskQueue: TASK_QUEUE,
-          args: [{ container, state }],
+          args: [{ target: container, state }],
           workflowIdConflictPolicy: 'USE_EXISTING',
           searchAttributes: { [SEARCH_ATTRIBUTES.container]: [container] },
           staticSummary: `commands of container ${container}, one at a time`,

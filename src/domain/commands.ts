@@ -30,6 +30,8 @@ export interface CreateArgs {
   /** Anti-affinity groups and own groups, set by environment commands. */
   readonly groups?: readonly string[];
   readonly antiAffinity?: readonly string[];
+  /** Host names or ids it must not be placed on (the host of the container it replaces). */
+  readonly exclude?: readonly string[];
 }
 export interface UpdateArgs {
   readonly definition: Partial<Omit<ContainerDefinition, 'network' | 'kind'>>;
@@ -74,6 +76,8 @@ export interface CommandRequest<C extends ContainerCommand = ContainerCommand> {
   /** ISO time the client sent it. */
   readonly requestedAt?: string;
   readonly requestedBy?: string;
+  /** The environment whose command asked for this one, for the Web UI. */
+  readonly environment?: string;
 }
 
 export interface CommandAccepted {

@@ -113,6 +113,8 @@ export const META = {
   /** Anti-affinity/affinity groups of a container: `env:<id>`, `group:<name>`. */
   groups: 'vmflow.groups',
   environment: 'vmflow.environment',
+  /** An environment's members: container id, kind, priority. */
+  members: 'vmflow.members',
 } as const;
 
 export function resourcesOf(def: Pick<ContainerDefinition, 'cpus' | 'memoryMiB' | 'diskGiB'>): Resources {

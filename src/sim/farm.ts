@@ -7,7 +7,7 @@
 // committed, or rolled back when it fails, is cancelled, or a host it touches crashes. Only the
 // live-migration copy is visible on disk while in flight, marked with the migration's id, so a
 // restart rolls back whatever was in flight by dropping such copies.
-import type { ObservedContainer, ObservedState } from '../drivers/driver';
+import type { HostStatus, ObservedContainer, ObservedState } from '../drivers/driver';
 import type { Resources } from '../domain/types';
 import {
   ANY_OPERATION,
@@ -300,11 +300,14 @@ export class Farm {
     }
   }
 
-  /** Adds what `defaults` describes and is missing; merges its delays. Does not save. */
-  applyDefaults(defaults: SimDefaults): void {
+  /**
+   * Adds the hosts `defaults` lists and the farm lacks, and merges its delays. Its failure rules
+   * are added only to a `fresh` farm (no saved state): saved rules already include them. Does not save.
+   */
+  applyDefaults(defaults: SimDefaults, fresh: boolean): void {
     for (const h of defaults.hosts ?? []) if (!this.hosts.has(h.id)) this.hosts.set(h.id, this.hostFrom(h));
     if (defaults.delays) mergeDelays(this.delays, checkDelays(defaults.delays));
-    for (const f of defaults.failures ?? []) this.rules.push(this.ruleFrom(f));
+    if (fresh) for (const f of defaults.failures ?? []) this.rules.push(this.ruleFrom(f));
   }
 
   // ---- the hosts' API ----------------------------------------------------------------------
@@ -313,12 +316,17 @@ export class Farm {
     this.requests++;
   }
 
-  async hostStatus(hostId: string) {
+  private count(operation: string): void {
+    this.opCounts[operation] = (this.opCounts[operation] ?? 0) + 1;
+  }
+
+  async hostStatus(hostId: string): Promise<HostStatus> {
     const host = this.answering(hostId);
+    this.count('hostStatus');
     await this.readPreamble(host, 'hostStatus', '');
     const used = this.used(host);
     return {
-      reachable: true as const,
+      reachable: true,
       capacity: host.capacity,
       free: this.free(host, used),
       load: this.load(host, used),
@@ -328,6 +336,7 @@ export class Farm {
 
   async containerStatus(hostId: string, name: string): Promise<ObservedContainer> {
     const host = this.answering(hostId);
+    this.count('containerStatus');
     await this.readPreamble(host, 'containerStatus', name);
     const vm = host.vms.get(name);
     if (!vm) throw new SimFault(404, { code: 'not_found', message: `${name} is not defined on ${hostId}` });
@@ -337,7 +346,7 @@ export class Farm {
   /** Runs one operation on a VM. Resolves with the operation's view, done or in flight. */
   async operate(hostId: string, operation: string, name: string, body: Record<string, unknown>): Promise<SimOpView> {
     const host = this.answering(hostId);
-    this.opCounts[operation] = (this.opCounts[operation] ?? 0) + 1;
+    this.count(operation);
     if (operation === 'readConfig') {
       await this.readPreamble(host, operation, name);
       const path = this.configPath(body);
@@ -458,8 +467,8 @@ export class Farm {
   }
 
   async addHost(init: HostInit): Promise<SimHostView> {
-    if (this.hosts.has(init?.id)) throw refused(`host ${init.id} already exists`);
     const host = this.hostFrom(init);
+    if (this.hosts.has(host.id)) throw refused(`host ${host.id} already exists`);
     this.hosts.set(host.id, host);
     await this.save();
     return this.hostView(host);
@@ -1083,6 +1092,8 @@ export class Farm {
     if (!init || typeof init.id !== 'string' || !HOST_ID.test(init.id)) {
       throw badRequest(`host id must be 1-100 letters, digits, '.', '_' or '-', not ${JSON.stringify(init?.id)}`);
     }
+    const delays: Record<string, number> = {};
+    if (init.delays !== undefined) mergeDelays(delays, checkDelays(init.delays));
     return {
       id: init.id,
       capacity: {
@@ -1092,7 +1103,7 @@ export class Farm {
       },
       baseLoad: positive(init.baseLoad ?? 0, 'baseLoad', true),
       power: 'up',
-      delays: {},
+      delays,
       vms: new Map(),
       volumes: new Map(),
     };

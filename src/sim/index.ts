@@ -1,5 +1,5 @@
 // The simulated hypervisor farm: many hosts behind one loopback HTTP port, state kept on disk.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Farm } from './farm';
@@ -29,16 +29,62 @@ export interface RunningSim {
 }
 
 export const STATE_FILE = 'sim-state.json';
+const LOCK_FILE = 'sim.lock';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Two sims writing one state file would lose each other's changes: one folder, one live process. */
+const lockedHere = new Set<string>();
+
+function lockStateDir(dir: string): () => void {
+  const lock = path.resolve(dir, LOCK_FILE);
+  if (lockedHere.has(lock)) throw new Error(`a sim in this process already uses ${dir}`);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      lockedHere.add(lock);
+      return () => {
+        lockedHere.delete(lock);
+        rmSync(lock, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(lock, 'utf8'));
+      if (pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new Error(`another sim (pid ${pid}) is using ${dir}; stop it or choose another state folder`);
+      }
+      rmSync(lock, { force: true }); // left by a sim that was killed
+    }
+  }
+  throw new Error(`could not lock ${dir}`);
+}
 
 export async function runSim(options: SimOptions): Promise<RunningSim> {
   mkdirSync(options.stateDir, { recursive: true });
+  const unlock = lockStateDir(options.stateDir);
+  try {
+    return await serve(options, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function serve(options: SimOptions, unlock: () => void): Promise<RunningSim> {
   // The file needs the farm's snapshot and the farm needs the file: tie them after both exist.
   let farm: Farm | undefined;
   const file = new StateFile(path.join(options.stateDir, STATE_FILE), () => farm!.snapshot());
   farm = new Farm(file);
   const saved = file.load();
   if (saved !== undefined) farm.restore(saved);
-  if (options.defaults) farm.applyDefaults(options.defaults);
+  if (options.defaults) farm.applyDefaults(options.defaults, saved === undefined);
   await file.save();
 
   const server = createSimServer(farm);
@@ -63,6 +109,7 @@ export async function runSim(options: SimOptions): Promise<RunningSim> {
         await running.shutdown();
         server.closeAllConnections();
         await closed;
+        unlock();
       })();
       return closing;
     },

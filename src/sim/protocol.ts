@@ -68,6 +68,8 @@ export interface HostInit {
   readonly diskGiB: number;
   /** Load with no VM running (default 0); each running vCPU adds LOAD_PER_RUNNING_CPU. */
   readonly baseLoad?: number;
+  /** This host's own delays in ms per operation (`*` = any); they win over the global ones. */
+  readonly delays?: Readonly<Record<string, number>>;
 }
 
 export const LOAD_PER_RUNNING_CPU = 0.5;
@@ -216,6 +218,7 @@ export interface SimDefaults {
   readonly hosts?: readonly HostInit[];
   /** Global delays in ms per operation (`*` = any), merged over the saved ones. */
   readonly delays?: Readonly<Record<string, number>>;
+  /** Added only when there is no saved state yet (saved rules already include them). */
   readonly failures?: readonly FailureRuleInit[];
 }
 

@@ -1,6 +1,8 @@
 // The worker: runs every workflow and the central activities against one registry and the drivers.
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
+import { Kinds } from '../hooks';
 import type { Config } from '../config';
 import { TASK_QUEUE } from '../domain/names';
 import { DriverSet } from '../drivers/driver';
@@ -35,8 +37,11 @@ export async function openServices(config: Pick<Config, 'registryUrl' | 'ipPool'
 
 export interface WorkerSettings {
   readonly connection: NativeConnection;
+  /** Client side of the same server, for activities that submit commands. */
+  readonly client: Client;
   readonly namespace: string;
   readonly services: Services;
+  readonly kinds?: Kinds;
   readonly taskQueue?: string;
   readonly concurrency?: number;
   readonly extra?: Partial<WorkerOptions>;
@@ -49,7 +54,7 @@ export async function createWorker(s: WorkerSettings): Promise<Worker> {
     namespace: s.namespace,
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     workflowBundle: await workflowBundle(),
-    activities: createActivities(s.services),
+    activities: createActivities({ ...s.services, kinds: s.kinds ?? new Kinds(), temporal: s.client }),
     maxConcurrentActivityTaskExecutions: concurrency,
     maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(concurrency / 2)),
     maxCachedWorkflows: 2000,

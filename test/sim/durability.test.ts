@@ -1,9 +1,13 @@
 // The farm's state survives its own restart; what was in flight is rolled back.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { DriverError, HostUnreachableError } from '../../src/domain/errors';
 import { SimDriver } from '../../src/drivers/sim';
+import { runSim, SimAdmin } from '../../src/sim';
 import { startSim, type TestSim } from '../support/sim';
 import { addHosts, containerSpec, deploy } from './fixtures';
 
@@ -94,4 +98,36 @@ test('a clean stop rolls back a start in flight, and the restarted sim no longer
   await driver.start(h!, 'web1');
   assert.equal((await driver.containerStatus(h!, 'web1'))?.state, 'running');
   await assert.rejects(driver.start(h!, 'web1'), (err: unknown) => err instanceof DriverError && err.permanent);
+});
+
+test('a second sim on the same state folder refuses to start', async () => {
+  await assert.rejects(runSim({ port: 0, stateDir: sim.stateDir }), /another sim \(pid \d+\) is using/);
+  // The running one is unharmed.
+  assert.equal((await sim.admin.health()).ok, true);
+});
+
+test('runSim defaults add hosts and failure rules once; a restart keeps later changes to them', async () => {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'vmflow-sim-defaults-'));
+  const defaults = {
+    hosts: [{ id: 'hv-d', cpus: 4, memoryMiB: 4096, diskGiB: 50 }],
+    delays: { define: 5 },
+    failures: [{ operation: 'start' as const, message: 'default rule' }],
+  };
+  try {
+    let running = await runSim({ port: 0, stateDir, defaults });
+    let admin = new SimAdmin(running.url);
+    await admin.updateHost('hv-d', { cpus: 6 });
+    await running.close();
+    running = await runSim({ port: 0, stateDir, defaults });
+    admin = new SimAdmin(running.url);
+    try {
+      assert.deepEqual((await admin.hosts()).map((h) => [h.id, h.capacity.cpus]), [['hv-d', 6]]);
+      assert.deepEqual((await admin.failures()).map((r) => r.message), ['default rule']);
+      assert.deepEqual(await admin.delays(), { define: 5 });
+    } finally {
+      await running.close();
+    }
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 });

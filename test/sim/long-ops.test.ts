@@ -63,14 +63,17 @@ describe('progress', () => {
   });
 
   test('a host delay wins over the global delay of the same operation', async () => {
-    const [fast, slow] = await addHosts(sim, 2);
-    await deploy(driver, fast!, containerSpec('web1'));
+    const [slow] = await addHosts(sim, 1);
+    const fast = sim.hostRef('hv-fast');
+    // A host's delays can also be given when it is created.
+    await sim.admin.addHost({ id: 'hv-fast', cpus: 8, memoryMiB: 8192, diskGiB: 100, delays: { reboot: 0 } });
+    await deploy(driver, fast, containerSpec('web1'));
     await deploy(driver, slow!, containerSpec('web1'));
     await sim.admin.setDelays({ reboot: 300 });
-    await sim.admin.setDelays({ reboot: 0 }, fast!.id);
+    assert.deepEqual(await sim.admin.delays('hv-fast'), { reboot: 0 });
     try {
       let began = Date.now();
-      await driver.reboot(fast!, 'web1');
+      await driver.reboot(fast, 'web1');
       assert.ok(Date.now() - began < 250, `the fast host took ${Date.now() - began} ms`);
       began = Date.now();
       await driver.reboot(slow!, 'web1');
@@ -83,7 +86,7 @@ describe('progress', () => {
   test('a container with an operation in flight refuses another one, as a transient error', async () => {
     const [h] = await addHosts(sim, 1);
     await deploy(driver, h!, containerSpec('web1'), 'stopped');
-    await sim.admin.setDelays({ start: 300 }, h!.id);
+    await sim.admin.setDelays({ start: 700 }, h!.id);
     const starting = driver.start(h!, 'web1');
     await inFlight(h!.id, 'start');
     await assert.rejects(driver.undefine(h!, 'web1'), (err: unknown) => {
@@ -100,11 +103,14 @@ describe('progress', () => {
     const [h] = await addHosts(sim, 1, { memoryMiB: 4096 });
     await deploy(driver, h!, containerSpec('a', { memoryMiB: 3072 }), 'stopped');
     await deploy(driver, h!, containerSpec('b', { memoryMiB: 3072 }), 'stopped');
-    await sim.admin.setDelays({ start: 300 }, h!.id);
+    await sim.admin.setDelays({ start: 700 }, h!.id);
     const first = driver.start(h!, 'a');
     await inFlight(h!.id, 'start');
     await assert.rejects(driver.start(h!, 'b'), /not enough free memory/);
+    // Refused up front, not when the first start committed.
+    assert.ok((await sim.admin.ops()).some((o) => o.vm === 'a' && o.operation === 'start'), 'the refusal waited for the first start');
     await first;
+    assert.equal((await driver.containerStatus(h!, 'b'))?.state, 'stopped');
   });
 });
 
@@ -113,7 +119,7 @@ describe('live migration in flight', () => {
     const [a, b] = await addHosts(sim, 2, { memoryMiB: 8192 });
     const spec = containerSpec('web1', { memoryMiB: 2048 });
     await deploy(driver, a!, spec);
-    await sim.admin.setDelays({ migrate: 500 }, a!.id);
+    await sim.admin.setDelays({ migrate: 700 }, a!.id);
     const { ctx, seen } = recording();
     const migrating = driver.migrate(a!, b!, spec, { live: true }, ctx);
     await inFlight(a!.id, 'migrate');
@@ -166,7 +172,7 @@ describe('live migration in flight', () => {
     const [a, b] = await addHosts(sim, 2);
     const spec = containerSpec('web1');
     await deploy(driver, a!, spec);
-    await sim.admin.setDelays({ migrate: 300 }, a!.id);
+    await sim.admin.setDelays({ migrate: 700 }, a!.id);
     const rule = await sim.admin.addFailure({ operation: 'migrate', host: a!.id, message: 'storage copy failed' });
     try {
       const migrating = driver.migrate(a!, b!, spec, { live: true });
@@ -198,7 +204,7 @@ describe('live migration in flight', () => {
     const [a, b] = await addHosts(sim, 2);
     const spec = containerSpec('web1');
     await deploy(driver, a!, spec);
-    await sim.admin.setDelays({ migrate: 400 }, a!.id);
+    await sim.admin.setDelays({ migrate: 700 }, a!.id);
     const migrating = driver.migrate(a!, b!, spec, { live: true });
     await inFlight(a!.id, 'migrate');
     await sim.admin.partition(a!.id);

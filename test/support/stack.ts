@@ -7,6 +7,7 @@ import path from 'node:path';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { connect, type Vmflow } from '../../src/client';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import type { Kinds } from '../../src/hooks';
 import { Provisioner } from '../../src/provisioner';
 import { createWorker, openServices, type Services } from '../../src/worker';
 import { RegistryFaults } from './faults';
@@ -27,6 +28,8 @@ export interface StackOptions {
   /** Run the worker as a separate OS process (so a test can SIGKILL it). */
   readonly workerProcess?: boolean;
   readonly registryUrl?: string;
+  /** Extra container kinds for the in-process worker. */
+  readonly kinds?: Kinds;
 }
 
 export interface Stack {
@@ -70,7 +73,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return;
     }
     const connection = await NativeConnection.connect({ address: temporal.address });
-    const worker = await createWorker({ connection, namespace: 'default', services: workerServices });
+    const worker = await createWorker({ connection, client: client.temporal, namespace: 'default', services: workerServices, kinds: options.kinds });
     inProcess = { worker, connection, run: worker.run() };
   }
 

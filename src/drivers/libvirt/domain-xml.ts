@@ -235,3 +235,32 @@ export function rewriteDiskSource(xml: string, from: string, to: string): string
   }
   throw new Error(`no file disk of the domain uses ${from}`);
 }
+
+/**
+ * A storage volume. virsh's `vol-create-as` pastes the name into its XML unescaped (a name with `&`
+ * fails to parse), so the driver writes the volume XML itself.
+ */
+export function volumeXml(v: {
+  readonly name: string;
+  readonly capacityBytes: number;
+  readonly format: string;
+  readonly backing?: { readonly path: string; readonly format: string };
+}): string {
+  return (
+    renderXml(
+      el(
+        'volume',
+        { type: 'file' },
+        el('name', {}, v.name),
+        el('capacity', { unit: 'bytes' }, String(v.capacityBytes)),
+        el('target', {}, el('format', { type: v.format })),
+        v.backing && el('backingStore', {}, el('path', {}, v.backing.path), el('format', { type: v.backing.format })),
+      ),
+    ) + '\n'
+  );
+}
+
+/** A `dir` storage pool on a folder of the host. */
+export function dirPoolXml(name: string, dir: string): string {
+  return renderXml(el('pool', { type: 'dir' }, el('name', {}, name), el('target', {}, el('path', {}, dir)))) + '\n';
+}

@@ -12,8 +12,10 @@
 //
 // Disks live in libvirt storage pools (a `dir` pool on the host's storagePath, another on the
 // image folder), so provisioning, wiping and copying go through the same URI and work on a remote
-// host too: `vol-create-as --backing-vol` is libvirt running `qemu-img create -f qcow2 -b base -F
-// qcow2` for us, and a disk moves between hosts as a libvirt stream (vol-download/vol-upload).
+// host too: `vol-create` of a volume with a backing store is libvirt running `qemu-img create -f
+// qcow2 -b <base> -F qcow2` for us, `vol-create-from` is its `qemu-img convert`, and a disk moves
+// between hosts as a libvirt stream (vol-download/vol-upload). Volume and pool XML is written by
+// the driver: virsh's `vol-create-as` and `vol-clone` paste names into XML unescaped.
 import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,7 +32,7 @@ import type {
 } from '../driver';
 import { NO_CONTEXT } from '../driver';
 import { CommandError, runCommand, type RunOptions } from './command';
-import { domainXml, parseDomainXml, rewriteDiskSource, type InterfaceSource } from './domain-xml';
+import { dirPoolXml, domainXml, parseDomainXml, rewriteDiskSource, volumeXml, type InterfaceSource } from './domain-xml';
 import {
   isDomainMissing,
   isNotRunning,
@@ -280,11 +282,11 @@ export class LibvirtDriver implements Driver {
     const s = hostSettings(host);
     const pool = await this.ensurePool(host, s.storagePath, ctx);
     const size = spec.definition.diskGiB * GiB;
-    const args = ['vol-create-as', `--pool=${pool}`, `--name=${volumeName(spec.name)}`, '--format=qcow2'];
+    const name = volumeName(spec.name);
     const image = spec.definition.image;
     if (!image) {
       ctx.progress({ step: 'creating blank disk' });
-      await this.virsh(host, 'provision', [...args, `--capacity=${size}`], ctx, { step: 'creating blank disk' });
+      await this.createVolume(host, 'provision', pool, volumeXml({ name, capacityBytes: size, format: 'qcow2' }), ctx);
       return;
     }
     const base = this.imageFile(host, image);
@@ -295,13 +297,8 @@ export class LibvirtDriver implements Driver {
     const format = /<format\s+type=['"]([\w-]+)['"]/.exec(baseXml)?.[1] ?? 'qcow2';
     const baseBytes = Number(/<capacity\b[^>]*>(\d+)<\/capacity>/.exec(baseXml)?.[1] ?? 0);
     ctx.progress({ step: `creating disk over ${image}` });
-    await this.virsh(
-      host,
-      'provision',
-      [...args, `--capacity=${Math.max(size, baseBytes)}`, `--backing-vol=${base}`, `--backing-vol-format=${format}`],
-      ctx,
-      { step: 'creating disk' },
-    );
+    const xml = volumeXml({ name, capacityBytes: Math.max(size, baseBytes), format: 'qcow2', backing: { path: base, format } });
+    await this.createVolume(host, 'provision', pool, xml, ctx);
   }
 
   async deprovision(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<void> {
@@ -409,7 +406,7 @@ export class LibvirtDriver implements Driver {
     const targetPool = await this.ensurePool(target, t.storagePath, ctx);
     const newVol = volumeName(spec.name);
     if (disk.provisioned && disk.path) {
-      await this.copyVolume(source, disk.path, target, targetPool, newVol, 'clone', ctx);
+      await this.copyVolume(source, disk, target, targetPool, newVol, 'clone', ctx);
     }
     try {
       ctx.progress({ step: 'defining the clone' });
@@ -502,18 +499,8 @@ export class LibvirtDriver implements Driver {
         const liveXml = await this.virsh(source, 'migrate', ['dumpxml', '--migratable', `--domain=${name}`], ctx);
         await writeFile(path.join(work, 'live.xml'), m.retarget(liveXml));
         await writeFile(path.join(work, 'persistent.xml'), m.retarget(m.inactiveXml));
-        await this.virsh(
-          target,
-          'migrate',
-          [
-            'vol-create-as',
-            `--pool=${m.targetPool}`,
-            `--name=${volumeName(name)}`,
-            `--capacity=${m.disk.capacityBytes}`,
-            '--format=qcow2',
-          ],
-          ctx,
-        );
+        const vol = volumeXml({ name: volumeName(name), capacityBytes: m.disk.capacityBytes, format: 'qcow2' });
+        await this.createVolume(target, 'migrate', m.targetPool, vol, ctx);
         precreated = true;
         args.push(
           '--copy-storage-all',
@@ -548,7 +535,7 @@ export class LibvirtDriver implements Driver {
     m: { moveDisk: boolean; disk: DiskFacts; targetPool: string; xml: string },
     ctx: DriverContext,
   ): Promise<void> {
-    if (m.moveDisk) await this.copyVolume(source, m.disk.path!, target, m.targetPool, volumeName(name), 'migrate', ctx);
+    if (m.moveDisk) await this.copyVolume(source, m.disk, target, m.targetPool, volumeName(name), 'migrate', ctx);
     const undoTarget = async () => {
       if (m.moveDisk) await this.bestEffort(() => this.removeVolume(target, 'migrate', m.targetPool, volumeName(name), ctx, false));
     };
@@ -696,11 +683,24 @@ export class LibvirtDriver implements Driver {
   }
 
   private async defineXml(host: HostRef, operation: string, xml: string, ctx: DriverContext): Promise<void> {
-    const work = await mkdtemp(path.join(tmpdir(), 'vmflow-define-'));
+    // Without --validate: libvirt's parser says what is wrong ("Maximum CPUs greater than specified
+    // machine type limit 255") where the schema check only says "Extra element vcpu in interleave".
+    await this.withXmlFile(xml, (file) => this.virsh(host, operation, ['define', `--file=${file}`], ctx));
+  }
+
+  private async createVolume(host: HostRef, operation: string, pool: string, xml: string, ctx: DriverContext): Promise<void> {
+    await this.withXmlFile(xml, (file) =>
+      this.virsh(host, operation, ['vol-create', `--pool=${pool}`, `--file=${file}`], ctx, { step: 'creating disk' }),
+    );
+  }
+
+  /** virsh reads XML from a file; the file lives only for the call. */
+  private async withXmlFile<T>(xml: string, fn: (file: string) => Promise<T>): Promise<T> {
+    const work = await mkdtemp(path.join(tmpdir(), 'vmflow-xml-'));
     try {
-      const file = path.join(work, 'domain.xml');
+      const file = path.join(work, 'definition.xml');
       await writeFile(file, xml);
-      await this.virsh(host, operation, ['define', `--file=${file}`, '--validate'], ctx);
+      return await fn(file);
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -737,7 +737,7 @@ export class LibvirtDriver implements Driver {
         throw new DriverError(DRIVER, 'pool', host.name, `storage pool ${name} (options.storagePool) does not exist`);
       }
       try {
-        await this.virsh(host, 'pool', ['pool-define-as', `--name=${name}`, '--type=dir', `--target=${dir}`], ctx);
+        await this.withXmlFile(dirPoolXml(name, dir), (file) => this.virsh(host, 'pool', ['pool-define', `--file=${file}`], ctx));
         await this.virsh(host, 'pool', ['pool-autostart', `--pool=${name}`], ctx);
       } catch (err) {
         // The folder may already be some other pool's target: use that pool.
@@ -785,22 +785,26 @@ export class LibvirtDriver implements Driver {
    */
   private async copyVolume(
     source: HostRef,
-    srcPath: string,
+    src: DiskFacts,
     target: HostRef,
     targetPool: string,
     newVol: string,
     operation: string,
     ctx: DriverContext,
   ): Promise<void> {
-    const srcPool = await this.poolOfVolume(source, srcPath, ctx);
-    const srcVol = path.basename(srcPath);
-    const sameDaemon = source.definition.address === target.definition.address;
-    if (sameDaemon && srcPool === targetPool) {
+    const srcPool = await this.poolOfVolume(source, src.path!, ctx);
+    const srcVol = path.basename(src.path!);
+    const standalone = (name: string) => volumeXml({ name, capacityBytes: src.capacityBytes, format: 'qcow2' });
+    const convert = (host: HostRef, pool: string, name: string, step: string) =>
+      this.withXmlFile(standalone(name), (file) =>
+        this.virsh(host, operation, ['vol-create-from', `--pool=${pool}`, `--file=${file}`, `--inputpool=${srcPool}`, `--vol=${srcVol}`], ctx, {
+          timeoutMs: 0,
+          step,
+        }),
+      );
+    if (source.definition.address === target.definition.address) {
       ctx.progress({ step: 'copying disk' });
-      await this.virsh(source, operation, ['vol-clone', `--pool=${srcPool}`, `--vol=${srcVol}`, `--newname=${newVol}`], ctx, {
-        timeoutMs: 0,
-        step: 'copying disk',
-      });
+      await convert(target, targetPool, newVol, 'copying disk');
       return;
     }
     const flat = `${newVol}.vmflow-copy`;
@@ -809,10 +813,7 @@ export class LibvirtDriver implements Driver {
     let uploaded = false;
     try {
       ctx.progress({ step: 'flattening disk on the source', fraction: 0 });
-      await this.virsh(source, operation, ['vol-clone', `--pool=${srcPool}`, `--vol=${srcVol}`, `--newname=${flat}`], ctx, {
-        timeoutMs: 0,
-        step: 'flattening disk',
-      });
+      await convert(source, srcPool, flat, 'flattening disk');
       try {
         ctx.progress({ step: 'downloading disk', fraction: 0.25 });
         await this.virsh(source, operation, ['vol-download', `--pool=${srcPool}`, `--vol=${flat}`, `--file=${local}`], ctx, {
@@ -823,7 +824,7 @@ export class LibvirtDriver implements Driver {
         await this.bestEffort(() => this.virsh(source, operation, ['vol-delete', `--pool=${srcPool}`, `--vol=${flat}`], ctx));
       }
       // A raw, empty volume takes the uploaded qcow2 byte for byte; the refresh re-reads its format.
-      await this.virsh(target, operation, ['vol-create-as', `--pool=${targetPool}`, `--name=${newVol}`, '--capacity=0', '--format=raw'], ctx);
+      await this.createVolume(target, operation, targetPool, volumeXml({ name: newVol, capacityBytes: 0, format: 'raw' }), ctx);
       uploaded = true;
       ctx.progress({ step: 'uploading disk', fraction: 0.6 });
       await this.virsh(target, operation, ['vol-upload', `--pool=${targetPool}`, `--vol=${newVol}`, `--file=${local}`], ctx, {

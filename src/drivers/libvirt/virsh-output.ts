@@ -78,15 +78,19 @@ export function observedState(state: string, reason: string, provisioned: boolea
   }
 }
 
-/** The `error: ...` lines of virsh's stderr, joined: libvirt's own message. */
+/**
+ * libvirt's own message from virsh's stderr: the `error: ...` lines and the detail lines after
+ * them (schema validation explains itself there), joined.
+ */
 export function libvirtMessage(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('error:'))
-    .map((l) => l.slice('error:'.length).trim())
-    .filter((l) => l.length > 0);
-  return lines.length ? lines.join(': ') : stderr.trim();
+  const lines = stderr.split('\n').map((l) => l.trim());
+  const first = lines.findIndex((l) => l.startsWith('error:'));
+  if (first < 0) return stderr.trim();
+  return lines
+    .slice(first)
+    .map((l) => (l.startsWith('error:') ? l.slice('error:'.length).trim() : l))
+    .filter((l) => l.length > 0)
+    .join(': ');
 }
 
 const UNREACHABLE = [

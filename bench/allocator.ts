@@ -1,0 +1,414 @@
+// Allocator benchmark: `npx tsx bench/allocator.ts [section names...]`.
+//
+// Decisions per second of the indexed Allocator over 10,000 hosts and 100,000 placements (each
+// committed before the next), bin-pack quality against a lower bound, cluster compaction (Verma,
+// Korupolu and Wilkes, 2014), and the same run with a naive first-fit and with place()'s full scan.
+// Everything is seeded: two runs place the same containers on the same hosts.
+import Table from 'cli-table3';
+import { performance } from 'node:perf_hooks';
+import { Allocator, FirstFitAllocator, mulberry32, place, shuffledOrder } from '../src/allocator';
+import type { HostSnapshot, Placement, PlacementRequest } from '../src/allocator';
+import type { Resources } from '../src/domain/types';
+
+// ---------------------------------------------------------------------------------------------
+// Seeded workload
+
+const GiB = 1024;
+
+/** A host type: what one machine offers. */
+interface HostType {
+  readonly name: string;
+  readonly capacity: Resources;
+  readonly weight: number;
+}
+
+const STANDARD_HOST: HostType = { name: 'std', capacity: { cpus: 64, memoryMiB: 192 * GiB, diskGiB: 4000 }, weight: 1 };
+
+/** The mixed fleet of the compaction run (Borg cells are heterogeneous). */
+const MIXED_FLEET: readonly HostType[] = [
+  { name: 'small', capacity: { cpus: 32, memoryMiB: 128 * GiB, diskGiB: 2000 }, weight: 3 },
+  STANDARD_HOST,
+  { name: 'memory', capacity: { cpus: 64, memoryMiB: 512 * GiB, diskGiB: 4000 }, weight: 2 },
+  { name: 'big', capacity: { cpus: 128, memoryMiB: 384 * GiB, diskGiB: 8000 }, weight: 1 },
+];
+
+interface Flavor {
+  readonly resources: Resources;
+  readonly weight: number;
+}
+
+/** Container sizes, small ones most common; cpu : memory from 1:1 to 1:8. */
+const FLAVORS: readonly Flavor[] = [
+  { resources: { cpus: 1, memoryMiB: 1 * GiB, diskGiB: 10 }, weight: 10 },
+  { resources: { cpus: 1, memoryMiB: 2 * GiB, diskGiB: 20 }, weight: 20 },
+  { resources: { cpus: 2, memoryMiB: 4 * GiB, diskGiB: 40 }, weight: 25 },
+  { resources: { cpus: 4, memoryMiB: 8 * GiB, diskGiB: 80 }, weight: 18 },
+  { resources: { cpus: 8, memoryMiB: 16 * GiB, diskGiB: 160 }, weight: 9 },
+  { resources: { cpus: 2, memoryMiB: 16 * GiB, diskGiB: 40 }, weight: 8 },
+  { resources: { cpus: 4, memoryMiB: 32 * GiB, diskGiB: 80 }, weight: 4 },
+  { resources: { cpus: 8, memoryMiB: 8 * GiB, diskGiB: 40 }, weight: 4 },
+  { resources: { cpus: 16, memoryMiB: 64 * GiB, diskGiB: 320 }, weight: 2 },
+];
+
+const ZONES = ['a', 'b', 'c'] as const;
+
+function pick<T extends { readonly weight: number }>(items: readonly T[], random: () => number): T {
+  const total = items.reduce((s, i) => s + i.weight, 0);
+  let x = random() * total;
+  for (const item of items) if ((x -= item.weight) < 0) return item;
+  return items[items.length - 1]!;
+}
+
+/** `count` empty hypervisors in three zones; `downShare` of them down. */
+export function cluster(count: number, seed: number, types: readonly HostType[] = [STANDARD_HOST], downShare = 0.01): HostSnapshot[] {
+  const random = mulberry32(seed);
+  return Array.from({ length: count }, (_, i) => ({
+    id: `hv-${i}`,
+    name: `hv-${i}`,
+    state: random() < downShare ? 'down' : 'up',
+    driver: 'sim',
+    labels: { zone: ZONES[i % ZONES.length]! },
+    allowance: pick(types, random).capacity,
+    used: { cpus: 0, memoryMiB: 0, diskGiB: 0 },
+    load: 0,
+    groups: {},
+  }));
+}
+
+/**
+ * `count` placements of mixed sizes: environments of 1–8 containers whose web tier (2–5 of them)
+ * keeps apart by anti-affinity, and 5% of containers pinned to a zone.
+ */
+export function workload(count: number, seed: number): PlacementRequest[] {
+  const random = mulberry32(seed);
+  const requests: PlacementRequest[] = [];
+  for (let env = 0; requests.length < count; env++) {
+    const web = random() < 0.3 ? 2 + Math.floor(random() * 4) : 0;
+    const others = 1 + Math.floor(random() * 3);
+    for (let i = 0; i < web + others && requests.length < count; i++) {
+      const zone = random() < 0.05 ? { zone: ZONES[Math.floor(random() * ZONES.length)]! } : undefined;
+      const isWeb = i < web;
+      requests.push({
+        name: `env${env}-${isWeb ? 'web' : 'app'}${i}`,
+        resources: pick(FLAVORS, random).resources,
+        ...(zone ? { requires: zone } : {}),
+        ...(isWeb ? { antiAffinity: [`env:${env}/web`] } : {}),
+        groups: isWeb ? [`env:${env}`, `env:${env}/web`] : [`env:${env}`],
+      });
+    }
+  }
+  return requests;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+interface Placer {
+  place(request: PlacementRequest): Placement;
+  commit(hostId: string, request: PlacementRequest): void;
+  hosts(): HostSnapshot[];
+}
+
+interface RunResult {
+  readonly decisions: number;
+  readonly refused: number;
+  readonly seconds: number;
+  readonly hostsUsed: number;
+  readonly placed: Resources;
+}
+
+/** Places every request in turn, committing each before the next; stops at the first refusal when asked. */
+function run(placer: Placer, requests: readonly PlacementRequest[], stopAtRefusal = false): RunResult {
+  let refused = 0;
+  let cpus = 0;
+  let memoryMiB = 0;
+  let diskGiB = 0;
+  let decisions = 0;
+  const started = performance.now();
+  for (const request of requests) {
+    decisions++;
+    const placement = placer.place(request);
+    if (!placement.host) {
+      refused++;
+      if (stopAtRefusal) break;
+      continue;
+    }
+    placer.commit(placement.host.id, request);
+    cpus += request.resources.cpus;
+    memoryMiB += request.resources.memoryMiB;
+    diskGiB += request.resources.diskGiB;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const hostsUsed = placer.hosts().filter((h) => h.used.cpus > 0 || h.used.memoryMiB > 0 || h.used.diskGiB > 0).length;
+  return { decisions, refused, seconds, hostsUsed, placed: { cpus, memoryMiB, diskGiB } };
+}
+
+/** place() over a plain array: the simple pure pipeline, a full scan per decision. */
+class FullScanPlacer implements Placer {
+  private work: HostSnapshot[];
+  private readonly ids: Map<string, number>;
+  constructor(hosts: readonly HostSnapshot[], private readonly seed: number) {
+    this.work = hosts.slice();
+    this.ids = new Map(this.work.map((h, i) => [h.id, i]));
+  }
+  place(request: PlacementRequest): Placement {
+    return place(this.work, request, { seed: this.seed });
+  }
+  commit(hostId: string, request: PlacementRequest): void {
+    const i = this.ids.get(hostId)!;
+    const h = this.work[i]!;
+    const r = request.resources;
+    const groups: Record<string, number> = { ...h.groups };
+    for (const g of request.groups ?? []) groups[g] = (groups[g] ?? 0) + 1;
+    this.work[i] = {
+      ...h,
+      used: { cpus: h.used.cpus + r.cpus, memoryMiB: h.used.memoryMiB + r.memoryMiB, diskGiB: h.used.diskGiB + r.diskGiB },
+      groups,
+    };
+  }
+  hosts(): HostSnapshot[] {
+    return this.work;
+  }
+}
+
+/** max(ceil(memory demand / host memory), ceil(cpu demand / host cpus)), for one host type. */
+function lowerBound(placed: Resources, host: Resources): number {
+  return Math.max(Math.ceil(placed.memoryMiB / host.memoryMiB), Math.ceil(placed.cpus / host.cpus), Math.ceil(placed.diskGiB / host.diskGiB));
+}
+
+/** The shortest prefix of `hosts` (up ones counted) whose totals cover the demand: compaction's lower bound. */
+function prefixLowerBound(hosts: readonly HostSnapshot[], demand: Resources): number {
+  let cpus = 0;
+  let memoryMiB = 0;
+  let diskGiB = 0;
+  for (let k = 0; k < hosts.length; k++) {
+    const h = hosts[k]!;
+    if (h.state === 'up') {
+      cpus += h.allowance.cpus;
+      memoryMiB += h.allowance.memoryMiB;
+      diskGiB += h.allowance.diskGiB;
+    }
+    if (cpus >= demand.cpus && memoryMiB >= demand.memoryMiB && diskGiB >= demand.diskGiB) return k + 1;
+  }
+  return Infinity;
+}
+
+function total(requests: readonly PlacementRequest[]): Resources {
+  return requests.reduce(
+    (t, r) => ({ cpus: t.cpus + r.resources.cpus, memoryMiB: t.memoryMiB + r.resources.memoryMiB, diskGiB: t.diskGiB + r.resources.diskGiB }),
+    { cpus: 0, memoryMiB: 0, diskGiB: 0 },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+export interface BenchRow {
+  readonly measure: string;
+  readonly result: string;
+  readonly target?: string;
+  /** Whether the target is met; undefined for rows without one. */
+  readonly met?: boolean;
+}
+
+export interface BenchConfig {
+  readonly hosts: number;
+  readonly placements: number;
+  readonly seed: number;
+  /** Decisions of place()'s full scan to time (a full run would take minutes). */
+  readonly fullScanSample: number;
+  readonly compaction: { readonly hosts: number; readonly placements: number; readonly shuffles: number };
+}
+
+export const DEFAULT_CONFIG: BenchConfig = {
+  hosts: 10_000,
+  placements: 100_000,
+  seed: 42,
+  fullScanSample: 1_000,
+  compaction: { hosts: 2_000, placements: 20_000, shuffles: 5 },
+};
+
+/** What the sections share: the configuration and the runs already made. */
+export class BenchContext {
+  private readonly memo = new Map<string, unknown>();
+  constructor(readonly config: BenchConfig) {}
+
+  once<T>(key: string, make: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, make());
+    return this.memo.get(key) as T;
+  }
+
+  get hosts(): HostSnapshot[] {
+    return this.once('hosts', () => cluster(this.config.hosts, this.config.seed));
+  }
+
+  get workload(): PlacementRequest[] {
+    return this.once('workload', () => workload(this.config.placements, this.config.seed + 1));
+  }
+
+  get indexedRun(): RunResult {
+    return this.once('indexed', () => run(new Allocator(this.hosts, { seed: this.config.seed }), this.workload));
+  }
+
+  get firstFitRun(): RunResult {
+    return this.once('firstFit', () => run(new FirstFitAllocator(this.hosts), this.workload));
+  }
+}
+
+export interface BenchSection {
+  readonly name: string;
+  readonly title: string;
+  rows(context: BenchContext): Promise<BenchRow[]> | BenchRow[];
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+const decisionRate: BenchSection = {
+  name: 'rate',
+  title: 'Decisions per second, one process (indexed Allocator, bin-pack)',
+  rows(ctx) {
+    const r = ctx.indexedRun;
+    const rate = r.decisions / r.seconds;
+    return [
+      {
+        measure: `${fmt(ctx.config.placements)} placements on ${fmt(ctx.config.hosts)} hosts, each committed`,
+        result: `${fmt(rate)} decisions/s (${fmt(r.seconds, 2)} s, ${fmt((r.seconds / r.decisions) * 1e6, 1)} µs each)`,
+        target: '≥ 20,000/s',
+        met: rate >= 20_000,
+      },
+      { measure: 'refused placements', result: fmt(r.refused) },
+    ];
+  },
+};
+
+const packing: BenchSection = {
+  name: 'packing',
+  title: 'Packing quality (bin-pack, same run)',
+  rows(ctx) {
+    const r = ctx.indexedRun;
+    const bound = lowerBound(r.placed, STANDARD_HOST.capacity);
+    const ratio = r.hostsUsed / bound;
+    return [
+      {
+        measure: 'hosts used / lower bound',
+        result: `${fmt(r.hostsUsed)} / ${fmt(bound)} = ${fmt(ratio, 3)}`,
+        target: '≤ 1.05',
+        met: ratio <= 1.05,
+      },
+    ];
+  },
+};
+
+const firstFitBaseline: BenchSection = {
+  name: 'first-fit',
+  title: 'Against the naive first-fit over all hosts (same hosts, same placements)',
+  rows(ctx) {
+    const ours = ctx.indexedRun;
+    const naive = ctx.firstFitRun;
+    const bound = lowerBound(naive.placed, STANDARD_HOST.capacity);
+    const oursRate = ours.decisions / ours.seconds;
+    const naiveRate = naive.decisions / naive.seconds;
+    return [
+      { measure: 'first-fit decisions/s', result: `${fmt(naiveRate)} (${fmt(naive.seconds, 2)} s, ${fmt(naive.refused)} refused)` },
+      { measure: 'speed: indexed / first-fit', result: `${fmt(oursRate / naiveRate, 1)}×` },
+      { measure: 'first-fit hosts used / lower bound', result: `${fmt(naive.hostsUsed)} / ${fmt(bound)} = ${fmt(naive.hostsUsed / bound, 3)}` },
+      { measure: 'hosts used: indexed bin-pack / first-fit', result: fmt(ours.hostsUsed / naive.hostsUsed, 3) },
+    ];
+  },
+};
+
+const fullScan: BenchSection = {
+  name: 'full-scan',
+  title: "place() over a plain array (the simple pure pipeline: a full scan per decision)",
+  rows(ctx) {
+    const sample = ctx.workload.slice(0, ctx.config.fullScanSample);
+    const r = run(new FullScanPlacer(ctx.hosts, ctx.config.seed), sample);
+    const rate = r.decisions / r.seconds;
+    return [
+      {
+        measure: `first ${fmt(sample.length)} placements on ${fmt(ctx.config.hosts)} hosts`,
+        result: `${fmt(rate)} decisions/s; indexed is ${fmt(ctx.indexedRun.decisions / ctx.indexedRun.seconds / rate, 0)}× faster`,
+      },
+    ];
+  },
+};
+
+/**
+ * Verma et al.'s compaction: the fewest hosts, taken in a shuffled order, on which the whole
+ * workload still fits; a binary search on the prefix length, once per shuffle.
+ */
+const compaction: BenchSection = {
+  name: 'compaction',
+  title: 'Cluster compaction (Verma, Korupolu, Wilkes 2014), mixed fleet of 4 host types',
+  rows(ctx) {
+    const { hosts: size, placements, shuffles } = ctx.config.compaction;
+    const fleet = cluster(size, ctx.config.seed + 2, MIXED_FLEET, 0);
+    const requests = workload(placements, ctx.config.seed + 3);
+    const demand = total(requests);
+    const results: Array<{ hosts: number; bound: number }> = [];
+    let trials = 0;
+    const started = performance.now();
+    for (let s = 0; s < shuffles; s++) {
+      const order = shuffledOrder(fleet.length, 1000 + s);
+      const shuffled = Array.from(order, (i) => fleet[i]!);
+      const fits = (k: number) => {
+        trials++;
+        return run(new Allocator(shuffled.slice(0, k), { seed: s }), requests, true).refused === 0;
+      };
+      const bound = prefixLowerBound(shuffled, demand);
+      let lo = Math.min(bound, shuffled.length);
+      let hi = shuffled.length;
+      if (!fits(hi)) throw new Error('the compaction workload does not fit the whole fleet');
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (fits(mid)) hi = mid;
+        else lo = mid + 1;
+      }
+      results.push({ hosts: lo, bound });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const ratios = results.map((r) => r.hosts / r.bound).sort((a, b) => a - b);
+    const counts = results.map((r) => r.hosts).sort((a, b) => a - b);
+    const median = (xs: number[]) => xs[Math.floor(xs.length / 2)]!;
+    return [
+      {
+        measure: `fewest hosts for ${fmt(placements)} placements, ${shuffles} shuffles of ${fmt(size)} hosts`,
+        result: `min ${fmt(counts[0]!)} / median ${fmt(median(counts))} / max ${fmt(counts[counts.length - 1]!)}`,
+      },
+      {
+        measure: 'compacted / shuffled-prefix lower bound',
+        result: `min ${fmt(ratios[0]!, 3)} / median ${fmt(median(ratios), 3)} / max ${fmt(ratios[ratios.length - 1]!, 3)}`,
+      },
+      { measure: 'binary-search runs', result: `${fmt(trials)} runs in ${fmt(seconds, 1)} s` },
+    ];
+  },
+};
+
+/**
+ * The sections, in print order. A section needing a live registry — "committed placements per
+ * second with 8 concurrent placers on MariaDB" — joins this list once the registry exists; it is
+ * not measured (nor faked) here.
+ */
+export const SECTIONS: BenchSection[] = [decisionRate, packing, firstFitBaseline, fullScan, compaction];
+
+export async function main(names: readonly string[] = process.argv.slice(2), config = DEFAULT_CONFIG): Promise<void> {
+  const context = new BenchContext(config);
+  const chosen = names.length ? SECTIONS.filter((s) => names.includes(s.name)) : SECTIONS;
+  const table = new Table({ head: ['measure', 'result', 'target', 'met'], wordWrap: true });
+  for (const section of chosen) {
+    const rows = await section.rows(context);
+    table.push([{ colSpan: 4, content: section.title }]);
+    for (const row of rows) {
+      table.push([row.measure, row.result, row.target ?? '', row.met === undefined ? '' : row.met ? 'yes' : 'NO']);
+    }
+  }
+  console.log(`allocator benchmark, node ${process.version}, seed ${config.seed}`);
+  console.log(table.toString());
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

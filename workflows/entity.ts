@@ -1,0 +1,228 @@
+// An entity workflow serialises the commands on one thing (a container, an environment). It
+// accepts commands by Update — the validator refuses an impossible one at once — starts each
+// as a child that waits for its turn, and lets them run one at a time in acceptance order. It
+// ends when idle, and continues as new when its history grows.
+import {
+  ChildWorkflowCancellationType,
+  type ChildWorkflowHandle,
+  type SearchAttributes,
+  type Workflow,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  isCancellation,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { InvalidInputError, type FieldProblem } from '../src/domain/errors';
+import { refuseWith, turnSignal } from './kit';
+
+/** The fields every entity command carries. */
+export interface EntityRequest {
+  readonly commandId: string;
+  readonly command: string;
+  readonly args: object;
+  readonly requestedBy?: string;
+  readonly requestedAt?: string;
+}
+
+export interface Accepted {
+  readonly commandId: string;
+  readonly workflowId: string;
+  /** Commands ahead of this one. */
+  readonly position: number;
+}
+
+export const submitUpdate = defineUpdate<Accepted, [EntityRequest]>('submit');
+/** Moves a queued (not yet running) command to a new position in the queue. */
+export const reorderUpdate = defineUpdate<string[], [{ commandId: string; position: number }]>('reorder');
+/** The monitor reports what it observed (a VM stopped behind vmflow's back). */
+export const observedSignal = defineSignal<[{ state: string; cause: string }]>('observed');
+export const entityStatusQuery = defineQuery<EntityStatus>('status');
+
+export interface FinishedCommand {
+  readonly commandId: string;
+  readonly command: string;
+  readonly workflowId: string;
+  readonly outcome: 'completed' | 'failed' | 'cancelled';
+  readonly error?: string;
+}
+
+export interface EntityStatus {
+  readonly target: string;
+  readonly state: string;
+  readonly queue: ReadonlyArray<{ commandId: string; command: string; workflowId: string; running: boolean }>;
+  readonly recent: readonly FinishedCommand[];
+}
+
+export interface EntityInput {
+  /** The name of what the entity serves. */
+  readonly target: string;
+  readonly state: string;
+  /** How long to wait for more commands before ending. */
+  readonly idleSeconds?: number;
+  readonly recent?: readonly FinishedCommand[];
+}
+
+/** What differs between kinds of entity. */
+export interface EntitySpec<R extends EntityRequest> {
+  /** Throws (a vmflow error) when the request is malformed or not about `target`. */
+  checkShape(req: R, target: string): void;
+  /** The state after `req` succeeds from `state`; throws the reason when it cannot run. */
+  next(state: string, req: R): string;
+  /** The state in which the entity has nothing more to serve. */
+  readonly terminal: string;
+  workflowFor(req: R): Workflow;
+  childId(req: R): string;
+  searchAttributes(req: R): SearchAttributes;
+  describe(req: R): string;
+  /** Reads the state a finished command left. */
+  stateAfter(result: unknown): string | undefined;
+  continueAsNew(input: EntityInput): Promise<never>;
+}
+
+interface Pending<R> {
+  readonly request: R;
+  readonly workflowId: string;
+  readonly projected: string;
+  handle?: ChildWorkflowHandle<Workflow>;
+  started?: Promise<void>;
+  result?: Promise<void>;
+  running: boolean;
+  outcome?: { result?: unknown; error?: unknown };
+}
+
+const RECENT_KEPT = 20;
+const HISTORY_LIMIT = 5_000;
+
+export function commonShapeProblems(req: EntityRequest): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (typeof req.commandId !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(req.commandId)) problems.push({ field: 'commandId', problem: 'must be 1-64 letters, digits, _ . -' });
+  if (req.args === null || typeof req.args !== 'object') problems.push({ field: 'args', problem: 'must be an object' });
+  return problems;
+}
+
+export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, input: EntityInput): Promise<void> {
+  let state = input.state;
+  const queue: Pending<R>[] = [];
+  const recent: FinishedCommand[] = [...(input.recent ?? [])];
+  const seen = new Set<string>(recent.map((r) => r.commandId));
+
+  /** The state once everything queued has run; failed or cancelled commands drop out of it. */
+  const projected = (): string => (queue.length ? queue[queue.length - 1]!.projected : state);
+
+  const validate = (req: R) => {
+    if (!req || typeof req !== 'object') throw new InvalidInputError([{ field: 'request', problem: 'must be an object' }], 'command');
+    spec.checkShape(req, input.target);
+    if (seen.has(req.commandId)) throw new InvalidInputError([{ field: 'commandId', problem: `${req.commandId} was already submitted` }], 'command');
+    spec.next(projected(), req);
+  };
+
+  setHandler(
+    submitUpdate,
+    async (raw) => {
+      const req = raw as R;
+      // Checked again here: several updates can be validated before any handler has queued.
+      const after = spec.next(projected(), req);
+      const workflowId = spec.childId(req);
+      const p: Pending<R> = { request: req, workflowId, projected: after, running: false };
+      queue.push(p);
+      seen.add(req.commandId);
+      p.started = startChild(spec.workflowFor(req), {
+        workflowId,
+        args: [{ request: req, queued: true }],
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        searchAttributes: spec.searchAttributes(req),
+        memo: { summary: spec.describe(req), requestedBy: req.requestedBy ?? 'unknown' },
+        staticSummary: spec.describe(req),
+      }).then((h) => {
+        p.handle = h;
+        p.result = h.result().then(
+          (result) => void (p.outcome = { result }),
+          (error) => void (p.outcome = { error }),
+        );
+      });
+      await p.started;
+      return { commandId: req.commandId, workflowId, position: queue.indexOf(p) };
+    },
+    { validator: (req) => refuseWith(() => validate(req as R)) },
+  );
+
+  setHandler(
+    reorderUpdate,
+    ({ commandId, position }) => {
+      const [moved] = queue.splice(
+        queue.findIndex((p) => p.request.commandId === commandId),
+        1,
+      );
+      const firstMovable = queue.findIndex((p) => !p.running);
+      queue.splice(Math.max(firstMovable === -1 ? queue.length : firstMovable, Math.min(position, queue.length)), 0, moved!);
+      return queue.map((p) => p.request.commandId);
+    },
+    {
+      validator: ({ commandId, position }) =>
+        refuseWith(() => {
+          const p = queue.find((q) => q.request.commandId === commandId);
+          if (!p) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is not queued on ${input.target}` }]);
+          if (p.running) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is already running` }]);
+          if (!Number.isInteger(position) || position < 0) throw new InvalidInputError([{ field: 'position', problem: 'must be an integer >= 0' }]);
+          // The reordered queue must still be a valid sequence of transitions.
+          const order = queue.filter((q) => q !== p);
+          order.splice(Math.min(position, order.length), 0, p);
+          order.reduce((s, q) => spec.next(s, q.request), state);
+        }),
+    },
+  );
+
+  setHandler(observedSignal, ({ state: observed }) => {
+    if (!queue.some((p) => p.running)) state = observed;
+  });
+
+  setHandler(entityStatusQuery, () => ({
+    target: input.target,
+    state,
+    queue: queue.map((p) => ({ commandId: p.request.commandId, command: p.request.command, workflowId: p.workflowId, running: p.running })),
+    recent,
+  }));
+
+  const idleMs = (input.idleSeconds ?? 300) * 1000;
+  for (;;) {
+    const hasWork = await condition(() => queue.length > 0, idleMs);
+    if (!hasWork || (state === spec.terminal && queue.length === 0)) {
+      await condition(allHandlersFinished);
+      if (queue.length === 0) return;
+      continue;
+    }
+    const head = queue[0]!;
+    await head.started;
+    if (!head.outcome) {
+      head.running = true;
+      try {
+        await head.handle!.signal(turnSignal);
+      } catch {
+        // It ended before its turn (cancelled while queued): its outcome arrives below.
+      }
+      await head.result;
+    }
+    queue.shift();
+    const { result, error } = head.outcome ?? {};
+    const after = result === undefined ? undefined : spec.stateAfter(result);
+    if (after) state = after;
+    recent.push({
+      commandId: head.request.commandId,
+      command: head.request.command,
+      workflowId: head.workflowId,
+      outcome: result !== undefined ? 'completed' : isCancellation(error) ? 'cancelled' : 'failed',
+      error: error ? String((error as any)?.cause?.message ?? (error as any)?.message ?? error) : undefined,
+    });
+    if (recent.length > RECENT_KEPT) recent.splice(0, recent.length - RECENT_KEPT);
+    if (queue.length === 0 && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT)) {
+      await condition(allHandlersFinished);
+      if (queue.length === 0) await spec.continueAsNew({ ...input, state, recent });
+    }
+  }
+}
