@@ -12,7 +12,7 @@ export class OrderedHosts {
   /** Host indices, sorted by (key, tie) ascending. */
   readonly order: Int32Array;
   /** Row j (words wide) holds the hosts at positions >= j * BLOCK. */
-  private readonly suffixes: Uint32Array | undefined;
+  private readonly suffixes: Int32Array | undefined;
 
   constructor(
     members: ArrayLike<number>,
@@ -23,7 +23,7 @@ export class OrderedHosts {
     this.order = Int32Array.from(members).sort((a, b) => (key[a]! < key[b]! ? -1 : key[a]! > key[b]! ? 1 : tie[a]! - tie[b]!));
     if (words > 0) {
       const rows = Math.ceil(this.order.length / BLOCK) + 1;
-      const s = new Uint32Array(rows * words);
+      const s = new Int32Array(rows * words);
       for (let j = rows - 2; j >= 0; j--) {
         s.copyWithin(j * words, (j + 1) * words, (j + 2) * words);
         const row = s.subarray(j * words, (j + 1) * words);
@@ -50,8 +50,21 @@ export class OrderedHosts {
     return lo;
   }
 
+  /** First position whose host h has `values[h] >= q`; `values` must be ascending along the order. */
+  firstAtLeast(values: Float64Array, q: number): number {
+    const order = this.order;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (q <= values[order[mid]!]!) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   /** Writes into `out` the bitset of the hosts at `position` and after. */
-  hostsFrom(position: number, out: Uint32Array): void {
+  hostsFrom(position: number, out: Int32Array): void {
     const s = this.suffixes!;
     const j = Math.ceil(position / BLOCK);
     out.set(s.subarray(j * this.words, (j + 1) * this.words));

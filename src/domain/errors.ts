@@ -240,9 +240,19 @@ export function fromFailure(err: unknown): VmflowError | undefined {
   return undefined;
 }
 
-/** Like fromFailure, but always returns an Error, for callers that rethrow. */
+/**
+ * Like fromFailure, but always returns an Error, for callers that rethrow: the vmflow error when
+ * there is one, else the innermost application failure (its message says what went wrong), else
+ * the error itself.
+ */
 export function unwrapError(err: unknown): Error {
-  return fromFailure(err) ?? (err instanceof Error ? err : new Error(String(err)));
+  const known = fromFailure(err);
+  if (known) return known;
+  let innermost: Error | undefined;
+  for (let e: any = err, depth = 0; e && depth < 8; e = e.cause, depth++) {
+    if (e instanceof ApplicationFailure || e?.name === 'ApplicationFailure') innermost = e;
+  }
+  return innermost ?? (err instanceof Error ? err : new Error(String(err)));
 }
 
 /** Thrown by a command handle's result() when the command was cancelled (and compensated). */

@@ -49,7 +49,7 @@ describe('bad input', () => {
     const err = await stack.client.containers.create('bad1', { definition: { kind: 'web', cpus: -1, memoryMiB: 0, diskGiB: 10, network: { ip: '10.0.0.300', mac: 'zz' } } }).catch((e) => e);
     assert.ok(err instanceof InvalidInputError, String(err));
     const fields = err.problems.map((p: { field: string }) => p.field).sort();
-    assert.deepEqual(fields, ['definition.cpus', 'definition.memoryMiB', 'definition.network.ip', 'definition.network.mac']);
+    assert.deepEqual(fields, ['cpus', 'memoryMiB', 'network.ip', 'network.mac']);
     await assert.rejects(stack.client.containers.create('Bad Name', { definition: web }), (e) => e instanceof InvalidInputError && /name must be/.test(e.message));
   });
 

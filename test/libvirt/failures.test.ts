@@ -67,7 +67,7 @@ describe('libvirt driver: refusals', () => {
     await driver.provision(host.ref, spec);
     await driver.start(host.ref, 'twice');
     await assert.rejects(driver.start(host.ref, 'twice'), refusal(/already active/));
-    await assert.rejects(driver.resume(host.ref, 'twice'), refusal(/not paused/));
+    await assert.rejects(driver.resume(host.ref, 'twice'), refusal(/domain is already running/));
     await driver.stop(host.ref, 'twice');
     await assert.rejects(driver.stop(host.ref, 'twice'), refusal(/not running/));
   });
@@ -136,6 +136,7 @@ describe('libvirt driver: unreachable hosts', () => {
       await assert.rejects(pending, (e: unknown) => {
         assert.ok(e instanceof HostUnreachableError, `expected HostUnreachableError, got ${String(e)}`);
         assert.equal(e.host, 'lv-doomed');
+        t.diagnostic(`libvirt said: ${e.reason}`);
         return true;
       });
       assert.ok(Date.now() - began < 10_000, 'noticed at once, not after the shutdown timeout');

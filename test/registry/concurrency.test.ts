@@ -57,6 +57,7 @@ describeOnDatabases('registry under 8 concurrent processes', (db) => {
   let registry: SqlRegistry;
   let results: WorkerResult[];
   let renamed: NodeRecord[];
+  let contestants: NodeRecord[];
   let hostId: string;
 
   before(async () => {
@@ -66,15 +67,20 @@ describeOnDatabases('registry under 8 concurrent processes', (db) => {
     hostId = host.id;
     await addContainer(registry, 'resident', host.id, { cpus: 10 - FREE_CPUS, memoryMiB: 1024, diskGiB: 10 });
     renamed = [];
-    for (let p = 0; p < WORKERS; p++) renamed.push(await registry.add({ type: 'container', name: `rename-${p}`, definition: {}, state: 'new' }));
+    contestants = [];
+    for (let p = 0; p < WORKERS; p++) {
+      renamed.push(await registry.add({ type: 'container', name: `rename-${p}`, definition: {}, state: 'new' }));
+      contestants.push(await registry.add({ type: 'container', name: `contestant-${p}`, definition: {}, state: 'new' }));
+    }
     const started = Date.now();
     results = await runWorkers(
       Array.from({ length: WORKERS }, (_, p) => ({
         url,
         worker: p,
         adds: ADDS,
-        renameNodeId: renamed[p]!.id,
+        contestNodeId: contestants[p]!.id,
         contestedName: 'the-one',
+        renameNodeId: renamed[p]!.id,
         renameTargets: RENAME_TARGETS,
         claimHostId: host.id,
         claims: CLAIMS_PER_WORKER,
@@ -109,7 +115,11 @@ describeOnDatabases('registry under 8 concurrent processes', (db) => {
     const winners = adds.filter((a) => a.ok);
     const nodes = await registry.list({ tag: { key: 'scenario', value: 'adds' } });
     assert.ok(winners.length >= 100 && winners.length < adds.length, `${winners.length} of ${adds.length} adds won`);
-    assert.deepEqual(nodes.map((n) => n.id).sort(), winners.map((w) => w.id).sort());
+    const stored = new Set(nodes.map((n) => n.id));
+    const won = new Set(winners.map((w) => w.id));
+    const describeAdd = (id: string) => JSON.stringify({ add: adds.find((a) => a.id === id), node: nodes.find((n) => n.id === id) });
+    assert.deepEqual(nodes.filter((n) => !won.has(n.id)).map((n) => describeAdd(n.id)), [], 'nodes stored by adds that reported failure');
+    assert.deepEqual(winners.filter((w) => !stored.has(w.id)).map((w) => describeAdd(w.id)), [], 'adds that reported success but stored nothing');
     for (const node of nodes) {
       const spec = addSpec(Number(node.tags.p), Number(node.tags.i));
       assert.equal(node.name, spec.name);
@@ -127,7 +137,14 @@ describeOnDatabases('registry under 8 concurrent processes', (db) => {
   test('lets exactly one of 8 simultaneous renames take a name', async () => {
     const contested = results.map((r) => r.contested);
     assert.equal(contested.filter((c) => c.ok).length, 1, JSON.stringify(contested));
-    for (const c of contested.filter((c) => !c.ok)) assert.equal(c.error, 'KeyConflictError');
+    const winner = contestants[contested.findIndex((c) => c.ok)]!;
+    for (const c of contested.filter((c) => !c.ok)) assert.deepEqual({ error: c.error, key: c.key, ownerId: c.ownerId }, { error: 'KeyConflictError', key: 'name:the-one', ownerId: winner.id });
+    assert.equal((await registry.getByName('the-one')).id, winner.id);
+    for (const [p, contestant] of contestants.entries()) {
+      const node = await registry.get(contestant.id);
+      assert.equal(node.name, contested[p]!.ok ? 'the-one' : `contestant-${p}`);
+      assert.deepEqual(node.keys, [`name:${node.name}`]);
+    }
     const renames = results.flatMap((r) => r.renames);
     assert.deepEqual(renames.filter((x) => !x.ok && x.error !== 'KeyConflictError'), []);
     for (const [p, original] of renamed.entries()) {

@@ -5,9 +5,11 @@ export interface WorkerPlan {
   readonly worker: number;
   /** Nodes each worker tries to add; their keys overlap with other workers' on purpose. */
   readonly adds: number;
-  /** The node this worker renames, the name all workers race for first, then the names it cycles through. */
-  readonly renameNodeId: string;
+  /** This worker's node that races all others' for one name (and, win or lose, is not renamed again). */
+  readonly contestNodeId: string;
   readonly contestedName: string;
+  /** This worker's node that it renames through the targets, in its own order. */
+  readonly renameNodeId: string;
   readonly renameTargets: readonly string[];
   /** Claims of one cpu each on a host with only a few cpus left. */
   readonly claimHostId: string;

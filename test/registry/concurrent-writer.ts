@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const renames = async () => {
     let contested: Outcome;
     try {
-      await registry.rename(plan.renameNodeId, undefined, plan.contestedName);
+      await registry.rename(plan.contestNodeId, undefined, plan.contestedName);
       contested = { ok: true };
     } catch (err) {
       contested = outcomeOf(err);

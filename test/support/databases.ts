@@ -65,9 +65,12 @@ export async function mariaDatabase(): Promise<TestDatabase | undefined> {
 /**
  * Declares `suite` twice, `<title> on sqlite` and `<title> on mariadb`; the MariaDB copy is
  * skipped with a message when no MariaDB is available (and fails the run under CI=true).
+ * VMFLOW_TEST_DATABASES=sqlite (or mariadb) runs only the named ones.
  */
 export function describeOnDatabases(title: string, suite: (db: () => TestDatabase) => void, kinds: readonly DatabaseKind[] = ['sqlite', 'mariadb']): void {
+  const only = process.env.VMFLOW_TEST_DATABASES?.split(',').map((k) => k.trim());
   for (const kind of kinds) {
+    if (only && !only.includes(kind)) continue;
     const skip = kind === 'mariadb' ? mariaDbUnavailable() : undefined;
     describe(`${title} on ${kind}`, { skip }, () => {
       let db: TestDatabase | undefined;
