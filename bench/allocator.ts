@@ -394,7 +394,7 @@ export const SECTIONS: BenchSection[] = [decisionRate, packing, firstFitBaseline
 export async function main(names: readonly string[] = process.argv.slice(2), config = DEFAULT_CONFIG): Promise<void> {
   const context = new BenchContext(config);
   const chosen = names.length ? SECTIONS.filter((s) => names.includes(s.name)) : SECTIONS;
-  const table = new Table({ head: ['measure', 'result', 'target', 'met'], wordWrap: true });
+  const table = new Table({ head: ['measure', 'result', 'target', 'met'], wordWrap: true, style: { head: [], border: [] } });
   for (const section of chosen) {
     const rows = await section.rows(context);
     table.push([{ colSpan: 4, content: section.title }]);

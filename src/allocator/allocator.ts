@@ -1,14 +1,14 @@
 // The stateful allocator for large clusters: a working copy of a snapshot, indexed so that a
-// decision costs a few binary searches and a pass over bitsets instead of a scan of every host.
+// decision costs a few binary searches and one pass over bitsets instead of a scan of every host.
 //
 // Two indexes, both kept current by commit and release:
-// - per resource, every host sorted by free amount, with a bitset of "this position and after"
+// - per resource, every host sorted by free amount, with the bitset of "this position and after"
 //   every 64 positions. "Hosts with at least q free" is a binary search and a copy; AND-ing the
 //   three with the hosts passing the static filters gives, by popcount, the exact rejection counts
 //   of the resource filters, and the bitset of feasible hosts.
-// - per shape (hosts sharing driver, labels and allowance), per resource, the up hosts sorted by
-//   used amount, descending. Within a shape that is the order of the share after placement, so the
-//   bin-pack winner is among the first feasible hosts of one of the three orders (see candidates()).
+// - per shape (up hosts sharing driver, labels and allowance), per resource, the hosts sorted by
+//   used amount, descending: within a shape, the order of the share after placement. The bin-pack
+//   winner is among the first feasible hosts of these orders (see candidates()).
 // Decisions are exactly those of place() over hosts() with the same seed; the property tests hold it.
 import type { Resources } from '../domain/types';
 import { NotFoundError } from '../domain/errors';
@@ -20,19 +20,12 @@ import { OrderedHosts } from './ordered-hosts';
 import { byScore, DEFAULT_TOP, placeInOrder, type Scored } from './place';
 import { REASON } from './reasons';
 import { shuffledOrder } from './shuffle';
-import type {
-  AllocatorOptions,
-  GroupOptions,
-  GroupPlacement,
-  HostSnapshot,
-  Placement,
-  PlacementRequest,
-} from './types';
+import type { AllocatorOptions, GroupOptions, GroupPlacement, HostSnapshot, Placement, PlacementRequest } from './types';
 import { prepareScore, weightsOf } from './weighers';
 import { groupsOf } from './working-copy';
 
 // Bound once: tsx compiles imported names to getter calls, which the inner loops cannot afford.
-const { clearBit, forEachBit, hasBit, popcount, setBit, wordsFor } = bitset;
+const { appendBits, clearBit, hasBit, popcount, setBit, wordsFor } = bitset;
 
 /** Options of one decision; the seed is the allocator's, fixed when it was built. */
 export type PlaceOptions = Omit<AllocatorOptions, 'seed'>;
@@ -61,17 +54,100 @@ interface Walk {
   readonly negativeUsed: Float64Array;
 }
 
+/** One change of a host's group counts. */
+interface GroupChange {
+  readonly group: string;
+  readonly delta: number;
+}
+
+/** A log longer than this is folded into its base when the host next changes. */
+const GROUP_LOG_LIMIT = 32;
+
+/** The group counts after the first `length` changes of `log` on top of `base`. */
+function replayGroups(base: Readonly<Record<string, number>>, log: readonly GroupChange[], length: number): Record<string, number> {
+  const groups: Record<string, number> = {};
+  for (const g in base) if (base[g]! > 0) groups[g] = base[g]!;
+  for (let i = 0; i < length; i++) {
+    const { group, delta } = log[i]!;
+    const count = (groups[group] ?? 0) + delta;
+    if (count > 0) groups[group] = count;
+    else delete groups[group];
+  }
+  return groups;
+}
+
 /** What the static filters (state, driver, labels) make of one driver + labels combination. */
 interface StaticPass {
-  readonly bits: Uint32Array;
+  readonly bits: Int32Array;
   readonly count: number;
   readonly rejections: Readonly<Record<string, number>>;
   readonly shapes: readonly Shape[];
 }
 
-/** With this few feasible hosts, scoring them all is cheaper than walking the orders. */
 const SCORE_ALL_BELOW = 64;
 const STATIC_CACHE_SIZE = 256;
+/** Cache key of the requests that name neither a driver nor labels. */
+const ANY_HOST = '';
+
+// Slots of the tally of one pass over the bitsets.
+const MEMORY_FITS = 0;
+const CPU_FITS = 1;
+const FITS = 2;
+const FITS_IN_USE = 3;
+
+/**
+ * One pass over the bitsets: `feasible` = static & memory & cpu & disk, and the tally of hosts
+ * passing each stage. Kept small and apart so that it optimizes well.
+ */
+function tallyFits(
+  statics: Int32Array,
+  memory: Int32Array,
+  cpu: Int32Array,
+  disk: Int32Array,
+  inUse: Int32Array,
+  feasible: Int32Array,
+  tally: Int32Array,
+): void {
+  let memoryFits = 0;
+  let cpuFits = 0;
+  let fits = 0;
+  let fitsInUse = 0;
+  for (let w = 0; w < statics.length; w++) {
+    const s = statics[w]!;
+    if (s === 0) {
+      feasible[w] = 0;
+      continue;
+    }
+    const m = s & memory[w]!;
+    const mc = m & cpu[w]!;
+    const mcd = mc & disk[w]!;
+    feasible[w] = mcd;
+    if (m !== 0) {
+      memoryFits += popcount(m);
+      if (mc !== 0) {
+        cpuFits += popcount(mc);
+        if (mcd !== 0) {
+          fits += popcount(mcd);
+          fitsInUse += popcount(mcd & inUse[w]!);
+        }
+      }
+    }
+  }
+  tally[MEMORY_FITS] = memoryFits;
+  tally[CPU_FITS] = cpuFits;
+  tally[FITS] = fits;
+  tally[FITS_IN_USE] = fitsInUse;
+}
+
+/** Inserts a score into the `need` best so far (best first). */
+function recordScore(best: number[], score: number, need: number): void {
+  let i = best.length;
+  while (i > 0 && best[i - 1]! < score) i--;
+  if (i < need) {
+    best.splice(i, 0, score);
+    if (best.length > need) best.pop();
+  }
+}
 
 export class Allocator {
   private readonly n: number;
@@ -80,12 +156,19 @@ export class Allocator {
   private readonly base: readonly HostSnapshot[];
   /** Group counts per host, changed in place by commit and release. */
   private readonly groupCounts: Array<Map<string, number>>;
+  /**
+   * What a view's groups are built from, only when read: a base record and the changes since,
+   * in an append-only log. A view remembers the log's length when made, so later changes do not
+   * reach it, and committing never copies a host's groups.
+   */
+  private readonly groupBase: Array<Readonly<Record<string, number>>>;
+  private readonly groupLog: GroupChange[][];
   /** Each host as a snapshot, built again (lazily) after it changes. */
   private readonly views: Array<HostSnapshot | undefined>;
   /** Host index at each position of the seeded shuffle, and the position of each host. */
   private readonly byPosition: Int32Array;
   private readonly position: Int32Array;
-  /** Tie-break within a shape order: used hosts first, then shuffled position. */
+  /** Tie-break within a shape order: used hosts first (their position), then empty ones (n + position). */
   private readonly tie: Int32Array;
   private readonly free: Float64Array[];
   private readonly negativeUsed: Float64Array[];
@@ -99,10 +182,12 @@ export class Allocator {
   /** Hosts holding at least one container or claim of each group. */
   private readonly holders = new Map<string, Set<number>>();
   private readonly statics = new Map<string, StaticPass>();
-  private readonly fits: Uint32Array[];
-  private readonly feasible: Uint32Array;
   /** Hosts something is placed on. */
-  private readonly inUse: Uint32Array;
+  private readonly inUse: Int32Array;
+  // Scratch space of one decision.
+  private readonly fits: Int32Array[];
+  private readonly feasible: Int32Array;
+  private readonly tally = new Int32Array(4);
   private readonly seen: Int32Array;
   private visit = 0;
   private groupSerial = 0;
@@ -113,7 +198,9 @@ export class Allocator {
     this.words = wordsFor(n);
     this.base = hosts.slice();
     this.views = hosts.slice();
-    this.groupCounts = hosts.map((h) => new Map(Object.entries(h.groups).filter(([, c]) => c !== 0)));
+    this.groupCounts = hosts.map((h) => new Map(Object.entries(h.groups).filter(([, c]) => c > 0)));
+    this.groupBase = hosts.map((h) => h.groups);
+    this.groupLog = hosts.map(() => []);
     this.byPosition = shuffledOrder(n, options.seed ?? 0);
     this.position = new Int32Array(n);
     for (let p = 0; p < n; p++) this.position[this.byPosition[p]!] = p;
@@ -122,12 +209,15 @@ export class Allocator {
     this.negativeUsed = RESOURCES.map(() => new Float64Array(n));
     this.zeros = new Float64Array(n);
     this.shapeOf = new Int32Array(n).fill(-1);
+    this.inUse = new Int32Array(this.words);
     const identity = new Int32Array(n);
     const shapeIndex = new Map<string, number>();
     for (let h = 0; h < n; h++) {
       const host = hosts[h]!;
       identity[h] = h;
-      this.tie[h] = this.tieOf(h, host);
+      const empty = isEmpty(host);
+      this.tie[h] = empty ? n + this.position[h]! : this.position[h]!;
+      if (!empty) setBit(this.inUse, h);
       RESOURCES.forEach((r, k) => {
         this.free[k]![h] = freeOf(host, r);
         this.negativeUsed[k]![h] = -host.used[r];
@@ -136,7 +226,7 @@ export class Allocator {
       const named = this.names.get(host.name);
       if (named) named.push(h);
       else this.names.set(host.name, [h]);
-      for (const g in host.groups) if (host.groups[g]! > 0) this.holdersOf(g).add(h);
+      for (const g of this.groupCounts[h]!.keys()) this.holdersOf(g).add(h);
       if (host.state === 'up') {
         const a = host.allowance;
         const key = JSON.stringify([host.driver, Object.entries(host.labels).sort(), a.memoryMiB, a.cpus, a.diskGiB]);
@@ -156,10 +246,8 @@ export class Allocator {
       );
     }
     this.byFree = RESOURCES.map((_, k) => new OrderedHosts(identity, this.free[k]!, identity, this.words));
-    this.fits = RESOURCES.map(() => new Uint32Array(this.words));
-    this.feasible = new Uint32Array(this.words);
-    this.inUse = new Uint32Array(this.words);
-    for (let h = 0; h < n; h++) if (!isEmpty(hosts[h]!)) setBit(this.inUse, h);
+    this.fits = RESOURCES.map(() => new Int32Array(this.words));
+    this.feasible = new Int32Array(this.words);
     this.seen = new Int32Array(n);
   }
 
@@ -169,72 +257,47 @@ export class Allocator {
   }
 
   /** The best host for a request in the working copy; commits nothing. */
-  place(request: PlacementRequest, overrides: PlaceOptions = {}): Placement {
-    const options: AllocatorOptions = { ...this.options, ...overrides, seed: this.options.seed };
+  place(request: PlacementRequest, overrides?: PlaceOptions): Placement {
+    const options: AllocatorOptions = overrides ? { ...this.options, ...overrides, seed: this.options.seed } : this.options;
     if (request.hint !== undefined) return this.placeHinted(request, options);
     const pass = this.staticPass(request);
     const need = request.resources;
     for (let k = 0; k < RESOURCES.length; k++) {
-      const q = need[RESOURCES[k]!];
-      const free = this.free[k]!;
       const index = this.byFree[k]!;
-      index.hostsFrom(
-        index.firstWhere((h) => q <= free[h]!),
-        this.fits[k]!,
-      );
+      index.hostsFrom(index.firstAtLeast(this.free[k]!, need[RESOURCES[k]!]), this.fits[k]!);
     }
-    // Counts by first failing filter: static, then memory, cpu, disk; `feasible` gets what passes.
-    const [memory, cpu, disk] = this.fits as [Uint32Array, Uint32Array, Uint32Array];
     const feasible = this.feasible;
-    const statics = pass.bits;
     const inUse = this.inUse;
-    let memoryFits = 0;
-    let cpuFits = 0;
-    let fit = 0;
-    let fitInUse = 0;
-    for (let w = 0; w < this.words; w++) {
-      const s = statics[w]!;
-      if (s === 0) {
-        feasible[w] = 0;
-        continue;
-      }
-      const m = s & memory[w]!;
-      const mc = m & cpu[w]!;
-      const mcd = mc & disk[w]!;
-      feasible[w] = mcd;
-      if (m !== 0) {
-        memoryFits += popcount(m);
-        if (mc !== 0) {
-          cpuFits += popcount(mc);
-          if (mcd !== 0) {
-            fit += popcount(mcd);
-            fitInUse += popcount(mcd & inUse[w]!);
-          }
-        }
-      }
-    }
-    let fullOnMemory = pass.count - memoryFits;
-    let fullOnCpu = memoryFits - cpuFits;
-    let fullOnDisk = cpuFits - fit;
-    // The exclude filter runs before the resource filters: move excluded hosts to their own reason.
+    const tally = this.tally;
+    tallyFits(pass.bits, this.fits[0]!, this.fits[1]!, this.fits[2]!, inUse, feasible, tally);
+    // A host counts under the first filter it fails: static, excluded, memory, cpu, disk, anti-affinity.
+    let fullOnMemory = pass.count - tally[MEMORY_FITS]!;
+    let fullOnCpu = tally[MEMORY_FITS]! - tally[CPU_FITS]!;
+    let fullOnDisk = tally[CPU_FITS]! - tally[FITS]!;
+    let fit = tally[FITS]!;
+    let fitInUse = tally[FITS_IN_USE]!;
     let excluded = 0;
-    for (const id of new Set(request.exclude ?? [])) {
-      const h = this.ids.get(id);
-      if (h === undefined || !hasBit(statics, h)) continue;
-      excluded++;
-      const host = this.view(h);
-      if (!fitsOn(host, need, 'memoryMiB')) fullOnMemory--;
-      else if (!fitsOn(host, need, 'cpus')) fullOnCpu--;
-      else if (!fitsOn(host, need, 'diskGiB')) fullOnDisk--;
-      else {
-        fit--;
-        if (hasBit(inUse, h)) fitInUse--;
-        clearBit(feasible, h);
+    if (request.exclude?.length) {
+      for (const id of new Set(request.exclude)) {
+        const h = this.ids.get(id);
+        if (h === undefined || !hasBit(pass.bits, h)) continue;
+        excluded++;
+        const host = this.view(h);
+        if (!fitsOn(host, need, 'memoryMiB')) fullOnMemory--;
+        else if (!fitsOn(host, need, 'cpus')) fullOnCpu--;
+        else if (!fitsOn(host, need, 'diskGiB')) fullOnDisk--;
+        else {
+          fit--;
+          if (hasBit(inUse, h)) fitInUse--;
+          clearBit(feasible, h);
+        }
       }
     }
     let apart = 0;
     for (const g of request.antiAffinity ?? []) {
-      for (const h of this.holders.get(g) ?? []) {
+      const holders = this.holders.get(g);
+      if (!holders) continue;
+      for (const h of holders) {
         if (hasBit(feasible, h)) {
           clearBit(feasible, h);
           fit--;
@@ -244,18 +307,14 @@ export class Allocator {
       }
     }
     const rejections: Record<string, number> = { ...pass.rejections };
-    const count = (reason: string, n: number) => {
-      if (n > 0) rejections[reason] = n;
-    };
-    count(REASON.excluded, excluded);
-    count(REASON.fullOnMemory, fullOnMemory);
-    count(REASON.fullOnCpu, fullOnCpu);
-    count(REASON.fullOnDisk, fullOnDisk);
-    count(REASON.antiAffinity, apart);
+    if (excluded > 0) rejections[REASON.excluded] = excluded;
+    if (fullOnMemory > 0) rejections[REASON.fullOnMemory] = fullOnMemory;
+    if (fullOnCpu > 0) rejections[REASON.fullOnCpu] = fullOnCpu;
+    if (fullOnDisk > 0) rejections[REASON.fullOnDisk] = fullOnDisk;
+    if (apart > 0) rejections[REASON.antiAffinity] = apart;
     if (fit === 0) return { rejections, candidates: [] };
-
     const top = options.top ?? DEFAULT_TOP;
-    const scored = this.candidates(request, pass, { all: fit, inUse: fitInUse }, options, Math.max(1, top));
+    const scored = this.candidates(request, pass, fit, fitInUse, options, Math.max(1, top));
     return this.bestOf(scored, rejections, top);
   }
 
@@ -280,13 +339,10 @@ export class Allocator {
     const undo: Array<{ h: number; request: PlacementRequest; used: number[] }> = [];
     const placements: Placement[] = [];
     for (let i = 0; i < requests.length; i++) {
-      const request = group ? apart(requests[i]!, group) : requests[i]!;
+      const request = group ? keptApart(requests[i]!, group) : requests[i]!;
       const placement = this.place(request, overrides);
       if (!placement.host) {
-        for (let u = undo.length - 1; u >= 0; u--) {
-          const { h, request: placed, used } = undo[u]!;
-          this.change(h, placed, -1, used);
-        }
+        for (let u = undo.length - 1; u >= 0; u--) this.change(undo[u]!.h, undo[u]!.request, -1, undo[u]!.used);
         return { ok: false, index: i, request: requests[i]!, placement, explanation: explain(placement) };
       }
       const h = this.indexOf(placement.host.id);
@@ -298,121 +354,112 @@ export class Allocator {
   }
 
   /**
-   * Scores the feasible hosts that can be among the best `need` (all of them, unless the weights
-   * are the bin-pack kind: bin-pack, plus affinity).
+   * Scores the feasible hosts that can be among the best `need`: all of them, unless the weights
+   * are the bin-pack kind (bin-pack, plus affinity).
    *
    * With bin-pack weights, within a shape a host's score is set by its dominant resource r: its
-   * share of r after placement, a used host above an empty one, then shuffled position — the very
+   * share of r after placement, a used host above an empty one, then shuffled position: the very
    * order of that shape's r-order. So a host in the top `need` is among the first `need` feasible
    * hosts of the r-order of its shape and dominant resource, or holds an affinity group (scored
-   * apart). Each walk also stops once the best score any further host could reach on that
-   * resource is below the `need`-th best found: the walks go round-robin so that bar rises early.
-   * When few used hosts fit, they are all scored, with the first empty ones of each shape.
+   * apart). A walk also stops once the best score any further host could reach on its resource is
+   * below the `need`-th best found; the walks go round-robin so that this bar rises early. When
+   * few used hosts fit, those are all scored, with the first empty hosts of each shape.
    */
   private candidates(
     request: PlacementRequest,
     pass: StaticPass,
-    fit: { readonly all: number; readonly inUse: number },
+    fit: number,
+    fitInUse: number,
     options: AllocatorOptions,
     need: number,
   ): Scored[] {
     const feasible = this.feasible;
     const weights = weightsOf(options);
     const score = prepareScore(request, weights);
-    const scored: Scored[] = [];
-    const visit = ++this.visit;
-    const take = (h: number): number => {
-      if (this.seen[h] === visit) return -Infinity;
-      this.seen[h] = visit;
-      const s = score(this.view(h));
-      scored.push({ index: h, position: this.position[h]!, score: s });
-      return s;
-    };
+    const hosts: number[] = [];
     if (options.maxCandidates !== undefined) {
       // As place(): the first feasible hosts in shuffled order.
       const cap = Math.max(1, options.maxCandidates);
-      for (let p = 0; p < this.n && scored.length < cap; p++) {
+      for (let p = 0; p < this.n && hosts.length < cap; p++) {
         const h = this.byPosition[p]!;
-        if (hasBit(feasible, h)) take(h);
+        if (hasBit(feasible, h)) hosts.push(h);
       }
-      return scored;
+      return this.scoreAll(hosts, score);
     }
     const binpack = weights.binpack ?? 0;
     const affinity = weights.affinity ?? 0;
     const binpackLed = Number.isFinite(binpack) && binpack > 0 && affinity >= 0 && !weights.spread && !weights.leastLoaded;
-    const scoreAll = Math.max(this.options.scoreAllBelow ?? SCORE_ALL_BELOW, 3 * need);
-    if (!binpackLed || fit.all <= scoreAll) {
-      forEachBit(feasible, take);
-      return scored;
+    const scoreAllBelow = Math.max(this.options.scoreAllBelow ?? SCORE_ALL_BELOW, 3 * need);
+    if (!binpackLed || fit <= scoreAllBelow) {
+      appendBits(feasible, hosts);
+      return this.scoreAll(hosts, score);
     }
+    const visit = ++this.visit;
+    const seen = this.seen;
     if (affinity > 0) {
       for (const g of request.affinity ?? []) {
-        for (const h of this.holders.get(g) ?? []) if (hasBit(feasible, h)) take(h);
+        for (const h of this.holders.get(g) ?? []) {
+          if (hasBit(feasible, h) && seen[h] !== visit) {
+            seen[h] = visit;
+            hosts.push(h);
+          }
+        }
       }
     }
-    if (fit.inUse <= scoreAll) {
+    if (fitInUse <= scoreAllBelow) {
       // Every used host that fits, and the first empty hosts of each shape (equal scores there).
       const inUse = this.inUse;
       for (let w = 0; w < this.words; w++) {
         let word = feasible[w]! & inUse[w]!;
         while (word !== 0) {
           const low = word & -word;
-          take((w << 5) + 31 - Math.clz32(low));
+          const h = (w << 5) + 31 - Math.clz32(low);
           word ^= low;
-        }
-      }
-      const n = this.n;
-      for (const shape of pass.shapes) {
-        const index = shape.orders[0]!;
-        const key = shape.allowance[RESOURCES[0]] > 0 ? this.negativeUsed[0]! : this.zeros;
-        const tie = this.tie;
-        const order = index.order;
-        let p = index.firstWhere((h) => key[h]! > 0 || (key[h] === 0 && tie[h]! >= n));
-        for (let found = 0; p < order.length && found < need; p++) {
-          const h = order[p]!;
-          if (hasBit(feasible, h) && !hasBit(inUse, h)) {
-            take(h);
-            found++;
+          if (seen[h] !== visit) {
+            seen[h] = visit;
+            hosts.push(h);
           }
         }
       }
-      return scored;
-    }
-    // The `need` best scores so far, best first: the bar a walk must still be able to reach.
-    const best: number[] = [];
-    const record = (s: number) => {
-      if (s === -Infinity) return;
-      let i = best.length;
-      while (i > 0 && best[i - 1]! < s) i--;
-      if (i < need) {
-        best.splice(i, 0, s);
-        if (best.length > need) best.pop();
+      for (const shape of pass.shapes) {
+        const order = shape.orders[0]!.order;
+        const firstEmpty = this.firstEmpty(shape);
+        for (let p = firstEmpty, found = 0; p < order.length && found < need; p++) {
+          const h = order[p]!;
+          if (hasBit(feasible, h) && !hasBit(inUse, h)) {
+            found++;
+            if (seen[h] !== visit) {
+              seen[h] = visit;
+              hosts.push(h);
+            }
+          }
+        }
       }
-    };
-    for (const s of scored) record(s.score);
+      return this.scoreAll(hosts, score);
+    }
+    const scored = this.scoreAll(hosts, score);
+    const best: number[] = [];
+    for (const s of scored) recordScore(best, s.score, need);
     const walks: Walk[] = [];
     for (const shape of pass.shapes) {
       for (let k = 0; k < RESOURCES.length; k++) {
         const r = RESOURCES[k]!;
-        const q = request.resources[r];
         const allowance = shape.allowance[r];
-        const free = this.free[k]!;
         const index = shape.orders[k]!;
-        // Hosts before the first that has room for q are full on r: skip them.
-        const p = allowance > 0 ? index.firstWhere((h) => q <= free[h]!) : 0;
-        walks.push({ order: index.order, p, found: 0, need: q, allowance, negativeUsed: this.negativeUsed[k]! });
+        // Hosts before the first with room for the request are full on r: skip them.
+        const p = allowance > 0 ? index.firstAtLeast(this.free[k]!, request.resources[r]) : 0;
+        walks.push({ order: index.order, p, found: 0, need: request.resources[r], allowance, negativeUsed: this.negativeUsed[k]! });
       }
     }
-    let active = walks.length;
-    while (active > 0) {
+    for (let active = walks.length; active > 0; ) {
       active = 0;
       for (const walk of walks) {
         const order = walk.order;
         while (walk.p < order.length && walk.found < need) {
           const h = order[walk.p++]!;
           if (best.length >= need) {
-            // The best a host from here on can score on this resource: used, with this share.
-            const share = walk.allowance > 0 ? (-walk.negativeUsed[h]! + walk.need) / walk.allowance : 0;
+            // The most a host from here on scores with this as its dominant resource (used, this share).
+            const share = walk.allowance > 0 ? (walk.need - walk.negativeUsed[h]!) / walk.allowance : 0;
             if (binpack * (0.5 + Math.min(1, share) / 2) < best[need - 1]!) {
               walk.p = order.length;
               break;
@@ -420,7 +467,12 @@ export class Allocator {
           }
           if (hasBit(feasible, h)) {
             walk.found++;
-            record(take(h));
+            if (seen[h] !== visit) {
+              seen[h] = visit;
+              const s = score(this.view(h));
+              scored.push({ index: h, position: this.position[h]!, score: s });
+              recordScore(best, s, need);
+            }
             break;
           }
         }
@@ -428,6 +480,19 @@ export class Allocator {
       }
     }
     return scored;
+  }
+
+  private scoreAll(hosts: readonly number[], score: (host: HostSnapshot) => number): Scored[] {
+    return hosts.map((h) => ({ index: h, position: this.position[h]!, score: score(this.view(h)) }));
+  }
+
+  /** Position of the first empty host in a shape's first order (they all come last, by position). */
+  private firstEmpty(shape: Shape): number {
+    const index = shape.orders[0]!;
+    const key = shape.allowance[RESOURCES[0]] > 0 ? this.negativeUsed[0]! : this.zeros;
+    const tie = this.tie;
+    const n = this.n;
+    return index.firstWhere((h) => key[h]! > 0 || (key[h] === 0 && tie[h]! >= n));
   }
 
   /** A hint names one host: the pipeline runs on it alone and every other host is "not the hinted host". */
@@ -439,16 +504,20 @@ export class Allocator {
     const order = [...hinted].sort((a, b) => this.position[a]! - this.position[b]!);
     const rejections: Record<string, number> = {};
     if (this.n > order.length) rejections[REASON.notHinted] = this.n - order.length;
-    return placeInOrder(this.hosts(), order, request, options, rejections);
+    const views = this.base.map((host, h) => (hinted.has(h) ? this.view(h) : host));
+    return placeInOrder(views, order, request, options, rejections);
   }
 
   /** The static filters for this driver and these labels, computed once per combination. */
   private staticPass(request: PlacementRequest): StaticPass {
-    const key = JSON.stringify([request.driver ?? null, Object.entries(request.requires ?? {})]);
+    const key =
+      request.driver === undefined && (request.requires === undefined || Object.keys(request.requires).length === 0)
+        ? ANY_HOST
+        : JSON.stringify([request.driver ?? null, Object.entries(request.requires ?? {})]);
     const cached = this.statics.get(key);
     if (cached) return cached;
     const checks = prepareChecks(request, STATIC_FILTERS);
-    const bits = new Uint32Array(this.words);
+    const bits = new Int32Array(this.words);
     const rejections: Record<string, number> = {};
     const shapes = new Set<Shape>();
     let count = 0;
@@ -457,7 +526,7 @@ export class Allocator {
       if (reason !== undefined) {
         rejections[reason] = (rejections[reason] ?? 0) + 1;
       } else {
-        bits[h >>> 5] |= 1 << (h & 31);
+        setBit(bits, h);
         count++;
         shapes.add(this.shapes[this.shapeOf[h]!]!);
       }
@@ -474,37 +543,45 @@ export class Allocator {
    */
   private change(h: number, request: PlacementRequest, sign: 1 | -1, restore?: readonly number[]): void {
     const host = this.base[h]!;
+    const need = request.resources;
     const oldTie = this.tie[h]!;
-    const used = RESOURCES.map((r, k) => {
-      const before = -this.negativeUsed[k]![h]!;
-      // The same arithmetic as withClaim and withoutClaim, so that views match place()'s copies.
-      return restore ? restore[k]! : sign > 0 ? before + request.resources[r] : before - request.resources[r];
-    });
-    const empty = used[0] === 0 && used[1] === 0 && used[2] === 0;
+    const u = this.negativeUsed;
+    // The same arithmetic as withClaim and withoutClaim, so that the views equal place()'s copies.
+    const memory = restore ? restore[0]! : sign > 0 ? -u[0]![h]! + need.memoryMiB : -u[0]![h]! - need.memoryMiB;
+    const cpus = restore ? restore[1]! : sign > 0 ? -u[1]![h]! + need.cpus : -u[1]![h]! - need.cpus;
+    const disk = restore ? restore[2]! : sign > 0 ? -u[2]![h]! + need.diskGiB : -u[2]![h]! - need.diskGiB;
+    const empty = memory === 0 && cpus === 0 && disk === 0;
     this.tie[h] = empty ? this.n + this.position[h]! : this.position[h]!;
     if (empty) clearBit(this.inUse, h);
     else setBit(this.inUse, h);
     const shape = this.shapeOf[h]! >= 0 ? this.shapes[this.shapeOf[h]!] : undefined;
     for (let k = 0; k < RESOURCES.length; k++) {
       const r = RESOURCES[k]!;
+      const used = k === 0 ? memory : k === 1 ? cpus : disk;
       const oldFree = this.free[k]![h]!;
-      const oldNegativeUsed = this.negativeUsed[k]![h]!;
-      this.free[k]![h] = host.allowance[r] - used[k]!;
-      this.negativeUsed[k]![h] = -used[k]!;
+      const oldNegativeUsed = u[k]![h]!;
+      this.free[k]![h] = host.allowance[r] - used;
+      u[k]![h] = -used;
       this.byFree[k]!.update(h, oldFree, h);
       if (shape) shape.orders[k]!.update(h, shape.allowance[r] > 0 ? oldNegativeUsed : 0, oldTie);
     }
     const counts = this.groupCounts[h]!;
-    for (const g of groupsOf(request)) {
-      const count = (counts.get(g) ?? 0) + sign;
+    let log = this.groupLog[h]!;
+    if (log.length >= GROUP_LOG_LIMIT) {
+      this.groupBase[h] = replayGroups(this.groupBase[h]!, log, log.length);
+      this.groupLog[h] = log = [];
+    }
+    for (const group of groupsOf(request)) {
+      log.push({ group, delta: sign });
+      const count = (counts.get(group) ?? 0) + sign;
       if (count > 0) {
-        counts.set(g, count);
-        this.holdersOf(g).add(h);
+        counts.set(group, count);
+        this.holdersOf(group).add(h);
       } else {
-        counts.delete(g);
-        const set = this.holders.get(g);
-        set?.delete(h);
-        if (set?.size === 0) this.holders.delete(g);
+        counts.delete(group);
+        const holders = this.holders.get(group);
+        holders?.delete(h);
+        if (holders?.size === 0) this.holders.delete(group);
       }
     }
     this.views[h] = undefined;
@@ -514,12 +591,18 @@ export class Allocator {
   private view(h: number): HostSnapshot {
     let view = this.views[h];
     if (!view) {
-      const groups: Record<string, number> = {};
-      for (const [g, c] of this.groupCounts[h]!) groups[g] = c;
+      const base = this.groupBase[h]!;
+      const log = this.groupLog[h]!;
+      const length = log.length;
+      let groups: Record<string, number> | undefined;
+      const u = this.negativeUsed;
       view = {
         ...this.base[h]!,
-        used: { cpus: -this.negativeUsed[1]![h]!, memoryMiB: -this.negativeUsed[0]![h]!, diskGiB: -this.negativeUsed[2]![h]! },
-        groups,
+        used: { cpus: -u[1]![h]!, memoryMiB: -u[0]![h]!, diskGiB: -u[2]![h]! },
+        // An own enumerable getter: spread, JSON and deep equality see a plain record.
+        get groups(): Record<string, number> {
+          return (groups ??= replayGroups(base, log, length));
+        },
       };
       this.views[h] = view;
     }
@@ -536,14 +619,10 @@ export class Allocator {
     return best ? { host: this.view(best.index), rejections, candidates } : { rejections, candidates };
   }
 
-  private tieOf(h: number, host: HostSnapshot): number {
-    return isEmpty(host) ? this.n + this.position[h]! : this.position[h]!;
-  }
-
   private holdersOf(group: string): Set<number> {
-    let set = this.holders.get(group);
-    if (!set) this.holders.set(group, (set = new Set()));
-    return set;
+    let holders = this.holders.get(group);
+    if (!holders) this.holders.set(group, (holders = new Set()));
+    return holders;
   }
 
   private indexOf(hostId: string): number {
@@ -554,10 +633,6 @@ export class Allocator {
 }
 
 /** The request, made to join and avoid one more group. */
-function apart(request: PlacementRequest, group: string): PlacementRequest {
-  return {
-    ...request,
-    antiAffinity: [...(request.antiAffinity ?? []), group],
-    groups: [...groupsOf(request), group],
-  };
+function keptApart(request: PlacementRequest, group: string): PlacementRequest {
+  return { ...request, antiAffinity: [...(request.antiAffinity ?? []), group], groups: [...groupsOf(request), group] };
 }

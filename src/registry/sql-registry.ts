@@ -634,6 +634,7 @@ export class SqlRegistry implements Registry {
         return await (this.dialect === 'sqlite' ? this.sqliteTransaction(work) : this.mysqlTransaction(work));
       } catch (err) {
         const retryable = err instanceof RetryTransaction || isTransient(err);
+        if (process.env.DEBUG_RETRY) console.error('RETRY?', retryable, (err as any).code, (err as Error).message.slice(0, 200));
         if (!retryable) throw err;
         if (attempt >= MAX_ATTEMPTS) {
           throw new Error(`registry transaction gave up after ${attempt} attempts: ${(err as Error).message}`, { cause: err });

@@ -46,9 +46,11 @@ describe('concurrency', () => {
   test('commands sent to one container in quick succession run one at a time, in order', async () => {
     await stack.sim.admin.setDelays({ stop: 300, start: 300, suspend: 300, resume: 300 });
     const c = stack.client.containers;
-    const sequence = [c.stop('w0'), c.start('w0'), c.suspend('w0'), c.resume('w0'), c.stop('w0'), c.start('w0')];
+    const sequence = [() => c.stop('w0'), () => c.start('w0'), () => c.suspend('w0'), () => c.resume('w0'), () => c.stop('w0'), () => c.start('w0')];
     const handles = [];
-    for (const h of sequence) handles.push(await h);
+    // Each is accepted before the next is sent; none waits for the one before it to run.
+    for (const send of sequence) handles.push(await send());
+    assert.ok((await handles[5]!.progress()).phase === 'queued', 'the last command should still be queued when sent');
     const results = await Promise.all(handles.map((h) => h.result()));
     assert.deepEqual(results.map((r) => r.state), ['stopped', 'running', 'suspended', 'running', 'stopped', 'running']);
     const runs = await Promise.all(

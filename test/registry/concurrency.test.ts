@@ -38,6 +38,7 @@ export async function runWorkers(plans: readonly WorkerPlan[]): Promise<WorkerRe
       child.once('exit', (code) => {
         if (code !== 0) return reject(new Error(`writer ${plan.worker} failed (${code}):\n${stderr}`));
         const last = stdout.trim().split('\n').pop() ?? '';
+        if (process.env.DEBUG_RETRY) require("node:fs").appendFileSync("/tmp/scratch/worker-stderr.log", stderr);
         resolve(JSON.parse(last) as WorkerResult);
       });
     });

@@ -83,8 +83,12 @@ for pair in lib:/var/lib/libvirt log:/var/log/libvirt cache:/var/cache/libvirt e
   mount --bind "$root/\${pair%%:*}" "\${pair#*:}"
 done
 "$virtlogd" --daemon --config "$root/virtlogd.conf"
+exec 3<&0
 "$libvirtd" --config "$root/libvirtd.conf" --pid-file "$root/libvirtd.pid" &
-wait $!
+lpid=$!
+# stdin is a pipe from the test process: at EOF (it exited or was killed) the host goes down too.
+{ cat <&3 >/dev/null; kill "$lpid"; } &
+wait "$lpid"
 `;
 
 const QEMU_CONF = `# Test host: QEMU runs as root on files in a temp dir, without cgroups or a security driver.
@@ -165,9 +169,13 @@ export async function startLibvirt(options: StartOptions = {}): Promise<LibvirtT
   const child = spawn(
     which('unshare')!,
     ['--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', HOST_SCRIPT, 'vmflow-lv', root, which('virtlogd')!, which('libvirtd')!],
-    { stdio: ['ignore', out, out] },
+    { stdio: ['pipe', out, out] },
   );
   closeSync(out);
+  // Neither the child nor its stdin pipe keeps the test process alive; when it exits the pipe
+  // closes and the host shuts itself down.
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   live.add(child);
   if (!exitHook) {
     exitHook = true;

@@ -98,6 +98,8 @@ async function onExistingServer(serverUrl: string): Promise<MariaDb> {
     url,
     newDatabase,
     async stop() {
+      // VMFLOW_KEEP_TEST_DATABASES=1 leaves them for a post-mortem.
+      if (process.env.VMFLOW_KEEP_TEST_DATABASES === '1') console.error(`kept test databases: ${created.splice(0).join(', ')}`);
       for (const name of created.splice(0)) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
       await admin.end();
     },

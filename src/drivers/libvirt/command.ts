@@ -18,7 +18,7 @@ export class CommandError extends Error {
     readonly stdout: string,
     readonly stderr: string,
   ) {
-    super(`${file} ${args[0] === '-c' ? args.slice(2, 3).join(' ') : args.slice(0, 1).join(' ')} ${reason}: ${stderr.trim() || `exit ${exitCode}`}`);
+    super(`${file} ${(args[0] === '-c' ? args[2] : args[0]) ?? ''}: ${reason}: ${stderr.trim() || `exit ${exitCode}`}`);
   }
 }
 

@@ -617,7 +617,7 @@ export class LibvirtDriver implements Driver {
         return reason instanceof Error ? reason : new DriverError(DRIVER, operation, host.name, 'cancelled', false);
       }
       case 'timeout':
-        return new HostUnreachableError(host.name, `virsh ${err.args[2] ?? ''} got no answer within ${this.commandTimeoutMs} ms`);
+        return new HostUnreachableError(host.name, `virsh ${err.args[2] ?? ''} got no answer in time`);
       case 'spawn':
         return new DriverError(DRIVER, operation, host.name, `cannot run ${err.file}: ${err.stderr}`);
       default: {
@@ -780,8 +780,8 @@ export class LibvirtDriver implements Driver {
 
   /**
    * Copies a volume to `targetPool` as a standalone qcow2 (no backing file, so it does not depend on
-   * the source's base images). Within one pool libvirt copies it; across daemons it travels as a
-   * libvirt stream through this process.
+   * the source's base images). Within one daemon libvirt converts it in place; across daemons it is
+   * flattened on the source and travels as a libvirt stream through this process.
    */
   private async copyVolume(
     source: HostRef,
