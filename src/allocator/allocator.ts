@@ -90,14 +90,16 @@ const STATIC_CACHE_SIZE = 256;
 const ANY_HOST = '';
 
 // Slots of the tally of one pass over the bitsets.
-const MEMORY_FITS = 0;
-const CPU_FITS = 1;
-const FITS = 2;
-const FITS_IN_USE = 3;
+const FULL_ON_MEMORY = 0;
+const FULL_ON_CPU = 1;
+const FULL_ON_DISK = 2;
+const FITS = 3;
+const FITS_IN_USE = 4;
 
 /**
- * One pass over the bitsets: `feasible` = static & memory & cpu & disk, and the tally of hosts
- * passing each stage. Kept small and apart so that it optimizes well.
+ * One pass over the bitsets: `feasible` = static & memory & cpu & disk, and the tally of the hosts
+ * each stage drops (mostly empty words, skipped) and of those left. Kept small and apart so that
+ * it optimizes well.
  */
 function tallyFits(
   statics: Int32Array,
@@ -108,8 +110,9 @@ function tallyFits(
   feasible: Int32Array,
   tally: Int32Array,
 ): void {
-  let memoryFits = 0;
-  let cpuFits = 0;
+  let fullOnMemory = 0;
+  let fullOnCpu = 0;
+  let fullOnDisk = 0;
   let fits = 0;
   let fitsInUse = 0;
   for (let w = 0; w < statics.length; w++) {
@@ -122,19 +125,18 @@ function tallyFits(
     const mc = m & cpu[w]!;
     const mcd = mc & disk[w]!;
     feasible[w] = mcd;
-    if (m !== 0) {
-      memoryFits += popcount(m);
-      if (mc !== 0) {
-        cpuFits += popcount(mc);
-        if (mcd !== 0) {
-          fits += popcount(mcd);
-          fitsInUse += popcount(mcd & inUse[w]!);
-        }
-      }
+    if (s !== m) fullOnMemory += popcount(s ^ m);
+    if (m !== mc) fullOnCpu += popcount(m ^ mc);
+    if (mc !== mcd) fullOnDisk += popcount(mc ^ mcd);
+    if (mcd !== 0) {
+      fits += popcount(mcd);
+      const u = mcd & inUse[w]!;
+      if (u !== 0) fitsInUse += popcount(u);
     }
   }
-  tally[MEMORY_FITS] = memoryFits;
-  tally[CPU_FITS] = cpuFits;
+  tally[FULL_ON_MEMORY] = fullOnMemory;
+  tally[FULL_ON_CPU] = fullOnCpu;
+  tally[FULL_ON_DISK] = fullOnDisk;
   tally[FITS] = fits;
   tally[FITS_IN_USE] = fitsInUse;
 }
@@ -187,7 +189,7 @@ export class Allocator {
   // Scratch space of one decision.
   private readonly fits: Int32Array[];
   private readonly feasible: Int32Array;
-  private readonly tally = new Int32Array(4);
+  private readonly tally = new Int32Array(5);
   private readonly seen: Int32Array;
   private visit = 0;
   private groupSerial = 0;
@@ -271,9 +273,9 @@ export class Allocator {
     const tally = this.tally;
     tallyFits(pass.bits, this.fits[0]!, this.fits[1]!, this.fits[2]!, inUse, feasible, tally);
     // A host counts under the first filter it fails: static, excluded, memory, cpu, disk, anti-affinity.
-    let fullOnMemory = pass.count - tally[MEMORY_FITS]!;
-    let fullOnCpu = tally[MEMORY_FITS]! - tally[CPU_FITS]!;
-    let fullOnDisk = tally[CPU_FITS]! - tally[FITS]!;
+    let fullOnMemory = tally[FULL_ON_MEMORY]!;
+    let fullOnCpu = tally[FULL_ON_CPU]!;
+    let fullOnDisk = tally[FULL_ON_DISK]!;
     let fit = tally[FITS]!;
     let fitInUse = tally[FITS_IN_USE]!;
     let excluded = 0;

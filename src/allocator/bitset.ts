@@ -18,11 +18,12 @@ export function hasBit(bits: Bitset, i: number): boolean {
   return (bits[i >>> 5]! & (1 << (i & 31))) !== 0;
 }
 
-const BITS_IN = new Uint8Array(1 << 16);
-for (let i = 1; i < BITS_IN.length; i++) BITS_IN[i] = (i & 1) + BITS_IN[i >>> 1]!;
-
+/** Set bits in a 32-bit word (SWAR: no table, no branch). */
 export function popcount(word: number): number {
-  return BITS_IN[word & 0xffff]! + BITS_IN[(word >>> 16) & 0xffff]!;
+  let x = word - ((word >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
 }
 
 /** Appends the index of every set bit of `bits` (ANDed with `mask` when given) to `out`, in order. */

@@ -13,11 +13,12 @@ import {
 } from '../domain/commands';
 import { CancelledError, NotFoundError, fromFailure, unwrapError } from '../domain/errors';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, workflowIds } from '../domain/names';
+import type { EnvironmentArgs, EnvironmentCommand, EnvironmentRequest, EnvironmentResult } from '../domain/environments';
 import type { Registry } from '../registry/types';
 import type { RetargetArgs } from '../../workflows/container-commands';
 
 /** A submitted command: follow it, cancel it, change it. */
-export class CommandHandle {
+export class CommandHandle<R = CommandResult> {
   constructor(
     private readonly client: Client,
     readonly workflowId: string,
@@ -27,7 +28,7 @@ export class CommandHandle {
   ) {}
 
   /** Waits for the command to end; throws its typed error when it failed, CancelledError when cancelled. */
-  async result(): Promise<CommandResult> {
+  async result(): Promise<R> {
     try {
       return await this.client.workflow.getHandle(this.workflowId).result();
     } catch (err) {
@@ -133,8 +134,8 @@ export class ContainerCommands {
   }
 
   /** A handle for a command submitted earlier, by its workflow id. */
-  handle(workflowId: string): CommandHandle {
-    const m = /^container\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(workflowId);
+  handle(workflowId: string): CommandHandle<any> {
+    const m = /^(?:container|environment)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(workflowId);
     if (!m) throw new NotFoundError('command', workflowId);
     return new CommandHandle(this.client, workflowId, m[3]!, m[2]!, m[1]!);
   }
@@ -151,5 +152,35 @@ export class ContainerCommands {
 
   describe(req: Pick<CommandRequest, 'command' | 'container' | 'args'>): string {
     return describeCommand(req);
+  }
+}
+
+/** Sends commands to environments through their entity workflows. */
+export class EnvironmentCommands {
+  constructor(
+    private readonly client: Client,
+    private readonly registry: Registry,
+  ) {}
+
+  async submit<C extends EnvironmentCommand>(environment: string, command: C, args: EnvironmentArgs[C], requestedBy?: string): Promise<CommandHandle<EnvironmentResult>> {
+    const node = await this.registry.findByName(environment);
+    if (command !== 'create' && (!node || node.type !== 'environment')) throw new NotFoundError('environment', environment);
+    const req: EnvironmentRequest<C> = { commandId: randomUUID(), command, environment, args, requestedAt: new Date().toISOString(), requestedBy };
+    try {
+      const accepted = await this.client.workflow.executeUpdateWithStart<any, CommandAccepted, [EnvironmentRequest]>('submit', {
+        args: [req],
+        startWorkflowOperation: new WithStartWorkflowOperation('environmentEntity', {
+          workflowId: workflowIds.environmentEntity(environment),
+          taskQueue: TASK_QUEUE,
+          args: [{ target: environment, state: node ? 'active' : 'absent' }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          searchAttributes: { [SEARCH_ATTRIBUTES.environment]: [environment] },
+          staticSummary: `commands of environment ${environment}, one at a time`,
+        }),
+      });
+      return new CommandHandle<EnvironmentResult>(this.client, accepted.workflowId, accepted.commandId, command, environment);
+    } catch (err) {
+      throw fromFailure(err) ?? err;
+    }
   }
 }

@@ -195,6 +195,7 @@ export async function startLibvirt(options: StartOptions = {}): Promise<LibvirtT
   const uri = `qemu+unix:///system?socket=${path.join(root, 'sock', 'libvirt-sock')}`;
   const stop = async () => {
     if (!exited) {
+      child.ref(); // keep the process alive until the host is really gone
       child.kill('SIGTERM'); // unshare dies; --kill-child SIGKILLs the namespace's init, and so everything in it
       await Promise.race([exitedP, new Promise((r) => setTimeout(r, 5000))]);
       if (!exited) child.kill('SIGKILL');
