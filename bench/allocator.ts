@@ -5,6 +5,7 @@
 // Korupolu and Wilkes, 2014), and the same run with a naive first-fit and with place()'s full scan.
 // Everything is seeded: two runs place the same containers on the same hosts.
 import Table from 'cli-table3';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Allocator, FirstFitAllocator, mulberry32, place, shuffledOrder } from '../src/allocator';
 import type { HostSnapshot, Placement, PlacementRequest } from '../src/allocator';
@@ -112,7 +113,9 @@ interface Placer {
 interface RunResult {
   readonly decisions: number;
   readonly refused: number;
+  /** Wall-clock seconds, and CPU seconds of this process (all threads, GC included). */
   readonly seconds: number;
+  readonly cpuSeconds: number;
   readonly hostsUsed: number;
   readonly placed: Resources;
 }
@@ -125,6 +128,7 @@ function run(placer: Placer, requests: readonly PlacementRequest[], stopAtRefusa
   let diskGiB = 0;
   let decisions = 0;
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   for (const request of requests) {
     decisions++;
     const placement = placer.place(request);
@@ -139,8 +143,10 @@ function run(placer: Placer, requests: readonly PlacementRequest[], stopAtRefusa
     diskGiB += request.resources.diskGiB;
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStarted);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const hostsUsed = placer.hosts().filter((h) => h.used.cpus > 0 || h.used.memoryMiB > 0 || h.used.diskGiB > 0).length;
-  return { decisions, refused, seconds, hostsUsed, placed: { cpus, memoryMiB, diskGiB } };
+  return { decisions, refused, seconds, cpuSeconds, hostsUsed, placed: { cpus, memoryMiB, diskGiB } };
 }
 
 /** place() over a plain array: the simple pure pipeline, a full scan per decision. */
@@ -261,6 +267,11 @@ export interface BenchSection {
   rows(context: BenchContext): Promise<BenchRow[]> | BenchRow[];
 }
 
+/** `12,345/s wall (8.1 s), 23,456/s CPU (4.3 s)`. */
+function rates(r: RunResult): string {
+  return `${fmt(r.decisions / r.seconds)}/s wall (${fmt(r.seconds, 2)} s), ${fmt(r.decisions / r.cpuSeconds)}/s CPU time (${fmt(r.cpuSeconds, 2)} s)`;
+}
+
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 const decisionRate: BenchSection = {
@@ -272,10 +283,11 @@ const decisionRate: BenchSection = {
     return [
       {
         measure: `${fmt(ctx.config.placements)} placements on ${fmt(ctx.config.hosts)} hosts, each committed`,
-        result: `${fmt(rate)} decisions/s (${fmt(r.seconds, 2)} s, ${fmt((r.seconds / r.decisions) * 1e6, 1)} µs each)`,
-        target: '≥ 20,000/s',
+        result: rates(r),
+        target: '≥ 20,000/s (wall)',
         met: rate >= 20_000,
       },
+      { measure: 'mean decision + commit', result: `${fmt((r.seconds / r.decisions) * 1e6, 1)} µs wall, ${fmt((r.cpuSeconds / r.decisions) * 1e6, 1)} µs CPU` },
       { measure: 'refused placements', result: fmt(r.refused) },
     ];
   },
@@ -306,11 +318,12 @@ const firstFitBaseline: BenchSection = {
     const ours = ctx.indexedRun;
     const naive = ctx.firstFitRun;
     const bound = lowerBound(naive.placed, STANDARD_HOST.capacity);
-    const oursRate = ours.decisions / ours.seconds;
-    const naiveRate = naive.decisions / naive.seconds;
     return [
-      { measure: 'first-fit decisions/s', result: `${fmt(naiveRate)} (${fmt(naive.seconds, 2)} s, ${fmt(naive.refused)} refused)` },
-      { measure: 'speed: indexed / first-fit', result: `${fmt(oursRate / naiveRate, 1)}×` },
+      { measure: 'first-fit decisions/s', result: `${rates(naive)}; ${fmt(naive.refused)} refused` },
+      {
+        measure: 'speed: indexed / first-fit',
+        result: `${fmt(naive.seconds / ours.seconds, 1)}× wall, ${fmt(naive.cpuSeconds / ours.cpuSeconds, 1)}× CPU time`,
+      },
       { measure: 'first-fit hosts used / lower bound', result: `${fmt(naive.hostsUsed)} / ${fmt(bound)} = ${fmt(naive.hostsUsed / bound, 3)}` },
       { measure: 'hosts used: indexed bin-pack / first-fit', result: fmt(ours.hostsUsed / naive.hostsUsed, 3) },
     ];
@@ -323,12 +336,10 @@ const fullScan: BenchSection = {
   rows(ctx) {
     const sample = ctx.workload.slice(0, ctx.config.fullScanSample);
     const r = run(new FullScanPlacer(ctx.hosts, ctx.config.seed), sample);
-    const rate = r.decisions / r.seconds;
+    const ours = ctx.indexedRun;
     return [
-      {
-        measure: `first ${fmt(sample.length)} placements on ${fmt(ctx.config.hosts)} hosts`,
-        result: `${fmt(rate)} decisions/s; indexed is ${fmt(ctx.indexedRun.decisions / ctx.indexedRun.seconds / rate, 0)}× faster`,
-      },
+      { measure: `first ${fmt(sample.length)} placements on ${fmt(ctx.config.hosts)} hosts`, result: rates(r) },
+      { measure: 'speed: indexed / full scan (CPU time per decision)', result: `${fmt(r.cpuSeconds / r.decisions / (ours.cpuSeconds / ours.decisions), 0)}×` },
     ];
   },
 };
@@ -392,6 +403,7 @@ const compaction: BenchSection = {
 export const SECTIONS: BenchSection[] = [decisionRate, packing, firstFitBaseline, fullScan, compaction];
 
 export async function main(names: readonly string[] = process.argv.slice(2), config = DEFAULT_CONFIG): Promise<void> {
+  const loadBefore = os.loadavg();
   const context = new BenchContext(config);
   const chosen = names.length ? SECTIONS.filter((s) => names.includes(s.name)) : SECTIONS;
   const table = new Table({ head: ['measure', 'result', 'target', 'met'], wordWrap: true, style: { head: [], border: [] } });
@@ -402,7 +414,9 @@ export async function main(names: readonly string[] = process.argv.slice(2), con
       table.push([row.measure, row.result, row.target ?? '', row.met === undefined ? '' : row.met ? 'yes' : 'NO']);
     }
   }
-  console.log(`allocator benchmark, node ${process.version}, seed ${config.seed}`);
+  const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+  console.log(`allocator benchmark: node ${process.version}, ${os.cpus().length} cores, seed ${config.seed}`);
+  console.log(`load average (1/5/15 min) before: ${load(loadBefore)}, after: ${load(os.loadavg())}`);
   console.log(table.toString());
 }
 

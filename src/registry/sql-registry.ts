@@ -124,11 +124,9 @@ export class SqlRegistry implements Registry {
           })
           .updateEntity(false)
           .execute();
-        await this.insertKeys(m, id, keys);
-        await this.insertTags(m, id, node.tags ?? {});
       } catch (err) {
         if (isUniqueViolation(err)) {
-          // A competitor committed between our check and our insert.
+          // A competitor committed between our checks and our insert: the same id, or the name.
           const existing = node.id !== undefined ? await this.findRow(m, id) : undefined;
           if (existing) return this.sameNodeOrConflict(m, existing, node);
           throw await this.conflictFor(m, keys, id);
@@ -139,6 +137,14 @@ export class SqlRegistry implements Registry {
         }
         throw err;
       }
+      try {
+        await this.insertKeys(m, id, keys);
+      } catch (err) {
+        // Our own node row is in this transaction: only the keys can be the conflict now.
+        if (isUniqueViolation(err)) throw await this.conflictFor(m, keys, id);
+        throw err;
+      }
+      await this.insertTags(m, id, node.tags ?? {});
       return this.loadRecord(m, id);
     });
   }
@@ -410,9 +416,9 @@ export class SqlRegistry implements Registry {
         await this.insertKeys(m, id, keys);
       } catch (err) {
         if (isUniqueViolation(err)) {
-          // The same command claimed concurrently (elsewhere): idempotent, return that claim.
-          const owner = await this.keyOwner(m, claimKey);
-          if (owner) return this.loadRecord(m, owner);
+          // The same command claimed concurrently (on another host): start again, without our
+          // half-written placeholder, and the first step returns that claim.
+          if (await this.keyOwner(m, claimKey)) throw new RetryTransaction(`command ${request.commandId} claimed concurrently`);
           throw await this.conflictFor(m, keys, id);
         }
         throw err;
@@ -634,7 +640,6 @@ export class SqlRegistry implements Registry {
         return await (this.dialect === 'sqlite' ? this.sqliteTransaction(work) : this.mysqlTransaction(work));
       } catch (err) {
         const retryable = err instanceof RetryTransaction || isTransient(err);
-        if (process.env.DEBUG_RETRY) console.error('RETRY?', retryable, (err as any).code, (err as Error).message.slice(0, 200));
         if (!retryable) throw err;
         if (attempt >= MAX_ATTEMPTS) {
           throw new Error(`registry transaction gave up after ${attempt} attempts: ${(err as Error).message}`, { cause: err });

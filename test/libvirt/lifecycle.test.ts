@@ -208,10 +208,13 @@ describe('libvirt driver: definitions', () => {
     assert.equal(existsSync(path.join(host.storagePath, `${name}.qcow2`)), false);
   });
 
-  it('refuses a name that cannot be a file name', async (t) => {
+  it('refuses a name that cannot be a file name or that virsh would read as an id', async (t) => {
     if (!host) return t.skip(skipMessage());
     await assert.rejects(driver.define(host.ref, tinySpec('a/b')), DriverError);
     await assert.rejects(driver.define(host.ref, tinySpec('..')), DriverError);
+    // virsh would look these up as a domain id or uuid first
+    await assert.rejects(driver.define(host.ref, tinySpec('42')), DriverError);
+    await assert.rejects(driver.define(host.ref, tinySpec('6f1c8a2e-1111-4a2b-9c3d-000000000001')), DriverError);
   });
 });
 

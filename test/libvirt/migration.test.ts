@@ -164,6 +164,10 @@ describe('libvirt driver: migration', { concurrency: false }, () => {
     assert.equal(await domstate(b.uri, 'cold-2'), 'shut off');
     assert.equal(await domstate(a.uri, 'cold-2'), undefined);
     assert.equal((await driver.containerStatus(b.ref, 'cold-2'))?.state, 'defined');
+    assert.ok((await dumpxml(b.uri, 'cold-2')).includes(`<source file='${diskOf(b, 'cold-2')}'/>`), 'points at the target storage');
+    await driver.provision(b.ref, tinySpec('cold-2'));
+    await driver.start(b.ref, 'cold-2');
+    assert.equal(await domstate(b.uri, 'cold-2'), 'running');
   });
 
   it('refuses to migrate onto a host that already has the name', async (t) => {

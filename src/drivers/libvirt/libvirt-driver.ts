@@ -128,8 +128,19 @@ export function volumeName(container: string): string {
   return `${container}.qcow2`;
 }
 
+/**
+ * A domain name that is also a safe file name. virsh looks a domain up by id and by uuid before
+ * its name, so a name made of digits or shaped like a uuid could reach another domain: refused.
+ */
 function assertSafeName(host: HostRef, operation: string, name: string): void {
-  if (!name || name === '.' || name === '..' || /[/\u0000-\u001f]/.test(name)) {
+  const bad =
+    !name ||
+    name === '.' ||
+    name === '..' ||
+    /[/\u0000-\u001f]/.test(name) ||
+    /^\d+$/.test(name) ||
+    /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(name);
+  if (bad) {
     throw new DriverError(DRIVER, operation, host.name, `container name ${JSON.stringify(name)} cannot name a domain and its files`);
   }
 }
@@ -444,11 +455,13 @@ export class LibvirtDriver implements Driver {
     const t = hostSettings(target);
     const shared = await this.sharedStorage(source, target, ctx);
     const inactiveXml = await this.virsh(source, 'migrate', ['dumpxml', '--inactive', '--migratable', `--domain=${name}`], ctx);
-    const disk = await this.diskFacts(source, parseDomainXml(inactiveXml).diskPath, ctx);
+    const diskPath = parseDomainXml(inactiveXml).diskPath;
+    const disk = await this.diskFacts(source, diskPath, ctx);
     const moveDisk = !shared && disk.provisioned && disk.path !== undefined;
     const targetPool = await this.ensurePool(target, t.storagePath, ctx);
     const targetDisk = path.join(t.storagePath, volumeName(name));
-    const retarget = (xml: string) => (moveDisk ? rewriteDiskSource(xml, disk.path!, targetDisk) : xml);
+    // Without shared storage the definition points at the target's folder, disk or not (yet).
+    const retarget = (xml: string) => (!shared && diskPath ? rewriteDiskSource(xml, diskPath, targetDisk) : xml);
 
     if (active) {
       await this.migrateLive(source, target, name, { shared, moveDisk, disk, targetPool, inactiveXml, retarget }, ctx);

@@ -1,9 +1,11 @@
 import { upstreamConfig, UPSTREAM_PATH } from '../nginx';
 import type { ContainerKind, HookContext } from '../types';
 
-/** Rewrites the upstream list from the environment's current web members. */
+const GONE = new Set(['lost', 'illegal']);
+
+/** Rewrites the upstream list from the environment's web members that are still there. */
 async function publishUpstreams(ctx: HookContext, without?: string) {
-  const webs = ctx.environment.members.filter((m) => m.kind === 'web' && m.id !== without);
+  const webs = ctx.environment.members.filter((m) => m.kind === 'web' && m.id !== without && !GONE.has(m.state));
   await ctx.configure(UPSTREAM_PATH, upstreamConfig(ctx.environment.name, webs.map((m) => m.ip)));
   return { allow: true } as const;
 }
@@ -24,6 +26,11 @@ export const kind: ContainerKind = {
     afterOtherIsAdded: (ctx) => (ctx.other?.kind === 'web' ? publishUpstreams(ctx) : { allow: true }),
     afterOtherIsRemoved: (ctx) => (ctx.other?.kind === 'web' ? publishUpstreams(ctx, ctx.other.id) : { allow: true }),
     afterControllerStart: (ctx) => publishUpstreams(ctx),
-    isDown: ({ self }) => ({ allow: true, run: [{ run: 'replace', member: self.name }] }),
+    isDown: (ctx) => {
+      if (!ctx.other) return { allow: true, run: [{ run: 'replace', member: ctx.self.name }] };
+      // A web server that went down leaves the upstream list until it is up again.
+      return ctx.other.kind === 'web' && !GONE.has(ctx.self.state) ? publishUpstreams(ctx, ctx.other.id) : { allow: true };
+    },
+    isUp: (ctx) => (ctx.other?.kind === 'web' ? publishUpstreams(ctx) : { allow: true }),
   },
 };
