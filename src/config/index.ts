@@ -21,13 +21,25 @@ export interface Config {
   readonly logLevel: string;
   /** Concurrent activities per worker. */
   readonly workerConcurrency: number;
+  /** Where `vmflow dev` keeps the admin token it creates on first run (mode 0600). */
+  readonly apiTokenFile: string;
+  /** Role of requests without a token: `none` (the default) refuses them. */
+  readonly apiAnonymousRole: 'none' | 'viewer' | 'operator' | 'admin';
+  /** Largest request body the API accepts, in bytes. */
+  readonly apiBodyLimit: number;
+  /** Port of the worker's Prometheus exporter (Temporal SDK metrics); 0 turns it off. */
+  readonly workerMetricsPort: number;
+  /** Address the worker's Prometheus exporter binds to. */
+  readonly metricsHost: string;
 }
 
-type Kind = 'string' | 'port' | 'positive' | 'url';
+type Kind = 'string' | 'port' | 'positive' | 'url' | 'choice';
 interface Setting {
   readonly env: string;
   readonly kind: Kind;
   readonly fallback: (c: Record<string, unknown>) => string | number;
+  /** The values a `choice` setting accepts. */
+  readonly choices?: readonly string[];
 }
 
 /** Every setting: its environment variable, its kind and its default. */
@@ -47,14 +59,22 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   orphanGraceSeconds: { env: 'VMFLOW_ORPHAN_GRACE', kind: 'positive', fallback: () => 600 },
   logLevel: { env: 'VMFLOW_LOG_LEVEL', kind: 'string', fallback: () => 'info' },
   workerConcurrency: { env: 'VMFLOW_WORKER_CONCURRENCY', kind: 'positive', fallback: () => 100 },
+  apiTokenFile: { env: 'VMFLOW_API_TOKEN_FILE', kind: 'string', fallback: (c) => path.join(String(c.dataDir), 'admin-token') },
+  apiAnonymousRole: { env: 'VMFLOW_API_ANONYMOUS_ROLE', kind: 'choice', choices: ['none', 'viewer', 'operator', 'admin'], fallback: () => 'none' },
+  apiBodyLimit: { env: 'VMFLOW_API_BODY_LIMIT', kind: 'positive', fallback: () => 262_144 },
+  workerMetricsPort: { env: 'VMFLOW_WORKER_METRICS_PORT', kind: 'port', fallback: () => 0 },
+  metricsHost: { env: 'VMFLOW_METRICS_HOST', kind: 'string', fallback: () => '127.0.0.1' },
 };
 
 /** Environment variable names the loader reads (the compose test checks against these). */
 export const KNOWN_ENV = new Set(['VMFLOW_CONFIG', ...Object.values(SETTINGS).map((s) => s.env)]);
 
-function parse(name: string, kind: Kind, raw: unknown, problems: FieldProblem[]): string | number | undefined {
+function parse(name: string, setting: Setting, raw: unknown, problems: FieldProblem[]): string | number | undefined {
   const text = String(raw).trim();
-  switch (kind) {
+  switch (setting.kind) {
+    case 'choice':
+      if (!setting.choices?.includes(text)) problems.push({ field: name, problem: `must be one of ${setting.choices?.join(', ')}, not "${text}"` });
+      return text;
     case 'port': {
       const n = Number(text);
       if (!Number.isInteger(n) || n < 0 || n > 65535) problems.push({ field: name, problem: `must be a port number 0-65535, not "${text}"` });
@@ -93,7 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const out: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(SETTINGS) as [keyof Config, Setting][]) {
     const raw = overrides[key] ?? env[s.env] ?? file[key];
-    out[key] = raw === undefined || raw === '' ? s.fallback(out) : parse(overrides[key] !== undefined ? key : raw === env[s.env] ? s.env : key, s.kind, raw, problems);
+    out[key] = raw === undefined || raw === '' ? s.fallback(out) : parse(overrides[key] !== undefined ? key : raw === env[s.env] ? s.env : key, s, raw, problems);
   }
   if (problems.length) throw new InvalidInputError(problems, 'configuration');
   return out as unknown as Config;

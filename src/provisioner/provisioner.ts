@@ -111,7 +111,7 @@ export class Provisioner {
       const parent = await this.registry.find(input.parentId);
       if (!parent) throw new NotFoundError('parent node', input.parentId);
       if (parent.type !== 'hypervisor') {
-        throw new InvalidInputError([{ field: 'parentId', problem: `names a ${parent.type}, not a hypervisor` }], `container ${input.name}`);
+        throw new InvalidInputError([{ field: 'parentId', problem: `names ${withArticle(parent.type)}, not a hypervisor` }], `container ${input.name}`);
       }
     }
     const { network = {}, group, ...rest } = input.definition;
@@ -169,4 +169,8 @@ export class Provisioner {
 function subject(type: string, input: unknown): string {
   const name = (input as { name?: unknown } | null)?.name;
   return typeof name === 'string' && name ? `${type} ${name}` : type;
+}
+
+function withArticle(word: string): string {
+  return `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`;
 }

@@ -467,7 +467,7 @@ export class SqlRegistry implements Registry {
       await this.lockHost(m, placeholder.parentId);
       const container = await this.lockedRow(m, containerId, 'container');
       if (container.type !== 'container')
-        throw new InvalidInputError([{ field: 'containerId', problem: `names a ${container.type}, not a container` }], 'claim commit');
+        throw new InvalidInputError([{ field: 'containerId', problem: `names ${withArticle(container.type)}, not a container` }], 'claim commit');
       if (container.parentId !== placeholder.parentId) await this.writeRow(m, container, { parentId: placeholder.parentId });
       await this.deleteNodes(m, [placeholderId]);
       return this.loadRecord(m, containerId);
@@ -707,7 +707,7 @@ export class SqlRegistry implements Registry {
   private async lockHost(m: EntityManager, hostId: string): Promise<NodeRow> {
     const host = await this.lockedRow(m, hostId, 'hypervisor');
     if (host.type !== 'hypervisor')
-      throw new InvalidInputError([{ field: 'hostId', problem: `names a ${host.type}, not a hypervisor` }], 'claim');
+      throw new InvalidInputError([{ field: 'hostId', problem: `names ${withArticle(host.type)}, not a hypervisor` }], 'claim');
     return host;
   }
 
@@ -1004,6 +1004,10 @@ function* chunks<T>(items: readonly T[], size = CHUNK): Generator<T[]> {
 /** The smallest string greater than every string starting with `prefix`. */
 function successor(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+function withArticle(word: string): string {
+  return `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`;
 }
 
 function isoNow(): string {

@@ -21,8 +21,10 @@ const IP_POOL = '10.200.0.0/24';
 const ROOT = path.resolve(__dirname, '../..');
 const WRITER = path.join(__dirname, 'concurrent-writer.ts');
 
+let lastRunMs = 0;
+
 /** Starts one process per plan, releases them together once all are ready, and collects their results. */
-export async function runWorkers(plans: readonly WorkerPlan[]): Promise<WorkerResult[]> {
+async function runWorkers(plans: readonly WorkerPlan[]): Promise<WorkerResult[]> {
   const children = plans.map((plan) => {
     const child = spawn(process.execPath, ['--import', 'tsx', WRITER, JSON.stringify(plan)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -46,8 +48,11 @@ export async function runWorkers(plans: readonly WorkerPlan[]): Promise<WorkerRe
   });
   try {
     await Promise.all(children.map((c) => c.ready));
+    const started = Date.now();
     for (const c of children) c.child.stdin.end('go\n');
-    return await Promise.all(children.map((c) => c.done));
+    const results = await Promise.all(children.map((c) => c.done));
+    lastRunMs = Date.now() - started;
+    return results;
   } finally {
     for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
   }
@@ -72,7 +77,6 @@ describeOnDatabases('registry under 8 concurrent processes', (db) => {
       renamed.push(await registry.add({ type: 'container', name: `rename-${p}`, definition: {}, state: 'new' }));
       contestants.push(await registry.add({ type: 'container', name: `contestant-${p}`, definition: {}, state: 'new' }));
     }
-    const started = Date.now();
     results = await runWorkers(
       Array.from({ length: WORKERS }, (_, p) => ({
         url,
@@ -89,7 +93,7 @@ describeOnDatabases('registry under 8 concurrent processes', (db) => {
       })),
     );
     const attempts = WORKERS * (ADDS + 1 + RENAME_TARGETS.length + CLAIMS_PER_WORKER + ALLOCATIONS_PER_WORKER);
-    console.log(`# ${db().kind}: ${attempts} contested writes by ${WORKERS} processes in ${Date.now() - started} ms (including process start)`);
+    console.log(`# ${db().kind}: ${attempts} contested writes by ${WORKERS} processes in ${lastRunMs} ms`);
   });
 
   after(async () => {
