@@ -7,6 +7,7 @@ import type { Registry } from '../src/registry/types';
 import { createEnvironmentActivities } from './environments';
 import { createHostActivities } from './hosts';
 import { createHypervisorActivities } from './hypervisors';
+import { createMonitorActivities } from './monitor';
 import { createRegistryActivities } from './registry';
 
 export interface ActivityDeps {
@@ -16,11 +17,14 @@ export interface ActivityDeps {
   readonly kinds: Kinds;
   /** For activities that run commands on behalf of others (environments). */
   readonly temporal: Client;
+  /** How long a placeholder lives without its command; the workflows' default when unset. */
+  readonly claimTtlSeconds?: number;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createRegistryActivities(deps.registry, deps.provisioner),
+    ...createRegistryActivities(deps.registry, deps.provisioner, { claimTtlSeconds: deps.claimTtlSeconds }),
+    ...createMonitorActivities(deps),
     ...createHypervisorActivities(deps.registry, deps.provisioner),
     ...createHostActivities(deps.drivers),
     ...createEnvironmentActivities(deps),

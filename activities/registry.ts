@@ -1,5 +1,6 @@
 // Registry activities for container commands. Each is idempotent: ids come from the workflow
 // and claims are keyed by the command id, so a retry after a crash changes nothing twice.
+import { Context } from '@temporalio/activity';
 import type { ContainerDefinition, HypervisorDefinition, NodeRecord, PlaceholderDefinition, Resources } from '../src/domain/types';
 import { META, keyOf } from '../src/domain/types';
 import { InvalidInputError, InvalidTransitionError, NotFoundError } from '../src/domain/errors';
@@ -48,7 +49,16 @@ export function specOf(node: NodeRecord<ContainerDefinition>): ContainerSpec {
   return { id: node.id, name: node.name, definition: node.definition };
 }
 
-export function createRegistryActivities(registry: Registry, provisioner: Provisioner) {
+/** The workflow that runs the current activity; recorded so the collector can tell whether it still runs. */
+function currentWorkflowId(): string | null {
+  try {
+    return Context.current().info.workflowExecution?.workflowId ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function createRegistryActivities(registry: Registry, provisioner: Provisioner, options: { claimTtlSeconds?: number } = {}) {
   async function findNode(ref: string): Promise<NodeRecord | undefined> {
     return (await registry.findByName(ref)) ?? (/^[0-9a-f-]{36}$/i.test(ref) ? registry.find(ref) : undefined);
   }
@@ -89,8 +99,10 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
           definition: input.args.definition as ContainerDefinition,
           tags: input.args.tags,
         }));
-      if (input.args.groups?.length && !existing) {
-        await registry.update(node.id, undefined, { metadata: { [META.groups]: [...input.args.groups], [META.lastCommand]: input.commandId } });
+      if (!existing) {
+        await registry.update(node.id, undefined, {
+          metadata: { [META.workflowId]: currentWorkflowId(), [META.lastCommand]: input.commandId, ...(input.args.groups?.length ? { [META.groups]: [...input.args.groups] } : {}) },
+        });
       }
       return containerContext(await registry.get(node.id));
     },
@@ -107,7 +119,8 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
         definition: { ...rest, network: { ...(network.bridge ? { bridge: network.bridge } : {}), ...(input.ip ? { ip: input.ip } : {}), ...(input.mac ? { mac: input.mac } : {}) } } as ContainerDefinition,
         tags: input.tags ?? source.tags,
       });
-      return containerContext(node);
+      await registry.update(node.id, undefined, { metadata: { [META.workflowId]: currentWorkflowId() } });
+      return containerContext(await registry.get(node.id));
     },
 
     /** Removes a container node that never reached a host (compensation of provision). */
@@ -143,11 +156,12 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
           commandId: input.commandId,
           containerName: input.containerName,
           containerId: input.containerId,
-          ttlSeconds: input.ttlSeconds,
+          ttlSeconds: options.claimTtlSeconds ?? input.ttlSeconds,
           groups: input.groups,
         },
         { seed: input.seed },
       );
+      await registry.update(result.placeholder.id, undefined, { metadata: { [META.workflowId]: currentWorkflowId() } });
       return {
         host: hostRef(await registry.get(result.placeholder.parentId!)),
         placeholderId: result.placeholder.id,

@@ -3,3 +3,4 @@ export * from './container-commands';
 export { containerEntity } from './container-entity';
 export { environmentCommand, environmentEntity } from './environments';
 export * from './hypervisors';
+export { collectorCycle, monitorCycle } from './monitor';

@@ -17,7 +17,7 @@ import { fitsOn, freeOf, isEmpty, RESOURCES } from './capacity';
 import { explain } from './explain';
 import { firstRejection, prepareChecks, STATIC_FILTERS } from './filters';
 import { OrderedHosts } from './ordered-hosts';
-import { byScore, DEFAULT_TOP, placeInOrder, type Scored } from './place';
+import { bestScored, DEFAULT_TOP, placeInOrder, type Scored } from './place';
 import { REASON } from './reasons';
 import { shuffledOrder } from './shuffle';
 import type { AllocatorOptions, GroupOptions, GroupPlacement, HostSnapshot, Placement, PlacementRequest } from './types';
@@ -611,8 +611,8 @@ export class Allocator {
     return view;
   }
 
-  private bestOf(scored: Scored[], rejections: Record<string, number>, top: number): Placement {
-    scored.sort(byScore);
+  private bestOf(all: readonly Scored[], rejections: Record<string, number>, top: number): Placement {
+    const scored = bestScored(all, top);
     const candidates = scored.slice(0, Math.max(0, top)).map((s) => {
       const h = this.base[s.index]!;
       return { hostId: h.id, hostName: h.name, score: s.score };

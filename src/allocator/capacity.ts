@@ -30,13 +30,12 @@ export function isEmpty(host: HostSnapshot): boolean {
  * (used + need) / allowance. Resources the host has none of count as 0.
  */
 export function dominantShareAfter(host: HostSnapshot, need: Resources): number {
+  const a = host.allowance;
+  const u = host.used;
   let share = 0;
-  for (const r of RESOURCES) {
-    const a = host.allowance[r];
-    if (a > 0) {
-      const s = (host.used[r] + need[r]) / a;
-      if (s > share) share = s;
-    }
-  }
+  // Spelled out per resource: property loads with a variable key are several times slower.
+  if (a.memoryMiB > 0) share = Math.max(share, (u.memoryMiB + need.memoryMiB) / a.memoryMiB);
+  if (a.cpus > 0) share = Math.max(share, (u.cpus + need.cpus) / a.cpus);
+  if (a.diskGiB > 0) share = Math.max(share, (u.diskGiB + need.diskGiB) / a.diskGiB);
   return share;
 }

@@ -37,15 +37,38 @@ export function placeInOrder(
   const checks = prepareChecks(request);
   const score = prepareScore(request, weightsOf(options));
   const cap = Math.max(1, options.maxCandidates ?? Infinity);
-  const scored: Scored[] = [];
+  const top = options.top ?? DEFAULT_TOP;
+  const keep = Math.max(1, top);
+  const best: Scored[] = [];
+  let scored = 0;
   for (let position = 0; position < order.length; position++) {
     const index = order[position]!;
     const host = hosts[index]!;
     const reason = firstRejection(checks, host);
     if (reason !== undefined) rejections[reason] = (rejections[reason] ?? 0) + 1;
-    else if (scored.length < cap) scored.push({ index, position, score: score(host) });
+    else if (scored < cap) {
+      scored++;
+      keepBest(best, { index, position, score: score(host) }, keep);
+    }
   }
-  return bestOf(hosts, scored, rejections, options.top ?? DEFAULT_TOP);
+  return bestOf(hosts, best, rejections, top);
+}
+
+/** Adds a scored host to `best` (best first) if it is among the `keep` best so far. */
+export function keepBest(best: Scored[], s: Scored, keep: number): void {
+  let i = best.length;
+  while (i > 0 && byScore(s, best[i - 1]!) < 0) i--;
+  if (i < keep) {
+    best.splice(i, 0, s);
+    if (best.length > keep) best.pop();
+  }
+}
+
+/** The `keep` best of `scored`, best first. */
+export function bestScored(scored: readonly Scored[], keep: number): Scored[] {
+  const best: Scored[] = [];
+  for (const s of scored) keepBest(best, s, Math.max(1, keep));
+  return best;
 }
 
 /** Best score first; equal scores in shuffled order. */
@@ -55,15 +78,14 @@ export function byScore(a: Scored, b: Scored): number {
 
 export function bestOf(
   hosts: readonly HostSnapshot[],
-  scored: Scored[],
+  scored: readonly Scored[],
   rejections: Record<string, number>,
   top: number,
 ): Placement {
-  scored.sort(byScore);
-  const candidates: ScoredCandidate[] = scored.slice(0, Math.max(0, top)).map((s) => {
+  const best = bestScored(scored, top);
+  const candidates: ScoredCandidate[] = best.slice(0, Math.max(0, top)).map((s) => {
     const h = hosts[s.index]!;
     return { hostId: h.id, hostName: h.name, score: s.score };
   });
-  const best = scored[0];
-  return best ? { host: hosts[best.index], rejections, candidates } : { rejections, candidates };
+  return best[0] ? { host: hosts[best[0].index], rejections, candidates } : { rejections, candidates };
 }

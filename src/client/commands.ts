@@ -1,6 +1,6 @@
 // Submitting container commands and following them: the handle every command returns.
 import { randomUUID } from 'node:crypto';
-import { Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation, WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
 import {
   type CommandAccepted,
   type CommandArgs,
@@ -11,7 +11,7 @@ import {
   type TrackedState,
   describeCommand,
 } from '../domain/commands';
-import { CancelledError, NotFoundError, fromFailure, unwrapError } from '../domain/errors';
+import { CancelledError, InvalidInputError, NotFoundError, fromFailure, unwrapError } from '../domain/errors';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, workflowIds } from '../domain/names';
 import type { EnvironmentArgs, EnvironmentCommand, EnvironmentRequest, EnvironmentResult } from '../domain/environments';
 import type { Registry } from '../registry/types';
@@ -59,6 +59,46 @@ export class CommandHandle<R = CommandResult> {
     return { ...p, fraction: fraction ?? p.fraction, status: d.status.name };
   }
 
+  /** `container` or `environment`: what the command is about. */
+  get kind(): 'container' | 'environment' {
+    return this.workflowId.startsWith('environment/') ? 'environment' : 'container';
+  }
+
+  /**
+   * Where the command is: its workflow status and times, its progress while it runs, its result
+   * when it completed or its error when it failed. NotFoundError when there is no such workflow.
+   */
+  async describe(): Promise<CommandInfo> {
+    const handle = this.client.workflow.getHandle(this.workflowId);
+    let d;
+    try {
+      d = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (err as Error)?.name === 'WorkflowNotFoundError') throw new NotFoundError('command', this.workflowId);
+      throw err;
+    }
+    const info: CommandInfo = {
+      ...summaryOf(d),
+      commandId: this.commandId,
+      command: this.command,
+      kind: this.kind,
+      target: this.target,
+    };
+    if (d.status.name === 'RUNNING') {
+      try {
+        return { ...info, progress: await this.progress() };
+      } catch {
+        return info;
+      }
+    }
+    try {
+      return { ...info, result: await handle.result() };
+    } catch (err) {
+      const e = isCancelled(err) ? new CancelledError(this.commandId) : unwrapError(err);
+      return { ...info, error: { code: (e as { code?: string }).code ?? 'INTERNAL', message: e.message } };
+    }
+  }
+
   /** Changes what a pending command will do; only migrate accepts it (a new target, before its claim). */
   async modify(change: RetargetArgs): Promise<{ target?: string }> {
     if (this.command !== 'migrate') throw new NotFoundError('modifiable command', `${this.command} ${this.target}`);
@@ -68,6 +108,83 @@ export class CommandHandle<R = CommandResult> {
       throw unwrapError(err);
     }
   }
+}
+
+/** One command as Temporal's visibility lists it. Times are ISO 8601 UTC. */
+export interface CommandSummary {
+  readonly workflowId: string;
+  readonly commandId: string;
+  readonly command: string;
+  readonly kind: 'container' | 'environment';
+  readonly target: string;
+  /** RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW. */
+  readonly status: string;
+  readonly startedAt: string;
+  readonly closedAt?: string;
+  /** What it does, in a sentence. */
+  readonly summary?: string;
+  readonly requestedBy?: string;
+  readonly hosts?: readonly string[];
+}
+
+export interface CommandInfo extends CommandSummary {
+  readonly progress?: CommandProgress & { status: string };
+  readonly result?: unknown;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** Filters of a command listing; each names a search attribute. */
+export interface CommandFilter {
+  readonly container?: string;
+  readonly environment?: string;
+  readonly hypervisor?: string;
+  /** `migrate`, or `environment.start` for an environment's command. */
+  readonly command?: string;
+  /** Temporal execution status: Running, Completed, Failed, Canceled, Terminated, TimedOut. */
+  readonly status?: string;
+  /** Most commands returned, newest first. Default 50. */
+  readonly limit?: number;
+}
+
+const EXECUTION_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
+
+/** The visibility query of a filter: every value is checked, so none can change the query. */
+export function commandQuery(filter: CommandFilter): string {
+  const parts = [`${SEARCH_ATTRIBUTES.command} IS NOT NULL`];
+  const add = (field: string, attribute: string, value: string | undefined) => {
+    if (value === undefined) return;
+    if (typeof value !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(value)) throw new InvalidInputError([{ field, problem: 'must be 1-128 letters, digits, _ . : -' }], 'command filter');
+    parts.push(`${attribute} = '${value}'`);
+  };
+  add('container', SEARCH_ATTRIBUTES.container, filter.container);
+  add('environment', SEARCH_ATTRIBUTES.environment, filter.environment);
+  add('hypervisor', SEARCH_ATTRIBUTES.hypervisor, filter.hypervisor);
+  add('command', SEARCH_ATTRIBUTES.command, filter.command);
+  if (filter.status !== undefined) {
+    const status = EXECUTION_STATUSES.find((s) => s.toLowerCase() === String(filter.status).toLowerCase().replace(/_/g, '').replace('cancelled', 'canceled'));
+    if (!status) throw new InvalidInputError([{ field: 'status', problem: `must be one of ${EXECUTION_STATUSES.join(', ')}` }], 'command filter');
+    parts.push(`ExecutionStatus = '${status}'`);
+  }
+  return parts.join(' AND ');
+}
+
+function summaryOf(w: Omit<WorkflowExecutionInfo, 'raw'>): CommandSummary {
+  const m = /^(container|environment)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(w.workflowId);
+  const hosts = w.searchAttributes?.[SEARCH_ATTRIBUTES.hypervisor];
+  const memo = (w.memo ?? {}) as { summary?: unknown; requestedBy?: unknown };
+  return {
+    workflowId: w.workflowId,
+    commandId: m?.[4] ?? w.workflowId,
+    command: m?.[3] ?? w.type,
+    kind: m?.[1] === 'environment' ? 'environment' : 'container',
+    target: m?.[2] ?? '',
+    status: w.status.name,
+    startedAt: w.startTime.toISOString(),
+    ...(w.closeTime ? { closedAt: w.closeTime.toISOString() } : {}),
+    ...(typeof memo.summary === 'string' ? { summary: memo.summary } : {}),
+    ...(typeof memo.requestedBy === 'string' ? { requestedBy: memo.requestedBy } : {}),
+    ...(Array.isArray(hosts) && hosts.length ? { hosts: hosts.map(String) } : {}),
+  };
 }
 
 function isCancelled(err: unknown): boolean {
@@ -138,6 +255,23 @@ export class ContainerCommands {
     const m = /^(?:container|environment)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(workflowId);
     if (!m) throw new NotFoundError('command', workflowId);
     return new CommandHandle(this.client, workflowId, m[3]!, m[2]!, m[1]!);
+  }
+
+  /**
+   * Commands of containers and environments, newest first, from Temporal's visibility (search
+   * attributes VmflowContainer, VmflowEnvironment, VmflowHypervisor, VmflowCommand). Visibility
+   * is eventually consistent: a command accepted a moment ago may not be listed yet.
+   */
+  async list(filter: CommandFilter = {}): Promise<CommandSummary[]> {
+    const limit = filter.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidInputError([{ field: 'limit', problem: 'must be an integer from 1 to 1000' }], 'command filter');
+    const query = commandQuery(filter);
+    const out: CommandSummary[] = [];
+    for await (const w of this.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
+      out.push(summaryOf(w));
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /** The container's queue and recent commands, from its entity; undefined when none runs. */

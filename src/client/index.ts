@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { CloneArgs, CreateArgs, MigrateArgs, UpdateArgs } from '../domain/commands';
-import { InvalidInputError, KeyConflictError, NotFoundError, unwrapError } from '../domain/errors';
+import { InvalidInputError, InvalidTransitionError, KeyConflictError, NotFoundError, unwrapError } from '../domain/errors';
 import { TASK_QUEUE, workflowIds } from '../domain/names';
 import { keyOf, type ContainerDefinition, type HypervisorDefinition, type NodeRecord } from '../domain/types';
 import { Provisioner } from '../provisioner';
@@ -14,6 +14,7 @@ import type { EnvironmentArgs } from '../domain/environments';
 import { META, type EnvironmentDefinition } from '../domain/types';
 
 export { CommandHandle };
+export type { CommandFilter, CommandInfo, CommandSummary } from './commands';
 
 export interface ConnectOptions {
   readonly temporalAddress?: string;
@@ -214,6 +215,40 @@ export class Hypervisors {
 
   usage(ref: string) {
     return this.get(ref).then((h) => this.registry.usage(h.id));
+  }
+
+  /**
+   * Stops placing new containers on a host: its state becomes `draining`, which the allocator
+   * skips. What runs there stays; migrate it away, then remove the host.
+   */
+  async drain(ref: string, reason = 'drained by an operator'): Promise<NodeRecord<HypervisorDefinition>> {
+    const host = await this.get(ref);
+    if (host.state === 'draining') return host;
+    return (await this.registry.update(host.id, undefined, { state: 'draining', metadata: { [META.stateCause]: reason } })) as NodeRecord<HypervisorDefinition>;
+  }
+
+  /** Takes a draining host back into placement. A host that is down stays down until it answers. */
+  async undrain(ref: string): Promise<NodeRecord<HypervisorDefinition>> {
+    const host = await this.get(ref);
+    if (host.state === 'up') return host;
+    if (host.state !== 'draining') throw new InvalidTransitionError('undrain', host.name, host.state, `it is ${host.state}, not draining; the monitor marks it up when it answers`);
+    return (await this.registry.update(host.id, undefined, { state: 'up', metadata: { [META.stateCause]: null } })) as NodeRecord<HypervisorDefinition>;
+  }
+
+  /** Deprovisions a host: removes it and its keys from the registry. Refused while anything is on it. */
+  async remove(ref: string): Promise<void> {
+    const host = await this.get(ref);
+    const children = await this.registry.children(host.id);
+    if (children.length) {
+      const containers = children.filter((c) => c.type === 'container').length;
+      throw new InvalidTransitionError(
+        'remove',
+        host.name,
+        host.state,
+        `it still has ${containers} container(s) and ${children.length - containers} placeholder(s); drain it and migrate or destroy them first`,
+      );
+    }
+    await this.provisioner.deprovision(host.id);
   }
 }
 

@@ -18,6 +18,9 @@ export interface Config {
   readonly monitorIntervalSeconds: number;
   readonly downAfterFailures: number;
   readonly orphanGraceSeconds: number;
+  readonly collectorIntervalSeconds: number;
+  readonly claimTtlSeconds: number;
+  readonly pollTimeoutMs: number;
   readonly logLevel: string;
   /** Concurrent activities per worker. */
   readonly workerConcurrency: number;
@@ -57,6 +60,9 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   monitorIntervalSeconds: { env: 'VMFLOW_MONITOR_INTERVAL', kind: 'positive', fallback: () => 15 },
   downAfterFailures: { env: 'VMFLOW_DOWN_AFTER', kind: 'positive', fallback: () => 3 },
   orphanGraceSeconds: { env: 'VMFLOW_ORPHAN_GRACE', kind: 'positive', fallback: () => 600 },
+  collectorIntervalSeconds: { env: 'VMFLOW_COLLECTOR_INTERVAL', kind: 'positive', fallback: () => 60 },
+  claimTtlSeconds: { env: 'VMFLOW_CLAIM_TTL', kind: 'positive', fallback: () => 900 },
+  pollTimeoutMs: { env: 'VMFLOW_POLL_TIMEOUT_MS', kind: 'positive', fallback: () => 5000 },
   logLevel: { env: 'VMFLOW_LOG_LEVEL', kind: 'string', fallback: () => 'info' },
   workerConcurrency: { env: 'VMFLOW_WORKER_CONCURRENCY', kind: 'positive', fallback: () => 100 },
   apiTokenFile: { env: 'VMFLOW_API_TOKEN_FILE', kind: 'string', fallback: (c) => path.join(String(c.dataDir), 'admin-token') },

@@ -110,6 +110,11 @@ export const META = {
   free: 'vmflow.free',
   lastCommand: 'vmflow.lastCommand',
   stateCause: 'vmflow.stateCause',
+  lastError: 'vmflow.lastError',
+  /** VMs a host reports that no container owns: name → first seen (ISO). */
+  orphans: 'vmflow.orphans',
+  /** The workflow that made a container or placeholder, so the collector can tell if it still runs. */
+  workflowId: 'vmflow.workflowId',
   /** Anti-affinity/affinity groups of a container: `env:<id>`, `group:<name>`. */
   groups: 'vmflow.groups',
   environment: 'vmflow.environment',

@@ -65,6 +65,9 @@ const RESOURCE_WORDS: Record<keyof Resources, string> = { cpus: 'cpu', memoryMiB
 
 type Derived = Pick<NodeRow, 'resCpus' | 'resMemoryMiB' | 'resDiskGiB' | 'expiresAt' | 'groupNames'>;
 
+/** Pooled MySQL connections whose session already runs READ COMMITTED. */
+const readCommitted = new WeakSet<object>();
+
 /** Serialises everything on SQLite's one shared connection, so no call sees another's open transaction. */
 class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
@@ -103,27 +106,22 @@ export class SqlRegistry implements Registry {
         if (!parent) throw new NotFoundError('parent node', node.parentId);
       }
       await this.assertKeysFree(m, keys, id);
-      const now = isoNow();
+      const row: NodeRow = {
+        id,
+        type: node.type,
+        name: node.name,
+        definition: JSON.stringify(definition),
+        state: node.state,
+        metadata: JSON.stringify(metadata),
+        parentId: node.parentId ?? null,
+        version: 1,
+        createdAt: isoNow(),
+        updatedAt: '',
+        ...derive(node.type, definition, metadata),
+      };
+      row.updatedAt = row.createdAt;
       try {
-        await m
-          .createQueryBuilder()
-          .insert()
-          .into(NodeEntity)
-          .values({
-            id,
-            type: node.type,
-            name: node.name,
-            definition: JSON.stringify(definition),
-            state: node.state,
-            metadata: JSON.stringify(metadata),
-            parentId: node.parentId ?? null,
-            version: 1,
-            createdAt: now,
-            updatedAt: now,
-            ...derive(node.type, definition, metadata),
-          })
-          .updateEntity(false)
-          .execute();
+        await m.createQueryBuilder().insert().into(NodeEntity).values(row).updateEntity(false).execute();
       } catch (err) {
         if (isUniqueViolation(err)) {
           // A competitor committed between our checks and our insert: the same id, or the name.
@@ -145,7 +143,8 @@ export class SqlRegistry implements Registry {
         throw err;
       }
       await this.insertTags(m, id, node.tags ?? {});
-      return this.loadRecord(m, id);
+      // What was just written, without reading it back.
+      return toRecord(row, keys, node.tags ?? {});
     });
   }
 
@@ -392,27 +391,21 @@ export class SqlRegistry implements Registry {
         ...(request.groups?.length ? { groups: [...request.groups] } : {}),
       };
       const id = randomUUID();
-      const iso = now.toISOString();
+      const row: NodeRow = {
+        id,
+        type: 'placeholder',
+        name,
+        definition: JSON.stringify(definition),
+        state: PLACEHOLDER_STATE,
+        metadata: '{}',
+        parentId: host.id,
+        version: 1,
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+        ...derive('placeholder', definition as unknown as JsonObject, {}),
+      };
       try {
-        await m
-          .createQueryBuilder()
-          .insert()
-          .into(NodeEntity)
-          .values({
-            id,
-            type: 'placeholder',
-            name,
-            definition: JSON.stringify(definition),
-            state: PLACEHOLDER_STATE,
-            metadata: '{}',
-            parentId: host.id,
-            version: 1,
-            createdAt: iso,
-            updatedAt: iso,
-            ...derive('placeholder', definition as unknown as JsonObject, {}),
-          })
-          .updateEntity(false)
-          .execute();
+        await m.createQueryBuilder().insert().into(NodeEntity).values(row).updateEntity(false).execute();
         await this.insertKeys(m, id, keys);
       } catch (err) {
         if (isUniqueViolation(err)) {
@@ -423,7 +416,7 @@ export class SqlRegistry implements Registry {
         }
         throw err;
       }
-      return this.loadRecord(m, id);
+      return toRecord(row, keys, {});
     });
   }
 
@@ -668,9 +661,14 @@ export class SqlRegistry implements Registry {
 
   private async mysqlTransaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    const connection: object = await runner.connect();
     try {
-      await runner.startTransaction('READ COMMITTED');
+      // READ COMMITTED, set once per pooled connection rather than once per transaction.
+      if (!readCommitted.has(connection)) {
+        await runner.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+        readCommitted.add(connection);
+      }
+      await runner.startTransaction();
       try {
         const result = await work(runner.manager);
         await runner.commitTransaction();
@@ -862,21 +860,25 @@ export class SqlRegistry implements Registry {
       const tagRows = await m.createQueryBuilder(NodeTagEntity, 't').where('t.nodeId IN (:...ids)', { ids }).getMany();
       for (const t of tagRows) (tags.get(t.nodeId) ?? tags.set(t.nodeId, {}).get(t.nodeId)!)[t.tagKey] = t.tagValue;
     }
-    return rows.map((r) => ({
-      id: r.id,
-      type: r.type as NodeType,
-      name: r.name,
-      definition: parse(r.definition),
-      state: r.state,
-      metadata: parse(r.metadata),
-      tags: sortedObject(tags.get(r.id) ?? {}),
-      parentId: r.parentId ?? null,
-      keys: (keys.get(r.id) ?? []).sort(),
-      version: Number(r.version),
-      createdAt: r.createdAt,
-      updatedAt: r.updatedAt,
-    }));
+    return rows.map((r) => toRecord(r, keys.get(r.id) ?? [], tags.get(r.id) ?? {}));
   }
+}
+
+function toRecord(r: NodeRow, keys: readonly string[], tags: Record<string, string>): NodeRecord {
+  return {
+    id: r.id,
+    type: r.type as NodeType,
+    name: r.name,
+    definition: parse(r.definition),
+    state: r.state,
+    metadata: parse(r.metadata),
+    tags: sortedObject(tags),
+    parentId: r.parentId ?? null,
+    keys: [...keys].sort(),
+    version: Number(r.version),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
 }
 
 /** Children that count against a host: containers, and placeholders that have not expired (parameter: now). */

@@ -61,6 +61,28 @@ describeOnDatabases('registry contract', (db) => {
     assert.equal(await r.findByKey('mac:02:00:00:00:00:01'), undefined, 'the loser kept one of its keys');
   });
 
+  test('adds all or nothing: a failure after the node and keys were written leaves no trace', async () => {
+    const r = await fresh();
+    // A trigger makes the last step of add (its tags) fail after the node and key rows went in.
+    if (r.dialect === 'sqlite') {
+      await r.dataSource.query(`CREATE TRIGGER refuse_tag BEFORE INSERT ON node_tags WHEN NEW.tag_key = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned tag'); END`);
+    } else {
+      await r.dataSource.query(
+        `CREATE TRIGGER refuse_tag BEFORE INSERT ON node_tags FOR EACH ROW BEGIN IF NEW.tag_key = 'poison' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poisoned tag'; END IF; END`,
+      );
+    }
+    await assertRefusedUnchanged(
+      r,
+      () => r.add({ type: 'container', name: 'doomed', definition: {}, state: 'new', keys: ['ip:10.0.0.66'], tags: { ok: '1', poison: '1' } }),
+      (err: unknown) => /poisoned tag/.test(String(err)),
+    );
+    assert.equal(await r.findByName('doomed'), undefined);
+    assert.equal(await r.findByKey('ip:10.0.0.66'), undefined);
+    const survivor = await r.add({ type: 'container', name: 'doomed', definition: {}, state: 'new', keys: ['ip:10.0.0.66'], tags: { ok: '1' } });
+    await assertRefusedUnchanged(r, () => r.update(survivor.id, undefined, { state: 'running', tags: { poison: '1' } }), (err: unknown) => /poisoned tag/.test(String(err)));
+    assert.deepEqual(await r.get(survivor.id), survivor, 'the failed update kept some of its changes');
+  });
+
   test('refuses a taken name with a conflict on name:<name>', async () => {
     const r = await fresh();
     const first = await r.add({ type: 'environment', name: 'shop', definition: {}, state: 'active' });

@@ -1,4 +1,3 @@
-import { fitsOn } from '../capacity';
 import { REASON } from '../reasons';
 import type { Filter } from '../types';
 
@@ -6,7 +5,8 @@ import type { Filter } from '../types';
 export const cpuFits: Filter = {
   name: 'cpu fits',
   prepare(request) {
-    const need = request.resources;
-    return (host) => (fitsOn(host, need, 'cpus') ? undefined : REASON.fullOnCpu);
+    const need = request.resources.cpus;
+    // The same arithmetic as capacity.fitsOn, spelled out: it runs for every host.
+    return (host) => (need <= host.allowance.cpus - host.used.cpus ? undefined : REASON.fullOnCpu);
   },
 };

@@ -1,4 +1,3 @@
-import { fitsOn } from '../capacity';
 import { REASON } from '../reasons';
 import type { Filter } from '../types';
 
@@ -6,7 +5,8 @@ import type { Filter } from '../types';
 export const diskFits: Filter = {
   name: 'disk fits',
   prepare(request) {
-    const need = request.resources;
-    return (host) => (fitsOn(host, need, 'diskGiB') ? undefined : REASON.fullOnDisk);
+    const need = request.resources.diskGiB;
+    // The same arithmetic as capacity.fitsOn, spelled out: it runs for every host.
+    return (host) => (need <= host.allowance.diskGiB - host.used.diskGiB ? undefined : REASON.fullOnDisk);
   },
 };

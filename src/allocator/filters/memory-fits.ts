@@ -1,4 +1,3 @@
-import { fitsOn } from '../capacity';
 import { REASON } from '../reasons';
 import type { Filter } from '../types';
 
@@ -6,7 +5,8 @@ import type { Filter } from '../types';
 export const memoryFits: Filter = {
   name: 'memory fits',
   prepare(request) {
-    const need = request.resources;
-    return (host) => (fitsOn(host, need, 'memoryMiB') ? undefined : REASON.fullOnMemory);
+    const need = request.resources.memoryMiB;
+    // The same arithmetic as capacity.fitsOn, spelled out: it runs for every host.
+    return (host) => (need <= host.allowance.memoryMiB - host.used.memoryMiB ? undefined : REASON.fullOnMemory);
   },
 };

@@ -1,0 +1,122 @@
+// The one place that turns errors into HTTP answers: every error is `{ error: { code, message,
+// details } }`, and vmflow error codes map to statuses here and nowhere else.
+import type { FastifyError } from 'fastify';
+import { VmflowError, fromFailure, type ErrorCode, type FieldProblem } from '../domain/errors';
+
+/** HTTP status of each vmflow error code. Bad input is always 4xx. */
+export const STATUS_OF_CODE: Record<ErrorCode, number> = {
+  INVALID_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  KEY_CONFLICT: 409,
+  VERSION_CONFLICT: 409,
+  HAS_CHILDREN: 409,
+  INVALID_TRANSITION: 409,
+  DENIED: 409,
+  CANCELLED: 409,
+  // The request was well formed; the cluster has no room for it.
+  NO_CAPACITY: 422,
+  // A host refused or did not answer: the server side failed, not the request.
+  DRIVER_ERROR: 502,
+  HOST_UNREACHABLE: 503,
+  INTERNAL: 500,
+};
+
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> };
+}
+
+export interface HttpError {
+  readonly status: number;
+  readonly body: ErrorBody;
+}
+
+function body(code: string, message: string, details: Record<string, unknown> = {}): ErrorBody {
+  return { error: { code, message, details } };
+}
+
+/** Fastify's own request errors (bad JSON, body too large, wrong media type) and their statuses. */
+const FRAMEWORK: Record<string, { status: number; message?: (e: FastifyError) => string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, message: () => 'the request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, message: (e) => `${e.message}; send application/json` },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400 },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, message: () => 'the body is empty but content-type is application/json: send a JSON object or no content-type' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400 },
+  FST_ERR_BAD_URL: { status: 400, message: () => 'the URL is not valid' },
+};
+
+/** Maps any error to its status and body. Unknown errors are 500 with a generic message. */
+export function toHttpError(err: unknown, bodyLimit?: number): HttpError {
+  const e = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
+  if (e?.validation) {
+    const problems = validationProblems(e.validation, e.validationContext ?? 'request');
+    return {
+      status: 400,
+      body: body('INVALID_INPUT', `invalid request: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`, { problems }),
+    };
+  }
+  const known = err instanceof VmflowError ? err : fromFailure(err);
+  if (known) return { status: STATUS_OF_CODE[known.code] ?? 500, body: body(known.code, known.message, known.details()) };
+  if (e?.name === 'WorkflowNotFoundError') return { status: 404, body: body('NOT_FOUND', 'command not found', {}) };
+  const framework = e?.code ? FRAMEWORK[e.code] : undefined;
+  if (framework) {
+    const message = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && bodyLimit ? `the request body is larger than ${bodyLimit} bytes` : (framework.message?.(e) ?? e.message);
+    return { status: framework.status, body: body('INVALID_INPUT', message, { reason: e.code }) };
+  }
+  // Any other framework error that already says it is the client's fault.
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return { status: e.statusCode, body: body('INVALID_INPUT', e.message, { reason: e.code }) };
+  }
+  return { status: 500, body: body('INTERNAL', 'internal error; the server log has the details', {}) };
+}
+
+interface AjvError {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly params: Record<string, unknown>;
+  readonly message?: string;
+  readonly parentSchema?: { problem?: unknown };
+}
+
+/** Ajv errors as problems a person can act on: `body.definition.cpus must be > 0`. */
+export function validationProblems(errors: readonly AjvError[], context: string): FieldProblem[] {
+  const seen = new Set<string>();
+  const out: FieldProblem[] = [];
+  for (const e of errors) {
+    const path = [context, ...e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))];
+    let problem: string;
+    switch (e.keyword) {
+      case 'required':
+        path.push(String(e.params.missingProperty));
+        problem = 'is required';
+        break;
+      case 'additionalProperties':
+        path.push(String(e.params.additionalProperty));
+        problem = 'is not a known field';
+        break;
+      case 'type':
+        problem = `must be ${/^[aeiou]/.test(String(e.params.type)) ? 'an' : 'a'} ${e.params.type}`;
+        break;
+      case 'pattern':
+        problem = typeof e.parentSchema?.problem === 'string' ? e.parentSchema.problem : `must match ${e.params.pattern}`;
+        break;
+      case 'enum':
+        problem = `must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+        break;
+      case 'anyOf':
+      case 'oneOf':
+        problem = 'does not match any allowed shape';
+        break;
+      default:
+        problem = e.message ?? `fails ${e.keyword}`;
+    }
+    const field = path.join('.');
+    const id = `${field}\u0000${problem}`;
+    if (!seen.has(id)) {
+      seen.add(id);
+      out.push({ field, problem });
+    }
+  }
+  return out;
+}
