@@ -7,7 +7,7 @@
 import Table from 'cli-table3';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Allocator, FirstFitAllocator, mulberry32, place, shuffledOrder } from '../src/allocator';
+import { Allocator, FirstFitAllocator, mulberry32, place, shuffledOrder, withClaim } from '../src/allocator';
 import type { HostSnapshot, Placement, PlacementRequest } from '../src/allocator';
 import type { Resources } from '../src/domain/types';
 
@@ -162,15 +162,7 @@ class FullScanPlacer implements Placer {
   }
   commit(hostId: string, request: PlacementRequest): void {
     const i = this.ids.get(hostId)!;
-    const h = this.work[i]!;
-    const r = request.resources;
-    const groups: Record<string, number> = { ...h.groups };
-    for (const g of request.groups ?? []) groups[g] = (groups[g] ?? 0) + 1;
-    this.work[i] = {
-      ...h,
-      used: { cpus: h.used.cpus + r.cpus, memoryMiB: h.used.memoryMiB + r.memoryMiB, diskGiB: h.used.diskGiB + r.diskGiB },
-      groups,
-    };
+    this.work[i] = withClaim(this.work[i]!, request);
   }
   hosts(): HostSnapshot[] {
     return this.work;

@@ -31,7 +31,7 @@ const { appendBits, clearBit, hasBit, popcount, setBit, wordsFor } = bitset;
 export type PlaceOptions = Omit<AllocatorOptions, 'seed'>;
 
 export type IndexedAllocatorOptions = AllocatorOptions & {
-  /** With at most this many feasible hosts, score them all instead of walking the orders. Default 64. */
+  /** With at most this many feasible hosts, score them all instead of walking the orders. Default 64 (or 3 × top). */
   readonly scoreAllBelow?: number;
 };
 
@@ -391,7 +391,7 @@ export class Allocator {
     const binpack = weights.binpack ?? 0;
     const affinity = weights.affinity ?? 0;
     const binpackLed = Number.isFinite(binpack) && binpack > 0 && affinity >= 0 && !weights.spread && !weights.leastLoaded;
-    const scoreAllBelow = Math.max(this.options.scoreAllBelow ?? SCORE_ALL_BELOW, 3 * need);
+    const scoreAllBelow = this.options.scoreAllBelow ?? Math.max(SCORE_ALL_BELOW, 3 * need);
     if (!binpackLed || fit <= scoreAllBelow) {
       appendBits(feasible, hosts);
       return this.scoreAll(hosts, score);
@@ -503,11 +503,11 @@ export class Allocator {
     const hinted = new Set<number>(this.names.get(hint) ?? []);
     const byId = this.ids.get(hint);
     if (byId !== undefined) hinted.add(byId);
-    const order = [...hinted].sort((a, b) => this.position[a]! - this.position[b]!);
+    // The hinted hosts in shuffled order, so that ties break as in place().
+    const views = [...hinted].sort((a, b) => this.position[a]! - this.position[b]!).map((h) => this.view(h));
     const rejections: Record<string, number> = {};
-    if (this.n > order.length) rejections[REASON.notHinted] = this.n - order.length;
-    const views = this.base.map((host, h) => (hinted.has(h) ? this.view(h) : host));
-    return placeInOrder(views, order, request, options, rejections);
+    if (this.n > views.length) rejections[REASON.notHinted] = this.n - views.length;
+    return placeInOrder(views, views.map((_, i) => i), request, options, rejections);
   }
 
   /** The static filters for this driver and these labels, computed once per combination. */
@@ -548,7 +548,7 @@ export class Allocator {
     const need = request.resources;
     const oldTie = this.tie[h]!;
     const u = this.negativeUsed;
-    // The same arithmetic as withClaim and withoutClaim, so that the views equal place()'s copies.
+    // The same arithmetic as withClaim (and its inverse), so that the views equal place()'s copies.
     const memory = restore ? restore[0]! : sign > 0 ? -u[0]![h]! + need.memoryMiB : -u[0]![h]! - need.memoryMiB;
     const cpus = restore ? restore[1]! : sign > 0 ? -u[1]![h]! + need.cpus : -u[1]![h]! - need.cpus;
     const disk = restore ? restore[2]! : sign > 0 ? -u[2]![h]! + need.diskGiB : -u[2]![h]! - need.diskGiB;

@@ -16,10 +16,6 @@ export function fitsOn(host: HostSnapshot, need: Resources, resource: ResourceNa
   return need[resource] <= host.allowance[resource] - host.used[resource];
 }
 
-export function fitsAll(host: HostSnapshot, need: Resources): boolean {
-  return fitsOn(host, need, 'memoryMiB') && fitsOn(host, need, 'cpus') && fitsOn(host, need, 'diskGiB');
-}
-
 /** A host nothing is placed on yet. */
 export function isEmpty(host: HostSnapshot): boolean {
   return host.used.memoryMiB === 0 && host.used.cpus === 0 && host.used.diskGiB === 0;

@@ -9,5 +9,5 @@ export { DEFAULT_TOP, place } from './place';
 export { REASON, missingLabel } from './reasons';
 export { mulberry32, shuffledOrder } from './shuffle';
 export { DEFAULT_WEIGHTS, WEIGHERS } from './weighers';
-export { groupsOf, withClaim, withoutClaim } from './working-copy';
+export { groupsOf, withClaim } from './working-copy';
 export type * from './types';

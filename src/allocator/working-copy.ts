@@ -1,5 +1,5 @@
 // What committing a placement does to a host in a working copy: the same as a claim in the registry.
-import { addResources, type Resources } from '../domain/types';
+import { addResources } from '../domain/types';
 import type { HostSnapshot, PlacementRequest } from './types';
 
 /** Groups a placed container counts toward: `groups`, or else its anti-affinity and affinity groups. */
@@ -14,21 +14,4 @@ export function withClaim(host: HostSnapshot, request: PlacementRequest): HostSn
   const groups: Record<string, number> = { ...host.groups };
   for (const g of groupsOf(request)) groups[g] = (groups[g] ?? 0) + 1;
   return { ...host, used: addResources(host.used, request.resources), groups };
-}
-
-/** The host after the request left it again. */
-export function withoutClaim(host: HostSnapshot, request: PlacementRequest): HostSnapshot {
-  const groups: Record<string, number> = { ...host.groups };
-  for (const g of groupsOf(request)) {
-    const left = (groups[g] ?? 0) - 1;
-    if (left > 0) groups[g] = left;
-    else delete groups[g];
-  }
-  const r: Resources = request.resources;
-  const used = {
-    cpus: host.used.cpus - r.cpus,
-    memoryMiB: host.used.memoryMiB - r.memoryMiB,
-    diskGiB: host.used.diskGiB - r.diskGiB,
-  };
-  return { ...host, used, groups };
 }

@@ -42,6 +42,8 @@ export interface WorkerSettings {
   readonly namespace: string;
   readonly services: Services;
   readonly kinds?: Kinds;
+  /** Placeholder time to live; the workflows' default when unset. */
+  readonly claimTtlSeconds?: number;
   readonly taskQueue?: string;
   readonly concurrency?: number;
   readonly extra?: Partial<WorkerOptions>;
@@ -54,7 +56,7 @@ export async function createWorker(s: WorkerSettings): Promise<Worker> {
     namespace: s.namespace,
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ ...s.services, kinds: s.kinds ?? new Kinds(), temporal: s.client }),
+    activities: createActivities({ ...s.services, kinds: s.kinds ?? new Kinds(), temporal: s.client, claimTtlSeconds: s.claimTtlSeconds }),
     maxConcurrentActivityTaskExecutions: concurrency,
     maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(concurrency / 2)),
     maxCachedWorkflows: 2000,

@@ -31,6 +31,10 @@ export function used(cpus: number, memoryMiB: number, diskGiB: number): Resource
   return { cpus, memoryMiB, diskGiB };
 }
 
+/** `arbitrary` in `percent`% of cases, undefined otherwise. */
+export const sometimes = <T>(arbitrary: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ arbitrary: fc.constant(undefined), weight: 100 - percent }, { arbitrary, weight: percent });
+
 // Random snapshots: few shapes, small integer amounts, so that ties, full hosts and every
 // rejection reason all happen often.
 
@@ -58,7 +62,7 @@ export const arbitraryHost = (i: number, roomy = false): fc.Arbitrary<HostSnapsh
       load: fc.nat(8),
       groups: fc.subarray([...GROUPS]),
     })
-    .map(({ state, driver, zone, allowance, fill, empty, load, groups }) => {
+    .map(({ state, driver, zone, allowance, fill, empty, load, groups }): HostSnapshot => {
       const u = empty
         ? EMPTY
         : used(Math.round(allowance.cpus * fill.cpus), Math.round(allowance.memoryMiB * fill.memory), Math.round(allowance.diskGiB * fill.disk));
@@ -68,7 +72,7 @@ export const arbitraryHost = (i: number, roomy = false): fc.Arbitrary<HostSnapsh
         name: `n${i}`,
         state,
         driver,
-        labels: zone ? { zone } : {},
+        labels: zone ? { zone } : ({} as Record<string, string>),
         allowance,
         used: u,
         load,
@@ -88,12 +92,12 @@ export const arbitraryRequest = (hosts: number, small = false, name = 'c'): fc.A
       cpus: fc.integer({ min: 1, max: small ? 3 : 10 }),
       memoryMiB: fc.integer({ min: 1, max: small ? 6 : 24 }),
       diskGiB: fc.integer({ min: 0, max: small ? 10 : 40 }),
-      driver: fc.option(fc.constantFrom('sim', 'libvirt'), { freq: small ? 4 : 2, nil: undefined }),
-      zone: fc.option(fc.constantFrom('a', 'b'), { freq: small ? 4 : 2, nil: undefined }),
-      exclude: fc.option(fc.array(fc.nat(hosts - 1), { maxLength: 3 }), { nil: undefined }),
-      antiAffinity: fc.option(fc.subarray([...GROUPS], { minLength: 1 }), { nil: undefined }),
-      affinity: fc.option(fc.subarray([...GROUPS], { minLength: 1 }), { nil: undefined }),
-      hint: fc.option(fc.nat(hosts - 1), { freq: 10, nil: undefined }),
+      driver: sometimes(fc.constantFrom('sim', 'libvirt'), small ? 25 : 50),
+      zone: sometimes(fc.constantFrom('a', 'b'), small ? 25 : 50),
+      exclude: sometimes(fc.array(fc.nat(hosts - 1), { maxLength: 3 }), 30),
+      antiAffinity: sometimes(fc.subarray([...GROUPS], { minLength: 1 }), 30),
+      affinity: sometimes(fc.subarray([...GROUPS], { minLength: 1 }), 30),
+      hint: sometimes(fc.nat(hosts - 1), 5),
     })
     .map((r) => ({
       name,

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Allocator, place } from '../../src/allocator';
+import { Allocator, mulberry32, place } from '../../src/allocator';
 import type { HostSnapshot, Placement, PlacementRequest } from '../../src/allocator';
 import { isEmpty } from '../../src/allocator/capacity';
 import { firstRejection, prepareChecks } from '../../src/allocator/filters';
-import { arbitraryRequest, arbitrarySnapshot, arbitraryWeights } from './builders';
+import { arbitraryRequest, arbitrarySnapshot, arbitraryWeights, sometimes } from './builders';
 
 const passesEveryFilter = (h: HostSnapshot, r: PlacementRequest) => firstRejection(prepareChecks(r), h) === undefined;
 
@@ -24,8 +24,8 @@ const scenario = (maxHosts: number, steps: number, roomy = false) =>
       requests: fc.array(arbitraryRequest(hosts.length, roomy), { minLength: 1, maxLength: steps }),
       seed: fc.nat(),
       weighers: arbitraryWeights,
-      maxCandidates: fc.option(fc.integer({ min: 1, max: 5 }), { freq: 4, nil: undefined }),
-      top: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+      maxCandidates: sometimes(fc.integer({ min: 1, max: 5 }), 15),
+      top: sometimes(fc.integer({ min: 0, max: 6 }), 50),
     }),
   );
 
@@ -86,9 +86,9 @@ describe('placement properties', () => {
 describe('indexed Allocator properties', () => {
   it('decides exactly as place() over its working copy, commit after commit: same host, same rejections, same candidates', () => {
     fc.assert(
-      fc.property(fc.boolean().chain((roomy) => scenario(80, 30, roomy)), fc.boolean(), ({ hosts, requests, seed, weighers, maxCandidates, top }, walkAlways) => {
-        // scoreAllBelow 0 makes the allocator walk its orders even on small clusters.
-        const a = new Allocator(hosts, { seed, weighers, maxCandidates, top, scoreAllBelow: walkAlways ? 0 : undefined });
+      fc.property(fc.boolean().chain((roomy) => scenario(80, 30, roomy)), fc.constantFrom(0, 3, undefined), ({ hosts, requests, seed, weighers, maxCandidates, top }, scoreAllBelow) => {
+        // A low scoreAllBelow makes the allocator walk its orders even on small clusters.
+        const a = new Allocator(hosts, { seed, weighers, maxCandidates, top, scoreAllBelow });
         for (const r of requests) {
           const want = place(a.hosts(), r, { seed, weighers, maxCandidates, top });
           const got = a.place(r);
@@ -99,6 +99,55 @@ describe('indexed Allocator properties', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('decides exactly as place() on a large cluster of few shapes, filled by long runs of small requests', () => {
+    const cluster = fc.record({
+      size: fc.integer({ min: 60, max: 250 }),
+      shapes: fc.integer({ min: 1, max: 3 }),
+      seed: fc.nat(),
+      steps: fc.integer({ min: 50, max: 250 }),
+      top: fc.constantFrom(0, 1, 3, 5),
+      weighers: fc.constantFrom(undefined, { binpack: 1 }, { binpack: 1, affinity: 4 }),
+      scoreAllBelow: fc.constantFrom(0, 4, undefined),
+    });
+    fc.assert(
+      fc.property(cluster, ({ size, shapes, seed, steps, top, weighers, scoreAllBelow }) => {
+        const random = mulberry32(seed);
+        const int = (n: number) => Math.floor(random() * n);
+        const hosts: HostSnapshot[] = Array.from({ length: size }, (_, i) => {
+          const s = i % shapes;
+          return {
+            id: `h${i}`,
+            name: `n${i}`,
+            state: int(20) === 0 ? 'down' : 'up',
+            driver: 'sim',
+            labels: { zone: s === 2 ? 'b' : 'a' },
+            allowance: { cpus: 16 << s, memoryMiB: 32 << s, diskGiB: 100 },
+            used: { cpus: 0, memoryMiB: 0, diskGiB: 0 },
+            load: 0,
+            groups: {},
+          };
+        });
+        const a = new Allocator(hosts, { seed, top, weighers, scoreAllBelow });
+        for (let i = 0; i < steps; i++) {
+          const env = `env:${int(10)}`;
+          const r: PlacementRequest = {
+            name: `c${i}`,
+            resources: { cpus: 1 + int(4), memoryMiB: 1 + int(8), diskGiB: int(6) },
+            ...(int(5) === 0 ? { antiAffinity: [env] } : {}),
+            ...(int(5) === 0 ? { affinity: [env] } : {}),
+            ...(int(10) === 0 ? { requires: { zone: 'b' } } : {}),
+            ...(int(10) === 0 ? { exclude: [`h${int(size)}`] } : {}),
+            groups: [env],
+          };
+          const want = place(a.hosts(), r, { seed, top, weighers });
+          assert.deepEqual(a.place(r), want);
+          if (want.host) a.commit(want.host.id, r);
+        }
+      }),
+      { numRuns: 40 },
     );
   });
 

@@ -505,6 +505,30 @@ describeOnDatabases('registry contract', (db) => {
     assert.deepEqual(await r.usage(hv1.id), snapshot[0]!.used);
   });
 
+  test('snapshots many hosts in a fixed number of queries, not one per host', async () => {
+    const r = await fresh();
+    for (let h = 0; h < 30; h++) {
+      const host = await addHost(r, `hv-${String(h).padStart(2, '0')}`, { cpus: 8, memoryMiB: 8192, diskGiB: 100 });
+      await addContainer(r, `c-${h}`, host.id, { cpus: 1 + (h % 3), memoryMiB: 256, diskGiB: 1 }, { [META.groups]: [`env:${h % 2}`] });
+    }
+    let queries = 0;
+    const logger = r.dataSource.logger;
+    const logQuery = logger.logQuery;
+    logger.logQuery = (...args) => {
+      queries++;
+      return logQuery.apply(logger, args);
+    };
+    try {
+      const snapshot = await r.hostSnapshot();
+      assert.equal(snapshot.length, 30);
+      assert.deepEqual(snapshot[4]!.used, { cpus: 2, memoryMiB: 256, diskGiB: 1 });
+      assert.deepEqual(snapshot[5]!.groups, { 'env:1': 1 });
+    } finally {
+      logger.logQuery = logQuery;
+    }
+    assert.ok(queries <= 3, `hostSnapshot ran ${queries} queries for 30 hosts`);
+  });
+
   test('keeps an audit log per node, newest first', async () => {
     const r = await fresh();
     const n = await r.add({ type: 'container', name: 'c', definition: {}, state: 'new' });

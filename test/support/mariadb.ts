@@ -36,8 +36,9 @@ function executable(p: string): boolean {
 }
 
 function locate(names: readonly string[], envVar: string): string | undefined {
+  // An explicit path is the only candidate: a wrong one means "not installed", not "search elsewhere".
   const fromEnv = process.env[envVar];
-  if (fromEnv && executable(fromEnv)) return fromEnv;
+  if (fromEnv) return executable(fromEnv) ? fromEnv : undefined;
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...EXTRA_DIRS];
   for (const name of names) for (const dir of dirs) if (executable(path.join(dir, name))) return path.join(dir, name);
   return undefined;

@@ -30,6 +30,8 @@ export interface StackOptions {
   readonly registryUrl?: string;
   /** Extra container kinds for the in-process worker. */
   readonly kinds?: Kinds;
+  /** Placeholder time to live for the in-process worker. */
+  readonly claimTtlSeconds?: number;
 }
 
 export interface Stack {
@@ -73,7 +75,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return;
     }
     const connection = await NativeConnection.connect({ address: temporal.address });
-    const worker = await createWorker({ connection, client: client.temporal, namespace: 'default', services: workerServices, kinds: options.kinds });
+    const worker = await createWorker({ connection, client: client.temporal, namespace: 'default', services: workerServices, kinds: options.kinds, claimTtlSeconds: options.claimTtlSeconds });
     inProcess = { worker, connection, run: worker.run() };
   }
 

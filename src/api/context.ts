@@ -1,0 +1,46 @@
+// What every route handler works with.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CommandHandle, Vmflow } from '../client';
+import type { TokenStore } from '../auth';
+import type { Config } from '../config';
+import { NotFoundError } from '../domain/errors';
+import type { NodeRecord } from '../domain/types';
+import { commandLogger, type Logger } from '../log';
+import type { ApiMetrics } from '../metrics';
+import { accepted, href } from './present';
+
+export type ApiConfig = Pick<Config, 'webUiUrl' | 'namespace' | 'temporalAddress' | 'apiBodyLimit' | 'apiAnonymousRole'>;
+
+export class ApiContext {
+  readonly startedAt = new Date();
+
+  constructor(
+    readonly client: Vmflow,
+    readonly tokens: TokenStore,
+    readonly config: ApiConfig,
+    readonly metrics: ApiMetrics,
+    readonly log: Logger,
+  ) {}
+
+  /** Answers 202 for an accepted command, counts it and logs it with its ids. */
+  accepted(request: FastifyRequest, reply: FastifyReply, handle: CommandHandle<unknown>) {
+    this.metrics.commandStarted({ command: handle.command, kind: handle.kind, result: () => handle.result() });
+    commandLogger(request.log, handle).info({ by: request.principal?.name }, `accepted ${handle.kind} command ${handle.command} ${handle.target}`);
+    reply.status(202).header('location', href.command(handle.workflowId));
+    return accepted(handle, this.config.webUiUrl, this.config.namespace);
+  }
+
+  /** A node of `type` by name or id. */
+  async node(type: NodeRecord['type'], ref: string): Promise<NodeRecord> {
+    const registry = this.client.registry;
+    const node = (await registry.findByName(ref)) ?? (/^[0-9a-f-]{36}$/.test(ref) ? await registry.find(ref) : undefined);
+    if (!node || node.type !== type) throw new NotFoundError(type, ref);
+    return node;
+  }
+
+  /** Names of hypervisors and environments by id, for the links of containers. */
+  async linkNames(): Promise<Map<string, string>> {
+    const [hosts, envs] = await Promise.all([this.client.registry.list({ type: 'hypervisor' }), this.client.registry.list({ type: 'environment' })]);
+    return new Map([...hosts, ...envs].map((n) => [n.id, n.name]));
+  }
+}

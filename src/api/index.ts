@@ -1,0 +1,163 @@
+// The REST API: Fastify with TypeBox schemas that validate every request and generate the OpenAPI
+// document, bearer-token roles on every route, one error shape, Prometheus metrics.
+import Ajv from 'ajv';
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { allows, ROLES, TokenAuthenticator, type Authenticator, type Role, type TokenStore } from '../auth';
+import type { Vmflow } from '../client';
+import { ForbiddenError } from '../domain/errors';
+import { createLogger, type Logger } from '../log';
+import { ApiMetrics } from '../metrics';
+import { ApiContext, type ApiConfig } from './context';
+import { toHttpError } from './errors';
+import { agentRoutes } from './routes/agents';
+import { commandRoutes } from './routes/commands';
+import { containerRoutes } from './routes/containers';
+import { environmentRoutes } from './routes/environments';
+import { hypervisorRoutes } from './routes/hypervisors';
+import { keyRoutes } from './routes/keys';
+import { systemRoutes } from './routes/system';
+import { tokenRoutes } from './routes/tokens';
+
+export { STATUS_OF_CODE, toHttpError } from './errors';
+export type { ApiConfig } from './context';
+
+export interface ApiOptions {
+  readonly client: Vmflow;
+  /** The token store: checks bearer tokens and serves /v1/tokens. */
+  readonly auth: TokenStore;
+  readonly config: ApiConfig;
+  /** Defaults to a JSON logger at `info` on stdout. */
+  readonly logger?: Logger;
+  readonly metrics?: ApiMetrics;
+  /** Replaces the token check (tests); defaults to the store with config.apiAnonymousRole. */
+  readonly authenticator?: Authenticator;
+}
+
+const VERSION: string = require('../../package.json').version;
+
+/** Request bodies are validated without coercion (a string is not a number); query and path parts are coerced from text. */
+function validators() {
+  const body = new Ajv({ allErrors: true, verbose: true, strict: false, coerceTypes: false, useDefaults: false, removeAdditional: false });
+  const text = new Ajv({ allErrors: true, verbose: true, strict: false, coerceTypes: true, useDefaults: true, removeAdditional: false });
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
+}
+
+/** Parses JSON bodies; an empty body is no body, and prototype keys are refused. */
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  return JSON.parse(text, (key, value) => {
+    if (key === '__proto__' || key === 'constructor') throw Object.assign(new Error(`the body may not contain a "${key}" key`), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' });
+    return value;
+  });
+}
+
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const { client, config } = options;
+  const log = options.logger ?? createLogger({ name: 'vmflow-api' });
+  const metrics = options.metrics ?? new ApiMetrics({ registry: client.registry });
+  const anonymous = config.apiAnonymousRole && config.apiAnonymousRole !== 'none' ? (config.apiAnonymousRole as Role) : undefined;
+  const authenticator = options.authenticator ?? new TokenAuthenticator(options.auth, anonymous);
+  const ctx = new ApiContext(client, options.auth, config, metrics, log);
+  const counters = { requests: 0, serverErrors: 0 };
+
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: Math.floor(config.apiBodyLimit),
+    exposeHeadRoutes: false,
+    routerOptions: { maxParamLength: 512 },
+    disableRequestLogging: (req) => req.url === '/healthz' || req.url === '/metrics',
+  });
+  app.setValidatorCompiler(validators());
+
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJson(body as string));
+    } catch (err) {
+      const e = err as Error & { statusCode?: number; code?: string };
+      done(Object.assign(e, { statusCode: 400, code: e.code ?? 'FST_ERR_CTP_INVALID_JSON_BODY', message: `the body is not valid JSON: ${e.message}` }), undefined);
+    }
+  });
+
+  // Every route declares the role it needs; a route without one is a programming error.
+  app.addHook('onRoute', (route) => {
+    const role = route.config?.role;
+    if (role !== 'public' && !ROLES.includes(role as Role)) throw new Error(`route ${route.method} ${route.url} declares no role`);
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const needed = request.routeOptions.config?.role;
+    if (!needed || needed === 'public') return;
+    const principal = await authenticator.authenticate(request.headers.authorization);
+    if (!allows(principal.role, needed)) throw new ForbiddenError(principal.role, needed);
+    request.principal = principal;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    counters.requests++;
+    if (reply.statusCode >= 500) counters.serverErrors++;
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler(async (err, request, reply) => {
+    const { status, body } = toHttpError(err, config.apiBodyLimit);
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.info({ code: body.error.code, status }, body.error.message);
+    reply.status(status).type('application/json');
+    return body;
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    reply.status(404);
+    return { error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: { method: request.method } } };
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'vmflow',
+        version: VERSION,
+        description:
+          'Cluster controller for hypervisors and their VMs. Every command is a Temporal workflow: it answers 202 with the workflow id; follow it at /v1/commands/<workflowId>. ' +
+          'Errors are { error: { code, message, details } }. Send "Authorization: Bearer <token>"; each operation says the role it needs (viewer < operator < admin).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a vmflow API token: vmflow tokens create --role <role> --name <name>' } } },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'hypervisors', description: 'hosts that run containers' },
+        { name: 'containers', description: 'VMs and containers, and their commands' },
+        { name: 'environments', description: 'groups of containers that work together' },
+        { name: 'commands', description: 'commands as workflows: progress, cancel, modify' },
+        { name: 'keys', description: 'unique keys and their owners' },
+        { name: 'agents', description: 'what the monitor knows of each host' },
+        { name: 'tokens', description: 'API tokens' },
+        { name: 'system', description: 'health, metrics, OpenAPI, controller information' },
+      ],
+    },
+  });
+
+  hypervisorRoutes(app, ctx);
+  containerRoutes(app, ctx);
+  environmentRoutes(app, ctx);
+  commandRoutes(app, ctx);
+  keyRoutes(app, ctx);
+  agentRoutes(app, ctx);
+  tokenRoutes(app, ctx);
+  systemRoutes(app, ctx, counters);
+
+  app.addHook('onClose', async () => metrics.close());
+  await app.ready();
+  return app;
+}
+
+/** Every route as `METHOD url` with the role it needs, for tests and docs. */
+export function routeTable(app: FastifyInstance): Array<{ method: string; url: string; role: string }> {
+  const out: Array<{ method: string; url: string; role: string }> = [];
+  const doc = app.swagger() as { paths: Record<string, Record<string, { 'x-vmflow-role'?: string }>> };
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) out.push({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1'), role: String(op['x-vmflow-role']) });
+  }
+  return out;
+}

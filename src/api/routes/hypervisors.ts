@@ -1,0 +1,116 @@
+// Hypervisors: reading them (viewer), adding, draining and removing them (admin).
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { ApiContext } from '../context';
+import * as present from '../present';
+import { route } from '../route';
+import { ContainerResource, DrainBody, Empty, HypervisorCreate, HypervisorResource, RefParams, listOf, type Body } from '../schemas';
+
+export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const tag = 'hypervisors';
+  const usageOf = async () => new Map((await ctx.client.registry.hostSnapshot()).map((h) => [h.id, h.used]));
+
+  route(app, {
+    method: 'GET',
+    url: '/v1/hypervisors',
+    role: 'viewer',
+    tag,
+    summary: 'List hypervisors with the capacity claimed on each',
+    response: { 200: listOf(HypervisorResource) },
+    handler: async () => {
+      const [hosts, usage] = await Promise.all([ctx.client.hypervisors.list(), usageOf()]);
+      return { items: hosts.map((h) => present.hypervisor(h, usage.get(h.id))), total: hosts.length };
+    },
+  });
+
+  route(app, {
+    method: 'POST',
+    url: '/v1/hypervisors',
+    role: 'admin',
+    tag,
+    summary: 'Add a hypervisor: validated, registered and probed through its driver',
+    body: HypervisorCreate,
+    response: { 201: HypervisorResource },
+    handler: async (req, reply) => {
+      const body = req.body as Body<typeof HypervisorCreate>;
+      const node = await ctx.client.hypervisors.add(body.name, body.definition as never, body.tags);
+      reply.status(201).header('location', present.href.hypervisor(node.id));
+      return present.hypervisor(node);
+    },
+  });
+
+  route(app, {
+    method: 'GET',
+    url: '/v1/hypervisors/:ref',
+    role: 'viewer',
+    tag,
+    summary: 'One hypervisor, by name or id',
+    params: RefParams,
+    response: { 200: HypervisorResource },
+    handler: async (req) => {
+      const node = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      return present.hypervisor(node, await ctx.client.registry.usage(node.id));
+    },
+  });
+
+  route(app, {
+    method: 'GET',
+    url: '/v1/hypervisors/:ref/containers',
+    role: 'viewer',
+    tag,
+    summary: 'Containers on a hypervisor',
+    params: RefParams,
+    response: { 200: listOf(ContainerResource) },
+    handler: async (req) => {
+      const node = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      const [children, names] = await Promise.all([ctx.client.registry.children(node.id, 'container'), ctx.linkNames()]);
+      return { items: children.map((c) => present.container(c, names)), total: children.length };
+    },
+  });
+
+  route(app, {
+    method: 'POST',
+    url: '/v1/hypervisors/:ref/drain',
+    role: 'admin',
+    tag,
+    summary: 'Drain a hypervisor: no new containers are placed on it; what runs there stays',
+    params: RefParams,
+    body: DrainBody,
+    response: { 200: HypervisorResource },
+    handler: async (req) => {
+      const host = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      return present.hypervisor(await ctx.client.hypervisors.drain(host.id, (req.body as Body<typeof DrainBody>).reason));
+    },
+  });
+
+  route(app, {
+    method: 'POST',
+    url: '/v1/hypervisors/:ref/undrain',
+    role: 'admin',
+    tag,
+    summary: 'Take a draining hypervisor back into placement',
+    params: RefParams,
+    body: Empty,
+    response: { 200: HypervisorResource },
+    handler: async (req) => {
+      const host = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      return present.hypervisor(await ctx.client.hypervisors.undrain(host.id));
+    },
+  });
+
+  route(app, {
+    method: 'DELETE',
+    url: '/v1/hypervisors/:ref',
+    role: 'admin',
+    tag,
+    summary: 'Remove (deprovision) a hypervisor; refused while containers or claims are on it',
+    params: RefParams,
+    response: { 204: Type.Null() },
+    handler: async (req, reply) => {
+      const host = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      await ctx.client.hypervisors.remove(host.id);
+      reply.status(204);
+      return null;
+    },
+  });
+}
