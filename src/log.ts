@@ -38,8 +38,8 @@ export interface CommandRef {
 }
 
 /** A child logger for one command: its lines carry commandId and workflowId. */
-export function commandLogger(log: Logger, ref: CommandRef): Logger {
-  return log.child({ commandId: ref.commandId, workflowId: ref.workflowId, ...(ref.command ? { command: ref.command } : {}), ...(ref.target ? { target: ref.target } : {}) });
+export function commandLogger<L extends { child(bindings: Record<string, unknown>): unknown }>(log: L, ref: CommandRef): ReturnType<L['child']> {
+  return log.child({ commandId: ref.commandId, workflowId: ref.workflowId, ...(ref.command ? { command: ref.command } : {}), ...(ref.target ? { target: ref.target } : {}) }) as ReturnType<L['child']>;
 }
 
 const COMMAND_WORKFLOW_ID = /^(container|environment|hypervisor)\/([^/]+)\/([^/]+)\/([^/]+)$/;

@@ -1,7 +1,7 @@
 // The REST API: Fastify with TypeBox schemas that validate every request and generate the OpenAPI
 // document, bearer-token roles on every route, one error shape, Prometheus metrics.
 import Ajv from 'ajv';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { allows, ROLES, TokenAuthenticator, type Authenticator, type Role, type TokenStore } from '../auth';
 import type { Vmflow } from '../client';
@@ -61,8 +61,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const ctx = new ApiContext(client, options.auth, config, metrics, log);
   const counters = { requests: 0, serverErrors: 0 };
 
-  const app = Fastify({
-    loggerInstance: log,
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
     bodyLimit: Math.floor(config.apiBodyLimit),
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 512 },
