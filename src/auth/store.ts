@@ -25,7 +25,7 @@ const TokenEntity = new EntitySchema<TokenRow>({
     id: { type: 'varchar', length: 32, primary: true },
     name: { type: 'varchar', length: 64 },
     role: { type: 'varchar', length: 16 },
-    hash: { type: 'char', length: 64, unique: true },
+    hash: { type: 'varchar', length: 64, unique: true },
     createdAt: { name: 'created_at', type: 'varchar', length: 32 },
     createdBy: { name: 'created_by', type: 'varchar', length: 255 },
     revokedAt: { name: 'revoked_at', type: 'varchar', length: 32, nullable: true },

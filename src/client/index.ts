@@ -10,6 +10,7 @@ import { Provisioner } from '../provisioner';
 import { openRegistry } from '../registry';
 import type { NodeQuery, Registry } from '../registry/types';
 import { CommandHandle, ContainerCommands, EnvironmentCommands } from './commands';
+import { Info } from './info';
 import type { EnvironmentArgs } from '../domain/environments';
 import { META, type EnvironmentDefinition } from '../domain/types';
 
@@ -46,6 +47,8 @@ export class Vmflow {
   readonly nodes: Nodes;
   readonly environments: Environments;
   readonly commands: ContainerCommands;
+  /** Agent (per host) and controller information. */
+  readonly info: Info;
 
   constructor(
     readonly temporal: Client,
@@ -59,6 +62,7 @@ export class Vmflow {
     this.containers = new Containers(this.commands, registry, provisioner, identity);
     this.hypervisors = new Hypervisors(temporal, registry, provisioner);
     this.environments = new Environments(new EnvironmentCommands(temporal, registry), registry, identity);
+    this.info = new Info(temporal, registry);
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@ export class ApiTokens1700000100001 implements MigrationInterface {
         \`id\` varchar(32) NOT NULL,
         \`name\` varchar(64) NOT NULL,
         \`role\` varchar(16) NOT NULL,
-        \`hash\` char(64) NOT NULL,
+        \`hash\` varchar(64) NOT NULL,
         \`created_at\` varchar(32) NOT NULL,
         \`created_by\` varchar(255) NOT NULL,
         \`revoked_at\` varchar(32) NULL,
@@ -23,7 +23,7 @@ export class ApiTokens1700000100001 implements MigrationInterface {
       "id" varchar(32) PRIMARY KEY NOT NULL,
       "name" varchar(64) NOT NULL,
       "role" varchar(16) NOT NULL,
-      "hash" char(64) NOT NULL UNIQUE,
+      "hash" varchar(64) NOT NULL UNIQUE,
       "created_at" varchar(32) NOT NULL,
       "created_by" varchar(255) NOT NULL,
       "revoked_at" varchar(32) NULL
