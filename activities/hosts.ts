@@ -37,6 +37,14 @@ async function withDriverContext<T>(fn: (ctx: DriverContext) => Promise<T>): Pro
   }
 }
 
+function firstAttempt(): boolean {
+  try {
+    return Context.current().info.attempt === 1;
+  } catch {
+    return false;
+  }
+}
+
 /** True when the container is already where `op` would leave it. */
 function alreadyDone(op: PowerOp, seen: ObservedContainer | undefined): boolean {
   switch (op) {
@@ -71,6 +79,33 @@ export function createHostActivities(drivers: DriverRegistry) {
       await withDriverContext(async (ctx) => {
         if (alreadyDone('stop', await driver.containerStatus(host, name, ctx))) return;
         await driver.shutdown(host, name, timeoutMs, ctx);
+      });
+    },
+
+    /**
+     * Builds a container on its host in one call: define, provision its disk, start it when asked.
+     * Each sub-step is skipped when the host shows it done, and reported as progress.
+     */
+    async containerBuild({ host, spec, start }: { host: HostRef; spec: ContainerSpec; start: boolean }): Promise<void> {
+      const driver = drivers.forHost(host);
+      await withDriverContext(async (ctx) => {
+        const step = (name: string) => ({ ...ctx, progress: (p: Progress) => ctx.progress({ ...p, step: `${name}${p.step && p.step !== name ? `: ${p.step}` : ''}` }) });
+        // On a first attempt nothing of it can exist yet (its name is registered to this command);
+        // a retry looks at the host first and skips what is done.
+        let seen = firstAttempt() ? undefined : await driver.containerStatus(host, spec.name, ctx);
+        if (!seen) {
+          ctx.progress({ step: 'define' });
+          await driver.define(host, spec, step('define'));
+          seen = { name: spec.name, state: 'defined', cpus: spec.definition.cpus, memoryMiB: spec.definition.memoryMiB, diskGiB: spec.definition.diskGiB, provisioned: false };
+        }
+        if (!seen?.provisioned) {
+          ctx.progress({ step: 'provision' });
+          await driver.provision(host, spec, step('provision'));
+        }
+        if (start && seen?.state !== 'running') {
+          ctx.progress({ step: 'start' });
+          await driver.start(host, spec.name, step('start'));
+        }
       });
     },
 

@@ -90,21 +90,14 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
 
     /** Adds the container to the registry (state `new`, no host), reserving name, ip and mac. */
     async provisionContainer(input: { id: string; name: string; args: CreateArgs; commandId: string }): Promise<ContainerContext> {
-      const existing = await registry.find(input.id);
-      const node =
-        existing ??
-        (await provisioner.provisionContainer({
-          id: input.id,
-          name: input.name,
-          definition: input.args.definition as ContainerDefinition,
-          tags: input.args.tags,
-        }));
-      if (!existing) {
-        await registry.update(node.id, undefined, {
-          metadata: { [META.workflowId]: currentWorkflowId(), [META.lastCommand]: input.commandId, ...(input.args.groups?.length ? { [META.groups]: [...input.args.groups] } : {}) },
-        });
-      }
-      return containerContext(await registry.get(node.id));
+      const node = await provisioner.provisionContainer({
+        id: input.id,
+        name: input.name,
+        definition: input.args.definition as ContainerDefinition,
+        tags: input.args.tags,
+        metadata: { [META.workflowId]: currentWorkflowId(), [META.lastCommand]: input.commandId, ...(input.args.groups?.length ? { [META.groups]: [...input.args.groups] } : {}) },
+      });
+      return containerContext(node);
     },
 
     /** Adds a clone's registry node: the source's definition with its own name, ip and mac. */
@@ -118,9 +111,9 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
         name: input.name,
         definition: { ...rest, network: { ...(network.bridge ? { bridge: network.bridge } : {}), ...(input.ip ? { ip: input.ip } : {}), ...(input.mac ? { mac: input.mac } : {}) } } as ContainerDefinition,
         tags: input.tags ?? source.tags,
+        metadata: { [META.workflowId]: currentWorkflowId() },
       });
-      await registry.update(node.id, undefined, { metadata: { [META.workflowId]: currentWorkflowId() } });
-      return containerContext(await registry.get(node.id));
+      return containerContext(node);
     },
 
     /** Removes a container node that never reached a host (compensation of provision). */
@@ -158,10 +151,10 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
           containerId: input.containerId,
           ttlSeconds: options.claimTtlSeconds ?? input.ttlSeconds,
           groups: input.groups,
+          metadata: { [META.workflowId]: currentWorkflowId() },
         },
         { seed: input.seed },
       );
-      await registry.update(result.placeholder.id, undefined, { metadata: { [META.workflowId]: currentWorkflowId() } });
       return {
         host: hostRef(await registry.get(result.placeholder.parentId!)),
         placeholderId: result.placeholder.id,
@@ -180,10 +173,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
 
     /** The container becomes a child of the claimed host; the placeholder goes; the state is set. */
     async commitPlacement(input: { commandId: string; containerId: string; state: string }): Promise<void> {
-      const node = await registry.commitClaim(input.commandId, input.containerId);
-      if (node.state !== input.state) {
-        await registry.update(node.id, undefined, { state: input.state, metadata: { [META.lastCommand]: input.commandId } });
-      }
+      await registry.commitClaim(input.commandId, input.containerId, { state: input.state, metadata: { [META.lastCommand]: input.commandId } });
     },
 
     async setContainerState(input: { containerId: string; state: string; commandId: string; cause?: string }): Promise<void> {

@@ -52,12 +52,12 @@ export async function createContainer(input: CommandInput<'create'>): Promise<Co
     cmd.host = host.name;
     cmd.tagHosts(host.name);
     const hosts = hostActivities(host);
-    await cmd.step(`define on ${host.name}`, () => hosts.containerDefine({ host, spec: ctx.spec }), () => hosts.containerRemove({ host, name }));
-    await cmd.step('provision its disk', () => hosts.containerProvision({ host, spec: ctx.spec }));
     const state: TrackedState = args.start === false ? 'stopped' : 'running';
-    if (state === 'running') {
-      await cmd.step('start', () => hosts.containerPower({ host, name, op: 'start' }), () => hosts.containerPower({ host, name, op: 'stop' }));
-    }
+    await cmd.step(
+      `build on ${host.name}: define, provision${state === 'running' ? ', start' : ''}`,
+      () => hosts.containerBuild({ host, spec: ctx.spec, start: state === 'running' }),
+      () => hosts.containerRemove({ host, name }),
+    );
     await cmd.step('commit', () => registry.commitPlacement({ commandId, containerId: id, state }));
     return { ...about(input), containerId: id, state, host: host.name };
   });

@@ -89,6 +89,8 @@ interface Pending<R> {
   readonly request: R;
   readonly workflowId: string;
   readonly projected: string;
+  /** False when nothing was ahead of it: it runs at once, without waiting for its turn. */
+  readonly queued: boolean;
   handle?: ChildWorkflowHandle<Workflow>;
   started?: Promise<void>;
   result?: Promise<void>;
@@ -129,12 +131,12 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
       // Checked again here: several updates can be validated before any handler has queued.
       const after = spec.next(projected(), req);
       const workflowId = spec.childId(req);
-      const p: Pending<R> = { request: req, workflowId, projected: after, running: false };
+      const p: Pending<R> = { request: req, workflowId, projected: after, queued: queue.length > 0, running: false };
       queue.push(p);
       seen.add(req.commandId);
       p.started = startChild(spec.workflowFor(req), {
         workflowId,
-        args: [{ request: req, queued: true }],
+        args: [{ request: req, queued: p.queued }],
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
         searchAttributes: spec.searchAttributes(req),
         memo: { summary: spec.describe(req), requestedBy: req.requestedBy ?? 'unknown' },
@@ -201,10 +203,12 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
     await head.started;
     if (!head.outcome) {
       head.running = true;
-      try {
-        await head.handle!.signal(turnSignal);
-      } catch {
-        // It ended before its turn (cancelled while queued): its outcome arrives below.
+      if (head.queued) {
+        try {
+          await head.handle!.signal(turnSignal);
+        } catch {
+          // It ended before its turn (cancelled while queued): its outcome arrives below.
+        }
       }
       await head.result;
     }

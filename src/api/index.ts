@@ -3,7 +3,7 @@
 import Ajv from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { allows, ROLES, TokenAuthenticator, type Authenticator, type Role, type TokenStore } from '../auth';
+import { allows, ROLES, TokenAuthenticator, type Access, type Authenticator, type Role, type TokenStore } from '../auth';
 import type { Vmflow } from '../client';
 import { ForbiddenError } from '../domain/errors';
 import { createLogger, type Logger } from '../log';
@@ -66,7 +66,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     bodyLimit: Math.floor(config.apiBodyLimit),
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 512 },
-    disableRequestLogging: (req) => req.url === '/healthz' || req.url === '/metrics',
   });
   app.setValidatorCompiler(validators());
 
@@ -81,9 +80,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
 
   // Every route declares the role it needs; a route without one is a programming error.
+  const routes: RouteInfo[] = [];
+  ROUTES.set(app, routes);
   app.addHook('onRoute', (route) => {
     const role = route.config?.role;
     if (role !== 'public' && !ROLES.includes(role as Role)) throw new Error(`route ${route.method} ${route.url} declares no role`);
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: role as Access });
   });
 
   app.addHook('onRequest', async (request) => {
@@ -152,12 +154,15 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   return app;
 }
 
-/** Every route as `METHOD url` with the role it needs, for tests and docs. */
-export function routeTable(app: FastifyInstance): Array<{ method: string; url: string; role: string }> {
-  const out: Array<{ method: string; url: string; role: string }> = [];
-  const doc = app.swagger() as { paths: Record<string, Record<string, { 'x-vmflow-role'?: string }>> };
-  for (const [path, ops] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(ops)) out.push({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1'), role: String(op['x-vmflow-role']) });
-  }
-  return out;
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+  readonly role: Access;
+}
+
+const ROUTES = new WeakMap<FastifyInstance, RouteInfo[]>();
+
+/** Every route the API registered, with the role it needs, as Fastify saw them (for tests and docs). */
+export function routeTable(app: FastifyInstance): readonly RouteInfo[] {
+  return ROUTES.get(app) ?? [];
 }

@@ -1,33 +1,58 @@
-// `vmflow` command line.
+// `vmflow` command line: the processes (dev, worker, api, sim) and a command for every operation.
+// Lists print aligned tables, `-o json` prints JSON, `--wait` follows a command to its end; a
+// failure prints its message and exits non-zero.
 import { Command } from 'commander';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { VmflowError } from '../domain/errors';
-import { runDev, runSimProcess, runWorkerProcess } from './processes';
+import { commandCommands } from './commands/commands';
+import { containerCommands } from './commands/containers';
+import { environmentCommands } from './commands/environments';
+import { hypervisorCommands } from './commands/hypervisors';
+import { keyCommands } from './commands/keys';
+import { addSimAdmin } from './commands/sim';
+import { tokenCommands } from './commands/tokens';
+import { flag } from './output';
+import { runApiProcess, runDev, runSimProcess, runWorkerProcess } from './processes';
 
 export function buildProgram(): Command {
   const program = new Command('vmflow').description('cluster controller for hypervisors and their VMs, on Temporal').showHelpAfterError();
 
   program
     .command('dev')
-    .description('run everything on the embedded default: Temporal dev server + Web UI, sim farm, SQLite registry, worker')
+    .description('run everything on the embedded default: Temporal dev server + Web UI, sim farm, SQLite registry, worker, API (admin token in .vmflow/admin-token)')
     .action(async () => runDev(loadConfig()));
 
   program
     .command('worker')
-    .description('run a worker: every workflow and the central activities')
+    .description('run a worker: every workflow and the central activities (VMFLOW_WORKER_METRICS_PORT serves its Temporal SDK metrics to Prometheus)')
     .action(async () => runWorkerProcess(loadConfig()));
 
   program
+    .command('api')
+    .description('run the REST API (OpenAPI at /openapi.json, Prometheus at /metrics)')
+    .option('--host <host>', 'address to listen on (default VMFLOW_API_HOST)')
+    .option('--port <port>', 'port to listen on (default VMFLOW_API_PORT)', flag.integer('--port', 0))
+    .action(async (o: { host?: string; port?: number }) => runApiProcess(loadConfig(), o));
+
+  const sim = program
     .command('sim')
-    .description('run the simulated hypervisor farm on one loopback port')
+    .description('run the simulated hypervisor farm on one loopback port; with a subcommand, drive its admin API')
     .option('--port <port>', 'port (0 picks a free one)')
     .option('--state-dir <dir>', 'folder of the state file')
+    .allowExcessArguments(false)
     .action(async (opts: { port?: string; stateDir?: string }) => {
       const config = loadConfig();
       await runSimProcess({ port: opts.port !== undefined ? Number(opts.port) : config.simPort, stateDir: opts.stateDir ?? path.join(config.dataDir, 'sim') });
     });
+  addSimAdmin(sim);
 
+  program.addCommand(hypervisorCommands());
+  program.addCommand(containerCommands());
+  program.addCommand(environmentCommands());
+  program.addCommand(commandCommands());
+  program.addCommand(keyCommands());
+  program.addCommand(tokenCommands());
   return program;
 }
 
@@ -38,6 +63,8 @@ async function main(): Promise<void> {
     console.error(`vmflow: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = err instanceof VmflowError ? 2 : 1;
   }
+  // Connections to Temporal and the database are closed by now; nothing left needs the loop.
+  process.exit();
 }
 
 if (require.main === module) void main();

@@ -1,4 +1,4 @@
-// The long-running processes: worker, sim, and `dev` (everything on the embedded default).
+// The long-running processes: worker, API, sim, and `dev` (everything on the embedded default).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,10 @@ import { connect } from '../client';
 import { runSim, SimAdmin } from '../sim';
 import { startDevServer } from '../temporal/dev-server';
 import { createWorker, openServices } from '../worker';
+import { buildApi } from '../api';
+import { ensureAdminToken, TokenStore } from '../auth';
+import { createLogger } from '../log';
+import { installWorkerRuntime } from '../metrics/worker';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -21,6 +25,9 @@ function untilStopped(): Promise<string> {
 }
 
 export async function runWorkerProcess(config: Config): Promise<void> {
+  const log = createLogger({ level: config.logLevel, name: 'vmflow-worker' });
+  const metricsUrl = installWorkerRuntime(config, log);
+  if (metricsUrl) log.info({ metrics: metricsUrl }, 'worker metrics (Temporal SDK, Prometheus)');
   const services = await openServices(config);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const clientConnection = await Connection.connect({ address: config.temporalAddress });
@@ -32,6 +39,23 @@ export async function runWorkerProcess(config: Config): Promise<void> {
   await connection.close();
   await clientConnection.close();
   await services.close();
+  log.flush();
+}
+
+/** `vmflow api`: the REST API on config.apiHost:apiPort (or the given host and port). */
+export async function runApiProcess(config: Config, listen: { host?: string; port?: number } = {}): Promise<void> {
+  const log = createLogger({ level: config.logLevel, name: 'vmflow-api' });
+  const client = await connect({ temporalAddress: config.temporalAddress, namespace: config.namespace, registryUrl: config.registryUrl, identity: 'vmflow-api' });
+  const tokens = await TokenStore.open(config.registryUrl);
+  const app = await buildApi({ client, auth: tokens, config, logger: log });
+  const url = await app.listen({ host: listen.host ?? config.apiHost, port: listen.port ?? config.apiPort });
+  log.info({ url, openapi: `${url}/openapi.json`, anonymousRole: config.apiAnonymousRole }, 'vmflow API listening');
+  console.error(`vmflow API on ${url}   (OpenAPI: ${url}/openapi.json, metrics: ${url}/metrics)`);
+  await untilStopped();
+  await app.close();
+  await tokens.close();
+  await client.close();
+  log.flush();
 }
 
 export async function runSimProcess(options: { port: number; stateDir: string }): Promise<void> {
@@ -77,16 +101,18 @@ export async function runDev(config: Config): Promise<void> {
   const sim = spawnSim(config.simPort, path.join(dataDir, 'sim'));
   const simUrl = await sim.url;
 
+  const log = createLogger({ level: config.logLevel, name: 'vmflow-dev' });
+  const workerMetrics = installWorkerRuntime(config, log);
   const services = await openServices(config);
   const client = await connect({ temporalAddress: temporal.address, namespace: config.namespace, registry: services.registry });
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await createWorker({ connection, client: client.temporal, namespace: config.namespace, services, concurrency: config.workerConcurrency });
   const running = worker.run();
 
-  const admin = new SimAdmin(simUrl);
-  const known = new Set((await admin.hosts()).map((h) => h.id));
+  const simAdmin = new SimAdmin(simUrl);
+  const known = new Set((await simAdmin.hosts()).map((h) => h.id));
   for (const h of DEV_HOSTS) {
-    if (!known.has(h.id)) await admin.addHost(h);
+    if (!known.has(h.id)) await simAdmin.addHost(h);
     if (!(await services.registry.findByName(h.id))) {
       await client.hypervisors.add(h.id, {
         driver: 'sim',
@@ -96,6 +122,11 @@ export async function runDev(config: Config): Promise<void> {
     }
   }
 
+  const tokens = await TokenStore.open(config.registryUrl);
+  const admin = await ensureAdminToken(tokens, config.apiTokenFile);
+  const api = await buildApi({ client, auth: tokens, config: { ...config, webUiUrl: temporal.uiUrl ?? config.webUiUrl }, logger: log });
+  const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
+
   console.log(
     [
       '',
@@ -104,6 +135,9 @@ export async function runDev(config: Config): Promise<void> {
       `  Web UI        ${temporal.uiUrl}   (commands: filter by VmflowContainer, VmflowHypervisor, VmflowCommand)`,
       `  registry      ${config.registryUrl}`,
       `  sim farm      ${simUrl}   (${DEV_HOSTS.map((h) => h.id).join(', ')})`,
+      `  API           ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json, metrics: ${apiUrl}/metrics)`,
+      `  admin token   ${config.apiTokenFile}${admin.created ? ' (created now)' : ''}   curl -H "Authorization: Bearer $(cat ${config.apiTokenFile})" ${apiUrl}/v1/containers`,
+      ...(workerMetrics ? [`  worker metrics ${workerMetrics}`] : []),
       '',
       'Try:  npx vmflow containers create web1 --kind web --cpus 1 --memory 1024 --disk 10 --wait',
       'Ctrl-C stops everything.',
@@ -112,7 +146,13 @@ export async function runDev(config: Config): Promise<void> {
 
   await Promise.race([untilStopped(), running]);
   console.log('vmflow: stopping');
-  worker.shutdown();
+  await api.close();
+  await tokens.close();
+  try {
+    worker.shutdown();
+  } catch {
+    // The Temporal runtime began shutting the worker down on the same signal.
+  }
   await running.catch(() => undefined);
   await client.close();
   await connection.close();

@@ -46,17 +46,18 @@ export class CommandHandle<R = CommandResult> {
   async progress(): Promise<CommandProgress & { status: string }> {
     const handle = this.client.workflow.getHandle(this.workflowId);
     const [p, d] = await Promise.all([handle.query<CommandProgress>('progress'), handle.describe()]);
+    // A driver call reports its own sub-step and progress in its heartbeats.
     const beat = d.raw.pendingActivities?.find((a) => a.heartbeatDetails?.payloads?.length);
-    let fraction: number | undefined;
+    let detail: { step?: string; fraction?: number } | undefined;
     if (beat) {
       try {
-        const details = this.client.options.loadedDataConverter.payloadConverter.fromPayload<{ fraction?: number }>(beat.heartbeatDetails!.payloads![0]!);
-        fraction = details?.fraction;
+        detail = this.client.options.loadedDataConverter.payloadConverter.fromPayload<{ step?: string; fraction?: number }>(beat.heartbeatDetails!.payloads![0]!);
       } catch {
-        fraction = undefined;
+        detail = undefined;
       }
     }
-    return { ...p, fraction: fraction ?? p.fraction, status: d.status.name };
+    const running = p.phase === 'running' && detail?.step;
+    return { ...p, step: running ? `${p.step} — ${detail!.step}` : p.step, fraction: detail?.fraction ?? p.fraction, status: d.status.name };
   }
 
   /** `container` or `environment`: what the command is about. */
@@ -231,6 +232,7 @@ export class ContainerCommands {
       requestedBy,
       ...(options.environment ? { environment: options.environment } : {}),
     };
+    if (command === 'create') return this.startCreate(req as CommandRequest<'create'>);
     const entityId = workflowIds.containerEntity(container);
     try {
       const accepted = await this.client.workflow.executeUpdateWithStart<any, CommandAccepted, [CommandRequest]>('submit', {
@@ -245,6 +247,32 @@ export class ContainerCommands {
         }),
       });
       return new CommandHandle(this.client, accepted.workflowId, accepted.commandId, command, container);
+    } catch (err) {
+      throw fromFailure(err) ?? err;
+    }
+  }
+
+  /**
+   * A create starts its workflow directly: until it commits, the container is `new` and its
+   * entity accepts no other command, so there is nothing to queue behind and one round of
+   * workflow tasks is saved.
+   */
+  private async startCreate(req: CommandRequest<'create'>): Promise<CommandHandle> {
+    const workflowId = workflowIds.containerCommand(req.container, 'create', req.commandId);
+    try {
+      await this.client.workflow.start('createContainer', {
+        workflowId,
+        taskQueue: TASK_QUEUE,
+        args: [{ request: req, queued: false }],
+        searchAttributes: {
+          [SEARCH_ATTRIBUTES.container]: [req.container],
+          [SEARCH_ATTRIBUTES.command]: ['create'],
+          ...(req.environment ? { [SEARCH_ATTRIBUTES.environment]: [req.environment] } : {}),
+        },
+        memo: { summary: describeCommand(req), requestedBy: req.requestedBy ?? 'unknown' },
+        staticSummary: describeCommand(req),
+      });
+      return new CommandHandle(this.client, workflowId, req.commandId, 'create', req.container);
     } catch (err) {
       throw fromFailure(err) ?? err;
     }

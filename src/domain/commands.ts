@@ -126,7 +126,8 @@ const TRANSITIONS: Record<ContainerCommand, { from: readonly TrackedState[]; to:
   suspend: { from: ['running'], to: () => 'suspended' },
   resume: { from: ['suspended'], to: () => 'running' },
   update: { from: ['stopped'], to: () => 'stopped' },
-  destroy: { from: ['new', 'stopped', 'running', 'suspended', 'lost', 'illegal'], to: () => 'destroyed' },
+  // `new` accepts nothing: its create is still running (or was killed, and the collector removes it).
+  destroy: { from: ['stopped', 'running', 'suspended', 'lost', 'illegal'], to: () => 'destroyed' },
   clone: { from: ['stopped'], to: (f) => f },
   migrate: { from: ['stopped', 'running'], to: (f) => f },
 };
@@ -151,7 +152,9 @@ export function nextState<C extends ContainerCommand>(state: TrackedState, comma
     const reason =
       state === 'destroyed' || state === 'absent'
         ? `it ${state === 'absent' ? 'does not exist' : 'is destroyed'}`
-        : command === 'create'
+        : state === 'new'
+          ? 'it is still being created'
+          : command === 'create'
           ? 'it already exists'
           : `it is ${state}${WHY[command] ? `; ${WHY[command]}` : ''}`;
     throw new InvalidTransitionError(command, container, state, reason);

@@ -100,6 +100,8 @@ export const ContainerRequestSchema = Type.Object(
     definition: ContainerDefinitionInputSchema,
     tags: Type.Optional(Tags),
     parentId: Type.Optional(Id),
+    /** vmflow's own metadata, written with the node (the workflow that creates it, its groups). */
+    metadata: Type.Optional(Type.Record(Type.String({ pattern: '^vmflow\\.' }), Type.Unknown())),
   },
   strict,
 );

@@ -40,7 +40,7 @@ export class ApiMetrics {
     this.followConcurrency = options.followConcurrency ?? 32;
     this.followQueueLimit = options.followQueueLimit ?? 10_000;
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'vmflow_api_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'vmflow_api_' });
     this.requests = new Counter({ name: 'vmflow_api_requests_total', help: 'HTTP requests answered, by route template and status', labelNames: ['method', 'route', 'status'], registers });
     this.duration = new Histogram({
       name: 'vmflow_api_request_duration_seconds',

@@ -50,6 +50,8 @@ export interface ProvisionContainerInput {
   readonly tags?: Record<string, string>;
   /** Registers a container that already runs on this hypervisor (no capacity claim is made). */
   readonly parentId?: string;
+  /** vmflow's own metadata to store with it (`vmflow.` keys only). */
+  readonly metadata?: JsonObject;
 }
 
 export interface ProvisionEnvironmentInput {
@@ -115,7 +117,8 @@ export class Provisioner {
       }
     }
     const { network = {}, group, ...rest } = input.definition;
-    const metadata: JsonObject = group ? { [META.groups]: [`group:${group}`] } : {};
+    const groups = [...(group ? [`group:${group}`] : []), ...(((input.metadata?.[META.groups] as string[] | undefined) ?? []))];
+    const metadata: JsonObject = { ...(input.metadata ?? {}), ...(groups.length ? { [META.groups]: groups } : {}) };
     const add = (address: NetworkAddress) => {
       const definition: ContainerDefinition & { group?: string } = {
         ...rest,

@@ -397,12 +397,12 @@ export class SqlRegistry implements Registry {
         name,
         definition: JSON.stringify(definition),
         state: PLACEHOLDER_STATE,
-        metadata: '{}',
+        metadata: JSON.stringify(dropNulls(request.metadata ?? {})),
         parentId: host.id,
         version: 1,
         createdAt: now.toISOString(),
         updatedAt: now.toISOString(),
-        ...derive('placeholder', definition as unknown as JsonObject, {}),
+        ...derive('placeholder', definition as unknown as JsonObject, dropNulls(request.metadata ?? {})),
       };
       try {
         await m.createQueryBuilder().insert().into(NodeEntity).values(row).updateEntity(false).execute();
@@ -445,7 +445,7 @@ export class SqlRegistry implements Registry {
     });
   }
 
-  async commitClaim(commandId: string, containerId: string): Promise<NodeRecord> {
+  async commitClaim(commandId: string, containerId: string, patch: Pick<NodePatch, 'state' | 'metadata'> = {}): Promise<NodeRecord> {
     return this.transaction(async (m) => {
       const placeholderId = await this.keyOwner(m, keyOf.claim(commandId));
       if (!placeholderId) {
@@ -461,7 +461,14 @@ export class SqlRegistry implements Registry {
       const container = await this.lockedRow(m, containerId, 'container');
       if (container.type !== 'container')
         throw new InvalidInputError([{ field: 'containerId', problem: `names ${withArticle(container.type)}, not a container` }], 'claim commit');
-      if (container.parentId !== placeholder.parentId) await this.writeRow(m, container, { parentId: placeholder.parentId });
+      const changes: Partial<NodeRow> = {};
+      if (container.parentId !== placeholder.parentId) changes.parentId = placeholder.parentId;
+      if (patch.state !== undefined && patch.state !== container.state) changes.state = patch.state;
+      if (patch.metadata !== undefined) {
+        const metadata = mergeMetadata(parse(container.metadata), patch.metadata);
+        Object.assign(changes, { metadata: JSON.stringify(metadata) }, derive(container.type, parse(container.definition), metadata));
+      }
+      if (Object.keys(changes).length) await this.writeRow(m, container, changes);
       await this.deleteNodes(m, [placeholderId]);
       return this.loadRecord(m, containerId);
     });

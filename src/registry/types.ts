@@ -44,6 +44,8 @@ export interface ClaimRequest {
   readonly ttlSeconds: number;
   /** Anti-affinity/affinity group names the claim counts toward (`env:<id>`, `group:<name>`). */
   readonly groups?: readonly string[];
+  /** Metadata of the placeholder (the workflow that holds it). */
+  readonly metadata?: JsonObject;
 }
 
 /** One host as the allocator sees it. */
@@ -111,10 +113,11 @@ export interface Registry {
   /** Removes the placeholder of a command; false when there was none. */
   release(commandId: string): Promise<boolean>;
   /**
-   * In one transaction: makes the container a child of the claim's host and removes the claim.
+   * In one transaction: makes the container a child of the claim's host, applies `patch` (its new
+   * state) and removes the claim.
    * Idempotent: a second call after success is a no-op.
    */
-  commitClaim(commandId: string, containerId: string): Promise<NodeRecord>;
+  commitClaim(commandId: string, containerId: string, patch?: Pick<NodePatch, 'state' | 'metadata'>): Promise<NodeRecord>;
   /**
    * Changes a container's definition; when it has a host, re-checks that host's capacity under
    * its row lock first.

@@ -61,9 +61,13 @@ describe('container commands on libvirt hosts', { concurrency: false }, () => {
     await expect(await run('suspend', 'vm1'), 'suspended', 'paused');
     await expect(await run('resume', 'vm1'), 'running', 'running');
 
+    const id = (await dominfo(uri('lv-a'), 'vm1')).get('Id');
     const reboots = await watchReboots(uri('lv-a'), 'vm1', 30);
     await expect(await run('reboot', 'vm1'), 'running', 'running');
-    assert.equal(await reboots(), 1, 'one reset reached the guest (it has no OS to act on ACPI)');
+    // The guest has no OS to act on ACPI, so the driver resets it; its firmware may reset once more
+    // while it comes up, so the count is at least one.
+    assert.ok((await reboots()) >= 1, 'the guest was reset');
+    assert.equal((await dominfo(uri('lv-a'), 'vm1')).get('Id'), id, 'the same QEMU process: rebooted, not restarted');
 
     const began = Date.now();
     await expect(await (await containers().shutdown('vm1', 1000)).result(), 'stopped', 'shut off');
@@ -134,6 +138,7 @@ describe('container commands on libvirt hosts', { concurrency: false }, () => {
     assert.equal(existsSync(disk('lv-b', 'vm1')), false, 'the source disk is wiped');
     const info = await dominfo(uri('lv-a'), 'vm1');
     assert.equal(info.get('State'), 'running');
+    assert.equal((await virsh(uri('lv-a'), 'domstate', '--reason', '--domain=vm1')).stdout.trim(), 'running (migrated)', 'it arrived running, not restarted');
     assert.equal(info.get('Persistent'), 'yes');
     assert.equal(info.get('UUID'), before.get('UUID'));
     assert.ok((await dumpxml(uri('lv-a'), 'vm1')).includes(`<source file='${disk('lv-a', 'vm1')}'`), 'runs from the target storage');

@@ -179,3 +179,45 @@ export async function historyOf(ls: LibvirtStack, workflowId: string): Promise<H
   const history = await ls.stack.client.temporal.workflow.getHandle(workflowId).fetchHistory();
   return [...(history.events ?? [])];
 }
+
+/** One activity of a command as its history records it. */
+export interface ActivityRun {
+  readonly type: string;
+  readonly taskQueue: string;
+  /** Schedule-to-start timeout in seconds; 0 when none was set. */
+  readonly scheduleToStartSeconds: number;
+  /** The worker identity that ran its last attempt, and that attempt's number, once started. */
+  readonly identity?: string;
+  readonly attempt?: number;
+  readonly completed: boolean;
+}
+
+export function activityRuns(events: readonly HistoryEvent[]): ActivityRun[] {
+  const byScheduled = new Map<string, { type: string; taskQueue: string; scheduleToStartSeconds: number; identity?: string; attempt?: number; completed: boolean }>();
+  for (const e of events) {
+    const id = String(e.eventId);
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      byScheduled.set(id, {
+        type: scheduled.activityType?.name ?? '',
+        taskQueue: scheduled.taskQueue?.name ?? '',
+        scheduleToStartSeconds: Number(scheduled.scheduleToStartTimeout?.seconds ?? 0),
+        completed: false,
+      });
+    }
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) {
+      const run = byScheduled.get(String(started.scheduledEventId));
+      if (run) {
+        run.identity = started.identity ?? undefined;
+        run.attempt = started.attempt ?? undefined;
+      }
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) {
+      const run = byScheduled.get(String(done.scheduledEventId));
+      if (run) run.completed = true;
+    }
+  }
+  return [...byScheduled.values()];
+}

@@ -513,6 +513,7 @@ export class LibvirtDriver implements Driver {
         await writeFile(path.join(work, 'live.xml'), m.retarget(liveXml));
         await writeFile(path.join(work, 'persistent.xml'), m.retarget(m.inactiveXml));
         const vol = volumeXml({ name: volumeName(name), capacityBytes: m.disk.capacityBytes, format: 'qcow2' });
+        await this.removeLeftoverVolume(target, 'migrate', m.targetPool, volumeName(name), ctx);
         await this.createVolume(target, 'migrate', m.targetPool, vol, ctx);
         precreated = true;
         args.push(
@@ -792,6 +793,24 @@ export class LibvirtDriver implements Driver {
   }
 
   /**
+   * Deletes a volume this operation is about to create, left by an earlier attempt whose process
+   * died mid-copy (an agent or worker killed during a clone or migration): without this the retry
+   * fails for good on "volume exists already". Callers have checked that no domain of that name
+   * exists on the host, so the volume is no one else's. It holds this container's own data and
+   * is overwritten next, so it is not wiped.
+   */
+  private async removeLeftoverVolume(host: HostRef, operation: string, pool: string, vol: string, ctx: DriverContext): Promise<void> {
+    try {
+      await this.virsh(host, operation, ['vol-info', `--pool=${pool}`, `--vol=${vol}`], ctx);
+    } catch (err) {
+      if (err instanceof DriverError && isVolumeMissing(err.driverMessage)) return;
+      throw err;
+    }
+    ctx.progress({ step: `removing ${vol} left by an interrupted attempt` });
+    await this.removeVolume(host, operation, pool, vol, ctx, false);
+  }
+
+  /**
    * Copies a volume to `targetPool` as a standalone qcow2 (no backing file, so it does not depend on
    * the source's base images). Within one daemon libvirt converts it in place; across daemons it is
    * flattened on the source and travels as a libvirt stream through this process.
@@ -817,6 +836,7 @@ export class LibvirtDriver implements Driver {
       );
     if (source.definition.address === target.definition.address) {
       ctx.progress({ step: 'copying disk' });
+      await this.removeLeftoverVolume(target, operation, targetPool, newVol, ctx);
       await convert(target, targetPool, newVol, 'copying disk');
       return;
     }
@@ -826,6 +846,7 @@ export class LibvirtDriver implements Driver {
     let uploaded = false;
     try {
       ctx.progress({ step: 'flattening disk on the source', fraction: 0 });
+      await this.removeLeftoverVolume(source, operation, srcPool, flat, ctx);
       await convert(source, srcPool, flat, 'flattening disk');
       try {
         ctx.progress({ step: 'downloading disk', fraction: 0.25 });
@@ -837,6 +858,7 @@ export class LibvirtDriver implements Driver {
         await this.bestEffort(() => this.virsh(source, operation, ['vol-delete', `--pool=${srcPool}`, `--vol=${flat}`], ctx));
       }
       // A raw, empty volume takes the uploaded qcow2 byte for byte; the refresh re-reads its format.
+      await this.removeLeftoverVolume(target, operation, targetPool, newVol, ctx);
       await this.createVolume(target, operation, targetPool, volumeXml({ name: newVol, capacityBytes: 0, format: 'raw' }), ctx);
       uploaded = true;
       ctx.progress({ step: 'uploading disk', fraction: 0.6 });

@@ -1,0 +1,121 @@
+// Creates N containers end to end on the embedded stack (Temporal dev server, sim with zero
+// delay, SQLite registry, in-process worker), and in the same run the raw Temporal floor: a
+// no-op workflow with the same activities as a create (three local, one regular), on a worker
+// with the same settings.
+// Usage: npm run bench:commands [-- N]
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { connect } from '../src/client';
+import { startDevServer } from '../src/temporal/dev-server';
+import { createWorker, openServices } from '../src/worker';
+import { startSim } from '../test/support/sim';
+
+const N = Number(process.argv[2] ?? 500);
+const IN_FLIGHT = 100;
+const CONCURRENCY = 100;
+
+/** Runs `submit` for indexes [from, to) with IN_FLIGHT at a time; returns the seconds taken. */
+async function round(from: number, to: number, submit: (i: number) => Promise<unknown>): Promise<number> {
+  const started = process.hrtime.bigint();
+  let next = from;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < to) await submit(next++);
+    }),
+  );
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+/**
+ * Alternates the two runs in halves (floor, vmflow, floor, vmflow) so that load from anything
+ * else on the machine falls on both alike.
+ */
+async function interleaved(runs: Array<{ label: string; submit: (i: number) => Promise<unknown> }>, count: number) {
+  const seconds = runs.map(() => 0);
+  const half = Math.floor(count / 2);
+  for (const [from, to] of [
+    [0, half],
+    [half, count],
+  ] as const) {
+    for (const [r, run] of runs.entries()) seconds[r]! += await round(from, to, run.submit);
+  }
+  return runs.map((run, r) => ({ label: run.label, seconds: seconds[r]!, perSecond: count / seconds[r]! }));
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-bench-'));
+  const [temporal, sim] = await Promise.all([startDevServer(), startSim()]);
+  const services = await openServices({ registryUrl: `sqlite:${path.join(dir, 'registry.sqlite')}`, ipPool: '10.0.0.0/16' });
+  const client = await connect({ temporalAddress: temporal.address, registry: services.registry });
+  const connection = await NativeConnection.connect({ address: temporal.address });
+  const worker = await createWorker({ connection, client: client.temporal, namespace: 'default', services, concurrency: CONCURRENCY });
+  const running = worker.run();
+
+  const floorWorker = await Worker.create({
+    connection,
+    namespace: 'default',
+    taskQueue: 'bench-floor',
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./floor/workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } }),
+    activities: { noop: async (step: string) => step },
+    maxConcurrentActivityTaskExecutions: CONCURRENCY,
+    maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(CONCURRENCY / 2)),
+    maxCachedWorkflows: 2000,
+  });
+  const floorRunning = floorWorker.run();
+
+  const hosts = Math.ceil(N / 60) + 1;
+  for (let i = 0; i < hosts; i++) {
+    const id = `b-${i}`;
+    const capacity = { cpus: 64, memoryMiB: 65536, diskGiB: 10000 };
+    await sim.admin.addHost({ id, ...capacity });
+    await services.provisioner.provisionHypervisor({ name: id, definition: { driver: 'sim', address: sim.hostAddress(id), capacity } });
+  }
+
+  // Warm both paths so bundling, caches and connections are not measured.
+  await client.temporal.workflow.execute('floorWorkflow', { taskQueue: 'bench-floor', workflowId: 'floor-warm', args: [] });
+  await (await client.containers.create('warm', { definition: { kind: 'generic', cpus: 1, memoryMiB: 512, diskGiB: 1 } })).result();
+
+  const [floor, vmflow] = await interleaved(
+    [
+      {
+        label: 'raw Temporal floor (no-op workflow, same activities)',
+        submit: (i) => client.temporal.workflow.execute('floorWorkflow', { taskQueue: 'bench-floor', workflowId: `floor-${i}`, args: [] }),
+      },
+      {
+        label: 'vmflow createContainer (command workflow + registry + sim)',
+        submit: async (i) => {
+          const h = await client.containers.create(`c${i}`, { definition: { kind: 'generic', cpus: 1, memoryMiB: 512, diskGiB: 1 } });
+          const r = await h.result();
+          if (r.state !== 'running') throw new Error(`c${i} ended ${r.state}`);
+        },
+      },
+    ],
+    N,
+  );
+  const placed = await services.registry.count({ type: 'container' });
+  const rss = process.memoryUsage().rss / 2 ** 20;
+
+  console.log(`\nbench/commands: N = ${N}, ${IN_FLIGHT} in flight, worker concurrency ${CONCURRENCY}, ${hosts} sim hosts, zero sim delay\n`);
+  console.table(
+    [floor!, vmflow!].map((r) => ({ run: r.label, seconds: Number(r.seconds.toFixed(2)), 'per second': Number(r.perSecond.toFixed(1)) })),
+  );
+  console.log(`ratio vmflow / floor: ${(vmflow!.perSecond / floor!.perSecond).toFixed(3)} (target >= 0.8)`);
+  console.log(`containers placed: ${placed - 1} of ${N}`);
+  console.log(`worker RSS at the end: ${rss.toFixed(0)} MiB (worker, client, registry and bench share this process)`);
+
+  worker.shutdown();
+  floorWorker.shutdown();
+  await Promise.all([running, floorRunning]);
+  await connection.close();
+  await client.close();
+  await services.close();
+  await Promise.all([temporal.stop(), sim.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,191 @@
+// `vmflow containers`: every container command, list and show.
+import { Command } from 'commander';
+import type { CreateArgs } from '../../domain/commands';
+import { META, type ContainerDefinition } from '../../domain/types';
+import { reportCommand, withClient, type SubmitOptions } from '../context';
+import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
+
+/** A command that submits: `--wait` and `-o`. */
+function submitting(cmd: Command): Command {
+  return withOutput(cmd.option('-w, --wait', 'follow it to its end, showing its steps'));
+}
+
+export function containerCommands(): Command {
+  const cmd = new Command('containers').alias('ct').description('VMs and containers');
+
+  withOutput(
+    cmd
+      .command('list')
+      .description('list containers')
+      .option('--host <hypervisor>', 'only those on this host')
+      .option('--state <state>', 'only those in this state')
+      .option('--tag <key[=value]>', 'only those with this tag')
+      .option('--limit <n>', 'at most this many', flag.integer('--limit', 1), 500)
+      .option('--offset <n>', 'skip this many', flag.integer('--offset', 0), 0),
+  ).action(async (o: OutputOptions & { host?: string; state?: string; tag?: string; limit: number; offset: number }) =>
+    withClient(async (client) => {
+      const parentId = o.host ? (await client.hypervisors.get(o.host)).id : undefined;
+      const [key, ...value] = (o.tag ?? '').split('=');
+      const list = await client.containers.list({
+        ...(parentId ? { parentId } : {}),
+        ...(o.state ? { state: o.state } : {}),
+        ...(o.tag ? { tag: { key: key!, ...(value.length ? { value: value.join('=') } : {}) } } : {}),
+        limit: o.limit,
+        offset: o.offset,
+      });
+      if (o.output === 'json') return printJson(list);
+      const hosts = new Map((await client.hypervisors.list()).map((h) => [h.id, h.name]));
+      printTable(
+        ['NAME', 'STATE', 'HOST', 'KIND', 'CPUS', 'MEMORY MiB', 'DISK GiB', 'IP', 'AGE'],
+        list.map((c) => {
+          const d = c.definition as ContainerDefinition;
+          return [c.name, c.state, c.parentId ? hosts.get(c.parentId) : '', d.kind, d.cpus, d.memoryMiB, d.diskGiB, d.network?.ip, age(c.createdAt)];
+        }),
+      );
+    }),
+  );
+
+  withOutput(cmd.command('show <container>').description('one container, with its queued and recent commands')).action(async (name: string, o: OutputOptions) =>
+    withClient(async (client) => {
+      const c = await client.containers.get(name);
+      const [host, queue] = await Promise.all([c.parentId ? client.registry.find(c.parentId) : undefined, client.commands.queue(name).catch(() => undefined)]);
+      if (o.output === 'json') return printJson({ ...c, host: host?.name ?? null, commands: queue ?? null });
+      const d = c.definition;
+      printFields([
+        ['name', c.name],
+        ['id', c.id],
+        ['state', c.state],
+        ['host', host?.name],
+        ['kind', d.kind],
+        ['resources', `${d.cpus} cpus, ${d.memoryMiB} MiB, ${d.diskGiB} GiB`],
+        ['ip', d.network?.ip],
+        ['mac', d.network?.mac],
+        ['image', d.image],
+        ['keys', c.keys.join(' ')],
+        ['tags', c.tags],
+        ['last command', c.metadata[META.lastCommand]],
+        ['state cause', c.metadata[META.stateCause]],
+        ['created', c.createdAt],
+        ['updated', c.updatedAt],
+      ]);
+      const q = queue as { queue?: Array<{ command: string; workflowId: string; running: boolean }>; recent?: Array<{ command: string; workflowId: string; outcome: string; error?: string }> } | undefined;
+      const rows = [
+        ...(q?.queue ?? []).map((x) => [x.command, x.running ? 'running' : 'queued', x.workflowId, '']),
+        ...(q?.recent ?? [])
+          .slice(-10)
+          .reverse()
+          .map((x) => [x.command, x.outcome, x.workflowId, x.error ?? '']),
+      ];
+      if (rows.length) {
+        process.stdout.write('\n');
+        printTable(['COMMAND', 'STATUS', 'WORKFLOW', 'ERROR'], rows);
+      }
+    }),
+  );
+
+  submitting(
+    cmd
+      .command('create <name>')
+      .description('create a container: reserve its keys, claim capacity, define, provision and start it')
+      .requiredOption('--kind <kind>', 'its role: web, db, balancer, generic, ...', 'generic')
+      .requiredOption('--cpus <n>', 'cpus', flag.positive('--cpus'))
+      .requiredOption('--memory <MiB>', 'memory in MiB', flag.positive('--memory'))
+      .requiredOption('--disk <GiB>', 'disk in GiB', flag.positive('--disk'))
+      .option('--image <image>', 'base image of its disk')
+      .option('--ip <ip>', 'its address; allocated from the pool when left out')
+      .option('--mac <mac>', 'its MAC; derived from the ip when left out')
+      .option('--bridge <bridge>', 'network bridge')
+      .option('--hint <hypervisor>', 'place it on this host')
+      .option('--group <group>', 'affinity group')
+      .option('--require <key=value>', 'a label its host must carry (repeatable)', flag.pairs('--require'))
+      .option('--tag <key=value>', 'a tag (repeatable)', flag.pairs('--tag'))
+      .option('--no-start', 'leave it stopped once built'),
+  ).action(
+    async (
+      name: string,
+      o: SubmitOptions & { kind: string; cpus: number; memory: number; disk: number; image?: string; ip?: string; mac?: string; bridge?: string; hint?: string; group?: string; require?: Record<string, string>; tag?: Record<string, string>; start: boolean },
+    ) =>
+      withClient(async (client, config) => {
+        const network = { ...(o.ip ? { ip: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.bridge ? { bridge: o.bridge } : {}) };
+        const args: CreateArgs = {
+          definition: {
+            kind: o.kind,
+            cpus: o.cpus,
+            memoryMiB: o.memory,
+            diskGiB: o.disk,
+            ...(Object.keys(network).length ? { network } : {}),
+            ...(o.image ? { image: o.image } : {}),
+            ...(o.require ? { requires: o.require } : {}),
+            ...(o.group ? { group: o.group } : {}),
+          } as CreateArgs['definition'],
+          ...(o.tag ? { tags: o.tag } : {}),
+          ...(o.hint ? { hint: o.hint } : {}),
+          start: o.start,
+        };
+        await reportCommand(await client.containers.create(name, args), o, config);
+      }),
+  );
+
+  for (const [command, what] of [
+    ['start', 'start a stopped container'],
+    ['stop', 'power a container off'],
+    ['reboot', 'reboot a running container'],
+    ['suspend', 'suspend a running container'],
+    ['resume', 'resume a suspended container'],
+    ['destroy', 'destroy a container: remove it from its host, release its keys'],
+  ] as const) {
+    submitting(cmd.command(`${command} <container>`).description(what)).action(async (name: string, o: SubmitOptions) =>
+      withClient(async (client, config) => reportCommand(await client.containers[command](name), o, config)),
+    );
+  }
+
+  submitting(cmd.command('shutdown <container>').description('shut a container down gracefully').option('--timeout <ms>', 'power it off after this long', flag.integer('--timeout', 1))).action(
+    async (name: string, o: SubmitOptions & { timeout?: number }) => withClient(async (client, config) => reportCommand(await client.containers.shutdown(name, o.timeout), o, config)),
+  );
+
+  submitting(
+    cmd
+      .command('update <container>')
+      .description("change a stopped container's resources or image")
+      .option('--cpus <n>', 'cpus', flag.positive('--cpus'))
+      .option('--memory <MiB>', 'memory in MiB', flag.positive('--memory'))
+      .option('--disk <GiB>', 'disk in GiB', flag.positive('--disk'))
+      .option('--image <image>', 'base image'),
+  ).action(async (name: string, o: SubmitOptions & { cpus?: number; memory?: number; disk?: number; image?: string }) =>
+    withClient(async (client, config) => {
+      const definition = { ...(o.cpus ? { cpus: o.cpus } : {}), ...(o.memory ? { memoryMiB: o.memory } : {}), ...(o.disk ? { diskGiB: o.disk } : {}), ...(o.image ? { image: o.image } : {}) };
+      if (!Object.keys(definition).length) throw new Error('nothing to update: give --cpus, --memory, --disk or --image');
+      await reportCommand(await client.containers.update(name, { definition }), o, config);
+    }),
+  );
+
+  submitting(
+    cmd
+      .command('clone <container> <new-name>')
+      .description('copy a stopped container under a new name, with its own ip and mac')
+      .option('--ip <ip>', 'address of the copy')
+      .option('--mac <mac>', 'MAC of the copy')
+      .option('--hint <hypervisor>', 'place the copy on this host')
+      .option('--tag <key=value>', 'a tag of the copy (repeatable)', flag.pairs('--tag')),
+  ).action(async (name: string, newName: string, o: SubmitOptions & { ip?: string; mac?: string; hint?: string; tag?: Record<string, string> }) =>
+    withClient(async (client, config) =>
+      reportCommand(
+        await client.containers.clone(name, { name: newName, ...(o.ip ? { ip: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.hint ? { hint: o.hint } : {}), ...(o.tag ? { tags: o.tag } : {}) }),
+        o,
+        config,
+      ),
+    ),
+  );
+
+  submitting(
+    cmd
+      .command('migrate <container>')
+      .description('move a container to another host: live when running, cold when stopped')
+      .option('--to <hypervisor>', 'target host; the allocator picks one when left out')
+      .option('--cold', 'stop, move and start a running container'),
+  ).action(async (name: string, o: SubmitOptions & { to?: string; cold?: boolean }) =>
+    withClient(async (client, config) => reportCommand(await client.containers.migrate(name, { ...(o.to ? { target: o.to } : {}), ...(o.cold ? { cold: true } : {}) }), o, config)),
+  );
+
+  return cmd;
+}

@@ -1,0 +1,114 @@
+// `vmflow hypervisors`: add, list, show, drain, undrain, remove.
+import { Command, Option } from 'commander';
+import { DRIVER_NAMES, META, type HypervisorDefinition, type NodeRecord } from '../../domain/types';
+import { withClient } from '../context';
+import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
+
+function hostRow(h: NodeRecord, used?: { cpus: number; memoryMiB: number; diskGiB: number }) {
+  const d = h.definition as HypervisorDefinition;
+  const u = used ?? { cpus: 0, memoryMiB: 0, diskGiB: 0 };
+  return [h.name, h.state, d.driver, `${u.cpus}/${d.capacity.cpus}`, `${u.memoryMiB}/${d.capacity.memoryMiB}`, `${u.diskGiB}/${d.capacity.diskGiB}`, h.metadata[META.load], age(h.metadata[META.lastContact] as string | undefined)];
+}
+const HEAD = ['NAME', 'STATE', 'DRIVER', 'CPUS', 'MEMORY MiB', 'DISK GiB', 'LOAD', 'SEEN'];
+
+export function hypervisorCommands(): Command {
+  const cmd = new Command('hypervisors').alias('hv').description('hosts that run containers');
+
+  withOutput(cmd.command('list').description('list hypervisors with claimed/total capacity')).action(async (o: OutputOptions) =>
+    withClient(async (client) => {
+      const [hosts, snapshot] = await Promise.all([client.hypervisors.list(), client.registry.hostSnapshot()]);
+      if (o.output === 'json') return printJson(hosts);
+      const used = new Map(snapshot.map((s) => [s.id, s.used]));
+      printTable(HEAD, hosts.map((h) => hostRow(h, used.get(h.id))));
+    }),
+  );
+
+  withOutput(cmd.command('show <hypervisor>').description('one hypervisor, its usage and its containers')).action(async (ref: string, o: OutputOptions) =>
+    withClient(async (client) => {
+      const host = await client.hypervisors.get(ref);
+      const [usage, children] = await Promise.all([client.registry.usage(host.id), client.registry.children(host.id)]);
+      if (o.output === 'json') return printJson({ ...host, usage, children: children.map((c) => ({ id: c.id, name: c.name, type: c.type, state: c.state })) });
+      const d = host.definition;
+      printFields([
+        ['name', host.name],
+        ['id', host.id],
+        ['state', host.state],
+        ['driver', d.driver],
+        ['address', d.address],
+        ['capacity', `${d.capacity.cpus} cpus, ${d.capacity.memoryMiB} MiB, ${d.capacity.diskGiB} GiB`],
+        ['claimed', `${usage.cpus} cpus, ${usage.memoryMiB} MiB, ${usage.diskGiB} GiB`],
+        ['overcommit', d.overcommit],
+        ['labels', d.labels],
+        ['agent queue', d.agentQueue],
+        ['last contact', host.metadata[META.lastContact]],
+        ['state cause', host.metadata[META.stateCause]],
+        ['tags', host.tags],
+      ]);
+      if (children.length) {
+        process.stdout.write('\n');
+        printTable(
+          ['NAME', 'TYPE', 'STATE', 'CPUS', 'MEMORY MiB'],
+          children.map((c) => [c.name, c.type, c.state, c.definition.cpus ?? c.definition.resources?.cpus, c.definition.memoryMiB ?? c.definition.resources?.memoryMiB]),
+        );
+      }
+    }),
+  );
+
+  withOutput(
+    cmd
+      .command('add <name>')
+      .description('add a host: validated, registered and probed through its driver')
+      .addOption(new Option('--driver <driver>', 'driver that reaches it').choices([...DRIVER_NAMES]).makeOptionMandatory())
+      .requiredOption('--address <address>', 'where the driver reaches it (sim: http://127.0.0.1:7070/hosts/hv-1; libvirt: a URI)')
+      .requiredOption('--cpus <n>', 'cpus', flag.positive('--cpus'))
+      .requiredOption('--memory <MiB>', 'memory in MiB', flag.positive('--memory'))
+      .requiredOption('--disk <GiB>', 'disk in GiB', flag.positive('--disk'))
+      .option('--overcommit <resource=ratio>', 'overcommit ratio: cpu=2, memory=1.5, disk=1 (repeatable)', flag.pairs('--overcommit'))
+      .option('--label <key=value>', 'a label containers may require (repeatable)', flag.pairs('--label'))
+      .option('--agent-queue <queue>', 'task queue of an agent on the host')
+      .option('--tag <key=value>', 'a tag (repeatable)', flag.pairs('--tag')),
+  ).action(async (name: string, o: OutputOptions & { driver: string; address: string; cpus: number; memory: number; disk: number; overcommit?: Record<string, string>; label?: Record<string, string>; agentQueue?: string; tag?: Record<string, string> }) =>
+    withClient(async (client) => {
+      const definition = {
+        driver: o.driver,
+        address: o.address,
+        capacity: { cpus: o.cpus, memoryMiB: o.memory, diskGiB: o.disk },
+        ...(o.overcommit ? { overcommit: Object.fromEntries(Object.entries(o.overcommit).map(([k, v]) => [k, Number(v)])) } : {}),
+        ...(o.label ? { labels: o.label } : {}),
+        ...(o.agentQueue ? { agentQueue: o.agentQueue } : {}),
+      } as unknown as HypervisorDefinition;
+      const host = await client.hypervisors.add(name, definition, o.tag);
+      if (o.output === 'json') return printJson(host);
+      process.stdout.write(`hypervisor ${host.name} added (${host.id}), state ${host.state}\n`);
+    }),
+  );
+
+  withOutput(cmd.command('drain <hypervisor>').description('place no new containers on it; what runs there stays').option('--reason <text>', 'why')).action(
+    async (ref: string, o: OutputOptions & { reason?: string }) =>
+      withClient(async (client) => {
+        const host = await client.hypervisors.drain(ref, o.reason);
+        const count = (await client.registry.children(host.id, 'container')).length;
+        if (o.output === 'json') return printJson(host);
+        process.stdout.write(`hypervisor ${host.name} is draining; ${count} container(s) still on it (vmflow containers migrate <name> to move them)\n`);
+      }),
+  );
+
+  withOutput(cmd.command('undrain <hypervisor>').description('take a draining host back into placement')).action(async (ref: string, o: OutputOptions) =>
+    withClient(async (client) => {
+      const host = await client.hypervisors.undrain(ref);
+      if (o.output === 'json') return printJson(host);
+      process.stdout.write(`hypervisor ${host.name} is ${host.state}\n`);
+    }),
+  );
+
+  withOutput(cmd.command('remove <hypervisor>').description('deprovision a host; refused while containers or claims are on it')).action(async (ref: string, o: OutputOptions) =>
+    withClient(async (client) => {
+      const host = await client.hypervisors.get(ref);
+      await client.hypervisors.remove(host.id);
+      if (o.output === 'json') return printJson({ removed: host.id, name: host.name });
+      process.stdout.write(`hypervisor ${host.name} removed\n`);
+    }),
+  );
+
+  return cmd;
+}
