@@ -58,7 +58,7 @@ export async function createContainer(input: CommandInput<'create'>): Promise<Co
       () => hosts.containerBuild({ host, spec: ctx.spec, start: state === 'running' }),
       () => hosts.containerRemove({ host, name }),
     );
-    await cmd.step('commit', () => registry.commitPlacement({ commandId, containerId: id, state }));
+    await cmd.commit('commit', () => registry.commitPlacement({ commandId, containerId: id, state }));
     return { ...about(input), containerId: id, state, host: host.name };
   });
 }
@@ -74,7 +74,7 @@ async function power(input: CommandInput, op: Exclude<PowerOp, 'undefine' | 'dep
       cmd.host = host.name;
       cmd.tagHosts(host.name);
       await cmd.step(`${op} on ${host.name}`, () => hostActivities(host).containerPower({ host, name, op }));
-      await cmd.step('record the new state', () => registry.setContainerState({ containerId: ctx.container.id, state: to, commandId }));
+      await cmd.commit('record the new state', () => registry.setContainerState({ containerId: ctx.container.id, state: to, commandId }));
       return { ...about(input), containerId: ctx.container.id, state: to, host: host.name };
     });
 }
@@ -106,7 +106,7 @@ export async function shutdownContainer(input: CommandInput<'shutdown'>): Promis
     cmd.host = host.name;
     cmd.tagHosts(host.name);
     await cmd.step(`shut down on ${host.name}`, () => hostActivities(host).containerShutdown({ host, name, timeoutMs: args.timeoutMs ?? 60_000 }));
-    await cmd.step('record the new state', () => registry.setContainerState({ containerId: ctx.container.id, state: 'stopped', commandId }));
+    await cmd.commit('record the new state', () => registry.setContainerState({ containerId: ctx.container.id, state: 'stopped', commandId }));
     return { ...about(input), containerId: ctx.container.id, state: 'stopped', host: host.name };
   });
 }
@@ -165,7 +165,7 @@ export async function destroyContainer(input: CommandInput<'destroy'>): Promise<
       await cmd.step(`wipe and undefine on ${host.name}`, () => hosts.containerRemove({ host, name }));
     }
     cmd.pointOfNoReturn();
-    await cmd.step('remove from the registry; its keys are free', () => registry.removeContainer(ctx.container.id));
+    await cmd.commit('remove from the registry; its keys are free', () => registry.removeContainer(ctx.container.id));
     return { ...about(input), containerId: ctx.container.id, state: 'destroyed', host: ctx.host?.name };
   });
 }
@@ -208,7 +208,7 @@ export async function cloneContainer(input: CommandInput<'clone'>): Promise<Comm
       () => hosts.containerClone({ source: sourceHost, sourceName: name, target, spec: clone.spec }),
       () => hosts.containerRemove({ host: target, name: args.name }),
     );
-    await cmd.step('commit', () => registry.commitPlacement({ commandId, containerId: id, state: 'stopped' }));
+    await cmd.commit('commit', () => registry.commitPlacement({ commandId, containerId: id, state: 'stopped' }));
     return {
       ...about(input),
       containerId: source.container.id,
@@ -291,7 +291,7 @@ export async function migrateContainer(input: CommandInput<'migrate'>): Promise<
     if (coldWhileRunning) {
       await cmd.step(`start on ${dest.name}`, () => atDest.containerPower({ host: dest, name, op: 'start' }), () => atDest.containerPower({ host: dest, name, op: 'stop' }));
     }
-    await cmd.step(`commit: ${name} is on ${dest.name}`, () => registry.commitPlacement({ commandId, containerId: ctx.container.id, state }));
+    await cmd.commit(`commit: ${name} is on ${dest.name}`, () => registry.commitPlacement({ commandId, containerId: ctx.container.id, state }));
     return { ...about(input), containerId: ctx.container.id, state: state as TrackedState, host: dest.name };
   });
 }

@@ -103,6 +103,19 @@ export class Command {
     return result;
   }
 
+  /**
+   * Runs the step that makes the command's outcome final (the registry commit). It runs to its
+   * end even when a cancel arrives meanwhile: a cancel that comes after it is too late, and the
+   * command completes. Nothing before it is undone afterwards.
+   */
+  async commit<T>(what: string, action: () => Promise<T>): Promise<T> {
+    this.current = what;
+    const result = await CancellationScope.nonCancellable(action);
+    this.done.push(what);
+    this.compensations.length = 0;
+    return result;
+  }
+
   /** After this, failures no longer unwind what is done: the command only moves forward. */
   pointOfNoReturn(): void {
     this.compensations.length = 0;

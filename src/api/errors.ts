@@ -43,7 +43,8 @@ const FRAMEWORK: Record<string, { status: number; message?: (e: FastifyError) =>
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400 },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, message: () => 'the body is empty but content-type is application/json: send a JSON object or no content-type' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400 },
-  FST_ERR_BAD_URL: { status: 400, message: () => 'the URL is not valid' },
+  FST_ERR_BAD_URL: { status: 400, message: () => 'the URL is not valid: a path part is not well percent-encoded' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, message: () => 'a path part of the URL is too long' },
 };
 
 /** Maps any error to its status and body. Unknown errors are 500 with a generic message. */

@@ -1,7 +1,7 @@
 // The REST API: Fastify with TypeBox schemas that validate every request and generate the OpenAPI
 // document, bearer-token roles on every route, one error shape, Prometheus metrics.
 import Ajv from 'ajv';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import { allows, ROLES, TokenAuthenticator, type Access, type Authenticator, type Role, type TokenStore } from '../auth';
 import type { Vmflow } from '../client';
@@ -66,10 +66,16 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     bodyLimit: Math.floor(config.apiBodyLimit),
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 512 },
+    // Errors the router raises before any route runs (a bad URL encoding, a path segment too long).
+    frameworkErrors: (err, _request, reply) => {
+      const { status, body } = toHttpError(err);
+      (reply as unknown as FastifyReply).status(status).type('application/json').send(body);
+    },
   });
   app.setValidatorCompiler(validators());
 
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other media type is refused with 415.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, parseJson(body as string));

@@ -187,16 +187,32 @@ export class Hypervisors {
 
   /** Adds a host through the addHypervisor workflow: validated, registered, probed. */
   async add(name: string, definition: HypervisorDefinition, tags?: Record<string, string>): Promise<NodeRecord<HypervisorDefinition>> {
+    return (await this.startAdd(name, definition, tags)).result();
+  }
+
+  /**
+   * Starts the addHypervisor workflow and returns at once: `result()` waits for the host to be
+   * registered and probed (a probe of a host that does not answer retries for minutes).
+   */
+  async startAdd(
+    name: string,
+    definition: HypervisorDefinition,
+    tags?: Record<string, string>,
+  ): Promise<{ readonly workflowId: string; result(): Promise<NodeRecord<HypervisorDefinition>> }> {
     checkName('name', name);
     const problems = this.provisioner.validate('hypervisor', { name, definition });
     if (problems.length) throw new InvalidInputError(problems, 'hypervisor definition');
     try {
-      return await this.temporal.workflow.execute('addHypervisor', {
+      const handle = await this.temporal.workflow.start('addHypervisor', {
         taskQueue: TASK_QUEUE,
         workflowId: workflowIds.hypervisorCommand(name, 'add', randomUUID()),
         args: [{ name, definition, tags }],
         staticSummary: `add hypervisor ${name} (${definition.driver} at ${definition.address})`,
       });
+      return {
+        workflowId: handle.workflowId,
+        result: () => handle.result().catch((err) => Promise.reject(unwrapError(err))) as Promise<NodeRecord<HypervisorDefinition>>,
+      };
     } catch (err) {
       throw unwrapError(err);
     }

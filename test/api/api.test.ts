@@ -305,7 +305,10 @@ describe('REST API on a real stack', () => {
         const keys = Object.keys(v);
         switch (Math.floor(rnd() * 4)) {
           case 0: return { ...v, [str(6) || 'k']: value(1) };
-          case 1: return keys.length ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== pick(keys))) : value(0);
+          case 1: {
+            const dropped = keys.length ? pick(keys) : undefined;
+            return dropped ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== dropped)) : value(0);
+          }
           case 2: return keys.length ? { ...v, [pick(keys)]: value(1) } : [v];
           default: return value(0);
         }
@@ -320,7 +323,7 @@ describe('REST API on a real stack', () => {
         const query = rnd() < 0.3 ? `?${Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => `${pick(['limit', 'offset', 'state', 'host', 'tag', 'container', 'status', 'destroy', 'revoked', str(5)])}=${encodeURIComponent(String(value(2)))}`).join('&')}` : '';
         const shape = rnd();
         const options =
-          r.method === 'GET' && shape < 0.8
+          r.method === 'GET'
             ? {}
             : shape < 0.45
               ? { body: mutate((BODIES[`${r.method} ${r.url}`] ?? {}) as Record<string, unknown>) }
@@ -334,7 +337,10 @@ describe('REST API on a real stack', () => {
           answer = await api.request(r.method, `${url}${query}`, options);
         } catch (err) {
           // fetch refuses some URLs itself (it never reached the server): not an API answer.
-          if (err instanceof TypeError) return;
+          if (err instanceof TypeError) {
+            if (process.env.VMFLOW_FUZZ_DEBUG) console.log('fetch refused', r.method, url.slice(0, 100), JSON.stringify(options).slice(0, 100), (err as Error & { cause?: Error }).cause?.message ?? err.message);
+            return;
+          }
           throw err;
         }
         n++;
@@ -342,7 +348,7 @@ describe('REST API on a real stack', () => {
         else if (answer.status >= 400 && typeof answer.json?.error?.code !== 'string') failures.push(`${r.method} ${url} → ${answer.status} without the error shape: ${answer.text.slice(0, 200)}`);
       };
       for (let i = 0; i < 1000; i += 10) await Promise.all(Array.from({ length: 10 }, one));
-      assert.ok(n >= 950, `only ${n} requests reached the server`);
+      assert.ok(n >= 990, `only ${n} requests reached the server`);
       assert.deepEqual(failures, [], `seed ${seed}`);
     });
   });

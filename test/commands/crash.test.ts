@@ -20,7 +20,7 @@ describe('crashes mid-command', () => {
   test('a create completes after its worker is killed during the provisioning', async () => {
     await stack.sim.admin.setDelays({ provision: 3000 });
     const h = await stack.client.containers.create('k1', { definition: web });
-    await eventually(async () => /provision/.test((await h.progress()).step), 30_000, 'provision step');
+    await eventually(async () => /— provision/.test((await h.progress()).step), 30_000, 'provision step');
     await stack.killWorker();
     await stack.startWorker();
     const r = await h.result();
@@ -56,7 +56,7 @@ describe('crashes mid-command', () => {
   test('a create completes after the sim process restarts during the provisioning', async () => {
     await stack.sim.admin.setDelays({ provision: 3000 });
     const h = await stack.client.containers.create('k3', { definition: web });
-    await eventually(async () => /provision/.test((await h.progress()).step), 30_000, 'provision step');
+    await eventually(async () => /— provision/.test((await h.progress()).step), 30_000, 'provision step');
     await stack.sim.restart();
     const r = await h.result();
     assert.equal(r.state, 'running');

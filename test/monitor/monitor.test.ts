@@ -116,7 +116,7 @@ describe('monitor and collector', () => {
     await stack.sim.admin.setDelays({ provision: 8000 });
     const killed = await stack.client.containers.create('killed1', { definition: web, hint: 'hv-2' });
     const live = await stack.client.containers.create('live1', { definition: web, hint: 'hv-3' });
-    await eventually(async () => /provision/.test((await killed.progress()).step) && /provision/.test((await live.progress()).step), 20_000, 'both provisioning');
+    await eventually(async () => /— provision/.test((await killed.progress()).step) && /— provision/.test((await live.progress()).step), 20_000, 'both provisioning');
     await stack.client.temporal.workflow.getHandle(killed.workflowId).terminate('killed by the test');
     assert.equal((await stack.client.nodes.list({ type: 'placeholder' })).length, 2);
     await new Promise((r) => setTimeout(r, (TTL + 1) * 1000));

@@ -6,6 +6,9 @@ import * as present from '../present';
 import { route } from '../route';
 import { ContainerResource, DrainBody, Empty, HypervisorCreate, HypervisorResource, RefParams, listOf, type Body } from '../schemas';
 
+/** How long POST /v1/hypervisors waits for the first probe before answering 202. */
+const ADD_WAIT_MS = 5_000;
+
 export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const tag = 'hypervisors';
   const usageOf = async () => new Map((await ctx.client.registry.hostSnapshot()).map((h) => [h.id, h.used]));
@@ -30,10 +33,23 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     tag,
     summary: 'Add a hypervisor: validated, registered and probed through its driver',
     body: HypervisorCreate,
-    response: { 201: HypervisorResource },
+    response: {
+      201: HypervisorResource,
+      202: Type.Object(
+        { name: Type.String(), workflowId: Type.String(), href: Type.String(), webUi: Type.String() },
+        { description: 'registered; its first probe is still running (a host that does not answer is retried): read href for its state' },
+      ),
+    },
     handler: async (req, reply) => {
       const body = req.body as Body<typeof HypervisorCreate>;
-      const node = await ctx.client.hypervisors.add(body.name, body.definition as never, body.tags);
+      const started = await ctx.client.hypervisors.startAdd(body.name, body.definition as never, body.tags);
+      const done = started.result();
+      const node = await Promise.race([done, new Promise<undefined>((r) => setTimeout(() => r(undefined), ADD_WAIT_MS).unref())]);
+      if (!node) {
+        done.catch(() => undefined);
+        reply.status(202).header('location', `/v1/hypervisors/${body.name}`);
+        return { name: body.name, workflowId: started.workflowId, href: `/v1/hypervisors/${body.name}`, webUi: present.webUi(ctx.config.webUiUrl, ctx.config.namespace, started.workflowId) };
+      }
       reply.status(201).header('location', present.href.hypervisor(node.id));
       return present.hypervisor(node);
     },
