@@ -6,7 +6,9 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const marker = path.join(root, 'node_modules', '.package-lock.json');
-const stale = !existsSync(marker) || statSync(marker).mtimeMs < statSync(path.join(root, 'package.json')).mtimeMs;
+const lock = path.join(root, 'package-lock.json');
+// npm writes node_modules/.package-lock.json after every install: older than the lock file means stale.
+const stale = !existsSync(marker) || (existsSync(lock) && statSync(marker).mtimeMs < statSync(lock).mtimeMs);
 if (stale) {
   const cmd = existsSync(path.join(root, 'package-lock.json')) ? 'npm ci' : 'npm install';
   console.error(`vmflow: installing dependencies (${cmd})`);

@@ -24,7 +24,8 @@ export class ApiContext {
 
   /** Answers 202 for an accepted command, counts it and logs it with its ids. */
   accepted(request: FastifyRequest, reply: FastifyReply, handle: CommandHandle<unknown>) {
-    this.metrics.commandStarted({ command: handle.command, kind: handle.kind, result: () => handle.result() });
+    // The wait is aborted when the API closes, before the Temporal connection goes away.
+    this.metrics.commandStarted({ command: handle.command, kind: handle.kind, result: (signal) => this.client.temporal.withAbortSignal(signal, () => handle.result()) });
     commandLogger(request.log, handle).info({ by: request.principal?.name }, `accepted ${handle.kind} command ${handle.command} ${handle.target}`);
     reply.status(202).header('location', href.command(handle.workflowId));
     return accepted(handle, this.config.webUiUrl, this.config.namespace);

@@ -222,6 +222,15 @@ export const AgentResource = Type.Object({
   containers: Type.Integer(),
 });
 
+const CommandRef = Type.Object({ workflowId: Type.String(), type: Type.String(), href: Type.String() }, { additionalProperties: true });
+export const AgentDetail = Type.Object({
+  ...AgentResource.properties,
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  commandsInFlight: Type.Array(CommandRef),
+  recentFailures: Type.Array(CommandRef),
+  recentEvents: Type.Array(FreeObject),
+});
+
 export const TokenResource = Type.Object({
   id: Type.String(),
   name: Type.String(),

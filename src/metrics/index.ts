@@ -1,6 +1,7 @@
 // Prometheus metrics of the API process: requests by route and status, commands it submitted and
 // the outcomes it saw, and registry node counts read at scrape time. The worker's own metrics
 // come from the Temporal SDK's exporter (./worker.ts).
+import { setMaxListeners } from 'node:events';
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from '../registry/types';
 import { NODE_TYPES } from '../domain/types';
@@ -9,7 +10,8 @@ import { NODE_TYPES } from '../domain/types';
 export interface FollowedCommand {
   readonly command: string;
   readonly kind: 'container' | 'environment';
-  result(): Promise<unknown>;
+  /** Waits for the outcome; `signal` aborts the wait when the metrics close. */
+  result(signal: AbortSignal): Promise<unknown>;
 }
 
 export interface MetricsOptions {
@@ -33,12 +35,15 @@ export class ApiMetrics {
   private readonly waiting: FollowedCommand[] = [];
   private following = 0;
   private closed = false;
+  private readonly abort = new AbortController();
   private readonly followConcurrency: number;
   private readonly followQueueLimit: number;
 
   constructor(options: MetricsOptions = {}) {
     this.followConcurrency = options.followConcurrency ?? 32;
     this.followQueueLimit = options.followQueueLimit ?? 10_000;
+    // Every followed command listens on this one signal.
+    setMaxListeners(0, this.abort.signal);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'vmflow_api_' });
     this.requests = new Counter({ name: 'vmflow_api_requests_total', help: 'HTTP requests answered, by route template and status', labelNames: ['method', 'route', 'status'], registers });
@@ -112,6 +117,7 @@ export class ApiMetrics {
   close(): void {
     this.closed = true;
     this.waiting.length = 0;
+    this.abort.abort();
   }
 
   private pump(): void {
@@ -119,7 +125,7 @@ export class ApiMetrics {
       const c = this.waiting.shift()!;
       const labels = { command: c.command, kind: c.kind };
       this.following++;
-      c.result()
+      c.result(this.abort.signal)
         .then(
           () => {
             if (!this.closed) this.commandsCompleted.inc(labels);

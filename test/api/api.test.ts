@@ -111,31 +111,39 @@ describe('REST API on a real stack', () => {
     assert.equal(byHost[0].workflowId, moved.json.workflowId);
   });
 
-  test('a queued migration is retargeted with modify; a running create is cancelled and undone; an ended command refuses cancel', async () => {
-    await stack.sim.admin.setDelays({ define: 30_000 }, 'hv-3');
+  test('a queued migration is retargeted with modify and cancelled; a running stop is cancelled; an ended command refuses cancel', async () => {
+    const created = await api.request('POST', '/v1/containers', { body: { name: 'slow1', definition: small, hint: 'hv-3' } });
+    assert.equal((await commandEnd(api, created.json.href)).status, 'COMPLETED');
+    await stack.sim.admin.setDelays({ stop: 30_000 }, 'hv-3');
     try {
-      const create = await api.request('POST', '/v1/containers', { body: { name: 'slow1', definition: small, hint: 'hv-3' } });
-      assert.equal(create.status, 202, create.text);
-      await eventually(async () => (await api.request('GET', create.json.href)).json.progress?.step?.startsWith('define'), 20_000, 'create to reach define');
+      const stop = await api.request('POST', '/v1/containers/slow1/stop', { body: {} });
+      assert.equal(stop.status, 202, stop.text);
+      await eventually(async () => (await api.request('GET', stop.json.href)).json.progress?.phase === 'running', 20_000, 'the stop to run');
       const migrate = await api.request('POST', '/v1/containers/slow1/migrate', { body: {} });
       assert.equal(migrate.status, 202, migrate.text);
+      const queued = await api.request('GET', migrate.json.href);
+      assert.equal(queued.json.progress?.phase, 'queued', queued.text);
       const modified = await api.request('POST', `${migrate.json.href}/modify`, { body: { target: 'hv-2' } });
       assert.equal(modified.status, 200, modified.text);
       assert.equal(modified.json.target, 'hv-2');
-      assert.equal((await api.request('POST', `${create.json.href}/modify`, { body: { target: 'hv-2' } })).status, 409, 'only a migration is modified');
+      const notMigration = await api.request('POST', `${stop.json.href}/modify`, { body: { target: 'hv-2' } });
+      assert.equal(notMigration.status, 409, 'only a migration is modified');
+      assert.match(notMigration.json.error.message, /only a migration/);
 
-      const cancel = await api.request('POST', `${create.json.href}/cancel`, { body: {} });
-      assert.equal(cancel.status, 202, cancel.text);
-      const ended = await commandEnd(api, create.json.href);
-      assert.equal(ended.status, 'CANCELLED', JSON.stringify(ended));
-      assert.equal(ended.error.code, 'CANCELLED');
-      assert.equal((await api.request('GET', '/v1/containers/slow1')).status, 404, 'the cancelled create was undone');
-      await commandEnd(api, migrate.json.href);
-      const again = await api.request('POST', `${create.json.href}/cancel`, { body: {} });
+      assert.equal((await api.request('POST', `${migrate.json.href}/cancel`, { body: {} })).status, 202);
+      const dropped = await commandEnd(api, migrate.json.href);
+      assert.equal(dropped.status, 'CANCELLED', JSON.stringify(dropped));
+      assert.equal(dropped.error.code, 'CANCELLED');
+
+      assert.equal((await api.request('POST', `${stop.json.href}/cancel`, { body: {} })).status, 202);
+      const undone = await commandEnd(api, stop.json.href);
+      assert.equal(undone.status, 'CANCELLED', JSON.stringify(undone));
+      const again = await api.request('POST', `${stop.json.href}/cancel`, { body: {} });
       assert.equal(again.status, 409);
       assert.match(again.json.error.message, /already ended/);
+      assert.equal((await stack.client.containers.get('slow1')).parentId, (await stack.client.hypervisors.get('hv-3')).id, 'the cancelled migration never moved it');
     } finally {
-      await stack.sim.admin.setDelays({ define: null }, 'hv-3');
+      await stack.sim.admin.setDelays({ stop: null }, 'hv-3');
     }
   });
 

@@ -1,6 +1,6 @@
 // Agent information (PyFarm's "agent information"): per host, what the monitor last recorded in
 // the registry — state, last contact, load, free resources, failures in a row — and where its
-// driver runs.
+// driver runs; one host adds its commands in flight and recent failures (client.info).
 import type { FastifyInstance } from 'fastify';
 import { META, type HypervisorDefinition, type NodeRecord } from '../../domain/types';
 import type { HostSnapshot } from '../../registry/types';
@@ -8,7 +8,7 @@ import { TASK_QUEUE } from '../../domain/names';
 import type { ApiContext } from '../context';
 import { href } from '../present';
 import { route } from '../route';
-import { AgentResource, RefParams, listOf, type Body } from '../schemas';
+import { AgentDetail, AgentResource, RefParams, listOf, type Body } from '../schemas';
 
 function agent(host: NodeRecord, snapshot: HostSnapshot | undefined, containers: number) {
   const def = host.definition as HypervisorDefinition;
@@ -56,13 +56,19 @@ export function agentRoutes(app: FastifyInstance, ctx: ApiContext): void {
     url: '/v1/agents/:ref',
     role: 'viewer',
     tag: 'agents',
-    summary: 'What the monitor last saw of one host',
+    summary: 'What the monitor last saw of one host, with its commands in flight, recent failures and recent registry events',
     params: RefParams,
-    response: { 200: AgentResource },
+    response: { 200: AgentDetail },
     handler: async (req) => {
       const host = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
-      const [snapshot, count] = await Promise.all([registry.hostSnapshot(), registry.count({ type: 'container', parentId: host.id })]);
-      return agent(host, snapshot.find((s) => s.id === host.id), count);
+      const [snapshot, info] = await Promise.all([registry.hostSnapshot(), ctx.client.info.host(host.name)]);
+      return {
+        ...agent(host, snapshot.find((s) => s.id === host.id), info.containers),
+        lastError: info.lastError,
+        commandsInFlight: info.commandsInFlight.map((c) => ({ ...c, href: href.command(c.workflowId) })),
+        recentFailures: info.recentFailures.map((c) => ({ ...c, href: href.command(c.workflowId) })),
+        recentEvents: info.recentEvents,
+      };
     },
   });
 }

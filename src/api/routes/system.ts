@@ -78,11 +78,12 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, counters: { 
         temporal: Type.Object({ address: Type.String(), namespace: Type.String(), webUi: Type.String() }),
         requests: Type.Object({ handled: Type.Integer(), serverErrors: Type.Integer() }),
         nodes: Type.Record(Type.String(), Type.Integer()),
+        commands: Type.Array(Type.Object({}, { additionalProperties: true }), { description: 'per workflow type: started, running, completed, failed, cancelled, recent durations (Temporal visibility)' }),
         links: Type.Record(Type.String(), Type.String()),
       }),
     },
     handler: async () => {
-      const counts = await Promise.all(NODE_TYPES.map((type) => ctx.client.registry.count({ type })));
+      const [counts, info] = await Promise.all([Promise.all(NODE_TYPES.map((type) => ctx.client.registry.count({ type }))), ctx.client.info.controller({ sample: 100 })]);
       return {
         version: VERSION,
         startedAt: ctx.startedAt.toISOString(),
@@ -90,6 +91,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, counters: { 
         temporal: { address: ctx.config.temporalAddress, namespace: ctx.config.namespace, webUi: ctx.config.webUiUrl },
         requests: { handled: counters.requests, serverErrors: counters.serverErrors },
         nodes: Object.fromEntries(NODE_TYPES.map((t, i) => [t, counts[i]!])),
+        commands: info.commands,
         links: {
           hypervisors: '/v1/hypervisors',
           containers: '/v1/containers',

@@ -1,0 +1,210 @@
+// One of several OS processes placing containers on one registry at the same moment, and the
+// harness that starts them (used by concurrent-placers.test.ts and by bench/allocator.ts).
+//
+// The child reads a PlacerPlan as the first line of stdin, opens its own registry, prints
+// `ready`, waits for `go` on stdin, places its requests one after the other (each through
+// `placeAndClaim` over a fresh snapshot, or through one long-lived `Placer` working copy) and
+// prints a PlacerResult as one JSON line.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { placeAndClaim, type PlacementRequest, type SkippedHost } from '../../src/allocator';
+import { Placer } from '../../src/allocator/placer';
+import { NoCapacityError } from '../../src/domain/errors';
+import { openRegistry } from '../../src/registry';
+import type { ClaimRequest, HostSnapshot, Registry } from '../../src/registry/types';
+
+/** `snapshot`: placeAndClaim, a hostSnapshot() per placement. `placer`: a Placer's working copy. */
+export type PlacerMode = 'snapshot' | 'placer';
+
+export interface PlannedPlacement {
+  readonly commandId: string;
+  readonly request: PlacementRequest;
+}
+
+export interface PlacerPlan {
+  readonly url: string;
+  readonly worker: number;
+  readonly mode: PlacerMode;
+  /** The allocator's seed in this process. */
+  readonly seed: number;
+  readonly maxAttempts?: number;
+  readonly ttlSeconds: number;
+  readonly placements: readonly PlannedPlacement[];
+}
+
+export type PlacementOutcome =
+  | {
+      readonly commandId: string;
+      readonly ok: true;
+      readonly hostId: string;
+      readonly placeholderId: string;
+      readonly attempts: number;
+      readonly skipped: readonly SkippedHost[];
+    }
+  | {
+      readonly commandId: string;
+      readonly ok: false;
+      readonly error: string;
+      readonly reasons?: Readonly<Record<string, number>>;
+      readonly message: string;
+    };
+
+/** Where one process spent its time, in ms, and how often. */
+export interface PlacerTimings {
+  readonly snapshots: number;
+  readonly snapshotMs: number;
+  readonly claims: number;
+  readonly claimMs: number;
+  readonly lostRaces: number;
+  /** From `go` to the last placement. */
+  readonly totalMs: number;
+  /** CPU time of the process over the same span (user + system). */
+  readonly cpuMs: number;
+}
+
+export interface PlacerResult {
+  readonly worker: number;
+  readonly outcomes: readonly PlacementOutcome[];
+  readonly timings: PlacerTimings;
+}
+
+const SCRIPT = __filename;
+const ROOT = path.resolve(__dirname, '../..');
+
+/**
+ * Starts one process per plan, lets them all go at once when every one has its registry open, and
+ * collects their results; `wallMs` runs from `go` to the last exit.
+ */
+export async function runPlacers(plans: readonly PlacerPlan[]): Promise<{ results: PlacerResult[]; wallMs: number }> {
+  const children = plans.map((plan) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const ready = new Promise<void>((resolve, reject) => {
+      const check = () => stdout.startsWith('ready\n') && resolve();
+      child.stdout.on('data', check);
+      void exited.then((code) => reject(new Error(`placer ${plan.worker} exited (${code}) before it was ready:\n${stderr}`)));
+    });
+    const done = exited.then((code) => {
+      if (code !== 0) throw new Error(`placer ${plan.worker} failed (${code}):\n${stderr}`);
+      return JSON.parse(stdout.trim().split('\n').pop() ?? '') as PlacerResult;
+    });
+    ready.catch(() => undefined);
+    done.catch(() => undefined);
+    child.stdin.write(`${JSON.stringify(plan)}\n`);
+    return { child, ready, done };
+  });
+  try {
+    await Promise.all(children.map((c) => c.ready));
+    const started = performance.now();
+    for (const c of children) c.child.stdin.end('go\n');
+    const results = await Promise.all(children.map((c) => c.done));
+    return { results, wallMs: performance.now() - started };
+  } finally {
+    for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  }
+}
+
+/** The registry calls placement makes, timed. */
+class TimedRegistry implements Pick<Registry, 'hostSnapshot' | 'claim'> {
+  snapshots = 0;
+  snapshotMs = 0;
+  claims = 0;
+  claimMs = 0;
+  lostRaces = 0;
+  constructor(private readonly registry: Pick<Registry, 'hostSnapshot' | 'claim'>) {}
+
+  async hostSnapshot(): Promise<HostSnapshot[]> {
+    const t = performance.now();
+    try {
+      return await this.registry.hostSnapshot();
+    } finally {
+      this.snapshots++;
+      this.snapshotMs += performance.now() - t;
+    }
+  }
+
+  async claim(request: ClaimRequest) {
+    const t = performance.now();
+    try {
+      return await this.registry.claim(request);
+    } catch (err) {
+      if (err instanceof NoCapacityError) this.lostRaces++;
+      throw err;
+    } finally {
+      this.claims++;
+      this.claimMs += performance.now() - t;
+    }
+  }
+}
+
+async function child(): Promise<void> {
+  const lines = createInterface({ input: process.stdin });
+  const queue: string[] = [];
+  let wake: (() => void) | undefined;
+  lines.on('line', (l) => {
+    queue.push(l);
+    wake?.();
+  });
+  const nextLine = async (): Promise<string> => {
+    while (!queue.length) await new Promise<void>((resolve) => (wake = resolve));
+    return queue.shift()!;
+  };
+
+  const plan = JSON.parse(await nextLine()) as PlacerPlan;
+  const registry = await openRegistry({ url: plan.url, migrate: false, poolSize: 2 });
+  const timed = new TimedRegistry(registry);
+  const options = { seed: plan.seed, ...(plan.maxAttempts !== undefined ? { maxAttempts: plan.maxAttempts } : {}) };
+  const placer = plan.mode === 'placer' ? new Placer(timed, options) : undefined;
+  process.stdout.write('ready\n');
+  while ((await nextLine()).trim() !== 'go');
+  lines.close();
+
+  const outcomes: PlacementOutcome[] = [];
+  const started = performance.now();
+  const cpuStarted = process.cpuUsage();
+  for (const { commandId, request } of plan.placements) {
+    const base = { commandId, containerName: request.name, ttlSeconds: plan.ttlSeconds };
+    try {
+      const r = placer ? await placer.placeAndClaim(request, base) : await placeAndClaim(timed, request, base, options);
+      outcomes.push({ commandId, ok: true, hostId: r.placeholder.parentId!, placeholderId: r.placeholder.id, attempts: r.attempts, skipped: r.skipped });
+    } catch (err) {
+      const e = err as Error;
+      outcomes.push({
+        commandId,
+        ok: false,
+        error: e?.name ?? 'Error',
+        ...(err instanceof NoCapacityError ? { reasons: { ...err.reasons } } : {}),
+        message: err instanceof NoCapacityError ? e.message : String(e?.stack ?? e),
+      });
+    }
+  }
+  const cpu = process.cpuUsage(cpuStarted);
+  const timings: PlacerTimings = {
+    snapshots: timed.snapshots,
+    snapshotMs: timed.snapshotMs,
+    claims: timed.claims,
+    claimMs: timed.claimMs,
+    lostRaces: timed.lostRaces,
+    totalMs: performance.now() - started,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  };
+  const result: PlacerResult = { worker: plan.worker, outcomes, timings };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  await registry.close();
+}
+
+if (require.main === module) {
+  child().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
