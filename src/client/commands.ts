@@ -302,6 +302,18 @@ export class ContainerCommands {
     return out;
   }
 
+  /** Moves a queued command of a container to `position` in its queue (0 = next to run). */
+  async reorder(container: string, commandId: string, position: number): Promise<string[]> {
+    try {
+      return await this.client.workflow.getHandle(workflowIds.containerEntity(container)).executeUpdate<string[], [{ commandId: string; position: number }]>('reorder', {
+        args: [{ commandId, position }],
+      });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('queued command', commandId);
+      throw unwrapError(err);
+    }
+  }
+
   /** The container's queue and recent commands, from its entity; undefined when none runs. */
   async queue(container: string): Promise<unknown> {
     try {

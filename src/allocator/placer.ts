@@ -1,0 +1,155 @@
+// A long-lived placer: placeAndClaim over an Allocator working copy kept between placements,
+// instead of a hostSnapshot() per placement. The registry's claim stays the judge (it re-checks
+// capacity under the host's row lock); the copy is refreshed only when it proved wrong (a claim
+// lost a race, or it found no host and was not fresh) or when it is older than `maxAgeMs`.
+//
+// A copy only learns its own claims, so each process keeps packing the hosts it started on
+// while other processes (with other seeds) start on other empty hosts: fewer lost races and
+// less waiting on one host's row lock than when every placer re-reads the registry and all of
+// them chase the same fullest host.
+import { NoCapacityError } from '../domain/errors';
+import type { ClaimRequest, Registry } from '../registry/types';
+import { Allocator } from './allocator';
+import { DEFAULT_MAX_ATTEMPTS, type ClaimedPlacement, type PlaceAndClaimOptions, type SkippedHost } from './claim';
+import { firstRejection, prepareChecks } from './filters';
+import { DEFAULT_TOP } from './place';
+import { mulberry32 } from './shuffle';
+import type { Placement, PlacementRequest } from './types';
+import { groupsOf } from './working-copy';
+
+export type PlacerOptions = PlaceAndClaimOptions & {
+  /** Refresh the working copy when it is older than this, in ms, so that releases are seen. Default 10,000. */
+  readonly maxAgeMs?: number;
+};
+
+export const DEFAULT_MAX_AGE_MS = 10_000;
+
+export class Placer {
+  private allocator: Allocator | undefined;
+  /** When the current copy was read (performance.now() scale: Date.now() is enough here). */
+  private takenAt = 0;
+  /** Bumped by every refresh: a placement knows whether its copy was read during it. */
+  private generation = 0;
+  private refreshing: Promise<Allocator> | undefined;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly registry: Pick<Registry, 'hostSnapshot' | 'claim'>,
+    private readonly options: PlacerOptions = {},
+  ) {
+    this.random = mulberry32((options.seed ?? 0) ^ 0x9e3779b9);
+  }
+
+  /** Drops the working copy: the next placement reads a fresh snapshot. */
+  invalidate(): void {
+    this.allocator = undefined;
+  }
+
+  /**
+   * As placeAndClaim: places the request and claims the best host, at most `maxAttempts` claims.
+   * After a lost race the copy is read again before the next claim. A copy that finds no host is
+   * read again before refusing, unless it was read during this call. Throws NoCapacityError with
+   * the freshest copy's rejections, the hosts that filled up (`full on cpu when claimed`) and the
+   * feasible hosts not tried.
+   */
+  async placeAndClaim(request: PlacementRequest, claimBase: Omit<ClaimRequest, 'hostId' | 'resources'>): Promise<ClaimedPlacement> {
+    const { maxAttempts: asked, maxAgeMs: _maxAge, seed: _seed, ...placeOptions } = this.options;
+    const maxAttempts = Math.max(1, asked ?? DEFAULT_MAX_ATTEMPTS);
+    const top = Math.max(placeOptions.top ?? DEFAULT_TOP, maxAttempts);
+    const groups = claimBase.groups ?? groupsOf(request);
+    const claimed: PlacementRequest = { ...request, groups };
+    const skipped: SkippedHost[] = [];
+    const startedAt = this.generation;
+    let attempts = 0;
+    for (;;) {
+      const allocator = await this.copy();
+      const fresh = this.generation !== startedAt;
+      const placement = allocator.place(request, { ...placeOptions, top });
+      // After a lost race, the other placers that lost it read the same fresh snapshot and would all
+      // go for the same next host: a retry takes one of the best `maxAttempts` at random instead.
+      const pick = skipped.length ? Math.floor(this.random() * Math.min(maxAttempts, placement.candidates.length)) : 0;
+      const best = placement.candidates[pick];
+      if (!best) {
+        if (fresh) throw this.refusal(allocator, request, placement, skipped, attempts);
+        this.invalidate();
+        continue;
+      }
+      if (attempts >= maxAttempts) throw this.refusal(allocator, request, placement, skipped, attempts);
+      attempts++;
+      try {
+        const placeholder = await this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources });
+        // The copy may have been replaced while the claim ran; the claim belongs in the current one.
+        this.allocator?.commit(best.hostId, claimed);
+        return { placeholder, placement, attempts, skipped };
+      } catch (err) {
+        if (!isNoCapacity(err)) throw err;
+        skipped.push({ hostId: best.hostId, reason: reasonOf(err) });
+        if (this.allocator === allocator) this.invalidate();
+      }
+    }
+  }
+
+  /** The working copy, read again when there is none or it is too old; one read at a time. */
+  private async copy(): Promise<Allocator> {
+    const maxAge = this.options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    if (this.allocator && Date.now() - this.takenAt <= maxAge) return this.allocator;
+    this.refreshing ??= (async () => {
+      try {
+        const takenAt = Date.now();
+        const hosts = await this.registry.hostSnapshot();
+        const { maxAttempts: _a, maxAgeMs: _m, ...allocatorOptions } = this.options;
+        this.allocator = new Allocator(hosts, allocatorOptions);
+        this.takenAt = takenAt;
+        this.generation++;
+        return this.allocator;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /**
+   * The refusal, counted over the freshest copy so that every host is counted once: hosts that lost
+   * a race in this call move from their rejection (or from the feasible ones) to `<reason> when
+   * claimed`; feasible hosts left untried are `not tried after <n> claims`.
+   */
+  private refusal(
+    allocator: Allocator,
+    request: PlacementRequest,
+    placement: Placement,
+    skipped: readonly SkippedHost[],
+    attempts: number,
+  ): NoCapacityError {
+    const reasons: Record<string, number> = { ...placement.rejections };
+    const rejected = Object.values(placement.rejections).reduce((a, b) => a + b, 0);
+    const hosts = allocator.hosts();
+    let feasible = hosts.length - rejected;
+    if (skipped.length) {
+      const byId = new Map(hosts.map((h) => [h.id, h]));
+      const lastReason = new Map(skipped.map((s) => [s.hostId, s.reason]));
+      const checks = prepareChecks(request);
+      for (const [hostId, reason] of lastReason) {
+        const host = byId.get(hostId);
+        if (!host) continue;
+        const now = firstRejection(checks, host);
+        if (now === undefined) feasible--;
+        else if ((reasons[now] ?? 0) > 1) reasons[now]!--;
+        else delete reasons[now];
+        const label = `${reason} when claimed`;
+        reasons[label] = (reasons[label] ?? 0) + 1;
+      }
+    }
+    if (feasible > 0) reasons[`not tried after ${attempts} claims`] = feasible;
+    return new NoCapacityError(request.name, reasons, request.hint);
+  }
+}
+
+function isNoCapacity(err: unknown): err is NoCapacityError {
+  return err instanceof NoCapacityError || (err as { code?: unknown } | null)?.code === 'NO_CAPACITY';
+}
+
+function reasonOf(err: NoCapacityError): string {
+  const named = Object.keys(err.reasons ?? {});
+  return named.length ? named.join(', ') : 'full';
+}

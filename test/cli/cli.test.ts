@@ -1,0 +1,188 @@
+// The TypeScript client and the `vmflow` CLI (as a child process) each drive a container through
+// create → migrate → destroy on a real stack; the CLI's tables, JSON, --wait, exit codes, hypervisor
+// drain and remove, tokens, environments and sim admin.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { TokenStore } from '../../src/auth';
+import { eventually } from '../support/invariants';
+import { startStack, type Stack } from '../support/stack';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('client and CLI on a real stack', () => {
+  let stack: Stack;
+  let dataDir: string;
+  before(async () => {
+    stack = await startStack({ hosts: [{ name: 'hv-1' }, { name: 'hv-2' }, { name: 'hv-3' }] });
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-cli-'));
+  });
+  after(async () => {
+    await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Runs `vmflow <args>` against the stack; only the settings below reach it. */
+  function vmflow(...args: string[]): Promise<Run> {
+    const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VMFLOW_')));
+    Object.assign(env, {
+      VMFLOW_TEMPORAL_ADDRESS: stack.temporal.address,
+      VMFLOW_REGISTRY_URL: stack.registryUrl,
+      VMFLOW_SIM_URL: stack.sim.url,
+      VMFLOW_DATA_DIR: dataDir,
+      VMFLOW_WEB_UI_URL: 'http://127.0.0.1:8233',
+    });
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.once('error', reject);
+      child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+  const ok = async (...args: string[]): Promise<Run> => {
+    const r = await vmflow(...args);
+    assert.equal(r.code, 0, `vmflow ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+    return r;
+  };
+  const json = async (...args: string[]) => JSON.parse((await ok(...args, '-o', 'json')).stdout);
+
+  test('the client drives create → migrate → destroy', async () => {
+    const client = stack.client;
+    const created = await (await client.containers.create('client-web', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-1' })).result();
+    assert.equal(created.host, 'hv-1');
+    const handle = await client.containers.migrate('client-web', { target: 'hv-2' });
+    const info = await handle.describe();
+    assert.equal(info.command, 'migrate');
+    assert.equal((await handle.result()).host, 'hv-2');
+    assert.equal((await handle.describe()).status, 'COMPLETED');
+    await (await client.containers.destroy('client-web')).result();
+    await assert.rejects(client.containers.get('client-web'), /not found/);
+    const listed = await eventually(async () => {
+      const l = await client.commands.list({ container: 'client-web' });
+      return l.length === 3 ? l : undefined;
+    });
+    assert.deepEqual(listed.map((c) => c.command).sort(), ['create', 'destroy', 'migrate']);
+  });
+
+  test('the CLI drives create → migrate → destroy with --wait, tables and JSON', async () => {
+    const created = await ok('containers', 'create', 'cli-web', '--kind', 'web', '--cpus', '1', '--memory', '512', '--disk', '5', '--hint', 'hv-1', '--wait');
+    assert.match(created.stdout, /container cli-web: create accepted/);
+    assert.match(created.stdout, /Web UI\s+http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/container%2Fcli-web%2Fcreate%2F/);
+    assert.match(created.stdout, /✔ claim capacity/);
+    assert.match(created.stdout, /done: cli-web is running on hv-1/);
+
+    const table = (await ok('containers', 'list')).stdout.split('\n');
+    assert.match(table[0]!, /^NAME\s+STATE\s+HOST\s+KIND/);
+    const row = table.find((l) => l.startsWith('cli-web'))!;
+    assert.equal(row.indexOf('running'), table[0]!.indexOf('STATE'), 'columns are aligned');
+
+    const moved = await json('containers', 'migrate', 'cli-web', '--to', 'hv-2', '--wait');
+    assert.equal(moved.status, 'COMPLETED');
+    assert.equal(moved.result.host, 'hv-2');
+    assert.match(moved.workflowId, /^container\/cli-web\/migrate\//);
+    const shown = await json('commands', 'show', moved.workflowId);
+    assert.equal(shown.status, 'COMPLETED');
+    assert.ok(shown.webUi.endsWith(encodeURIComponent(moved.workflowId)));
+
+    const node = (await json('containers', 'list')).find((c: { name: string }) => c.name === 'cli-web');
+    assert.equal(node.parentId, (await stack.client.hypervisors.get('hv-2')).id);
+    const owner = await json('keys', 'owner', `ip:${node.definition.network.ip}`);
+    assert.equal(owner.owner.name, 'cli-web');
+
+    await ok('containers', 'destroy', 'cli-web', '--wait');
+    const gone = await vmflow('containers', 'show', 'cli-web');
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /container cli-web not found/);
+
+    const listed = await eventually(async () => {
+      const l = await json('commands', 'list', '--container', 'cli-web');
+      return l.length === 3 ? l : undefined;
+    });
+    assert.deepEqual(listed.map((c: { command: string }) => c.command).sort(), ['create', 'destroy', 'migrate']);
+    const text = (await ok('commands', 'list', '--hypervisor', 'hv-2', '--command', 'migrate')).stdout;
+    assert.match(text, /^WORKFLOW ID\s+COMMAND\s+TARGET\s+STATUS/);
+    assert.match(text, new RegExp(moved.workflowId));
+  });
+
+  test('failures exit non-zero with the message: a refused command, a bad flag, an unknown host', async () => {
+    await (await stack.client.containers.create('cli-stopped', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, start: false })).result();
+    const refused = await vmflow('containers', 'stop', 'cli-stopped');
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /cannot stop cli-stopped: it is stopped/);
+    const badFlag = await vmflow('containers', 'create', 'x1', '--cpus', 'many', '--memory', '1', '--disk', '1');
+    assert.notEqual(badFlag.code, 0);
+    assert.match(badFlag.stderr, /--cpus must be a positive number, not "many"/);
+    const noHost = await vmflow('hypervisors', 'drain', 'hv-none');
+    assert.equal(noHost.code, 2);
+    assert.match(noHost.stderr, /hypervisor hv-none not found/);
+    const failedWait = await vmflow('containers', 'migrate', 'cli-stopped', '--to', 'hv-none', '--wait');
+    assert.notEqual(failedWait.code, 0);
+    assert.match(failedWait.stderr, /hv-none not found/);
+  });
+
+  test('hypervisors: drain marks it draining, remove is refused while containers are on it', async () => {
+    await (await stack.client.containers.create('on-3', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-3' })).result();
+    assert.match((await ok('hypervisors', 'drain', 'hv-3', '--reason', 'disk swap')).stdout, /hv-3 is draining; 1 container/);
+    const list = (await ok('hypervisors', 'list')).stdout;
+    assert.match(list.split('\n').find((l) => l.startsWith('hv-3'))!, /draining/);
+    const refused = await vmflow('hypervisors', 'remove', 'hv-3');
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /still has 1 container/);
+    assert.equal((await json('hypervisors', 'undrain', 'hv-3')).state, 'up');
+    await (await stack.client.containers.destroy('on-3')).result();
+    await ok('hypervisors', 'remove', 'hv-3');
+    await assert.rejects(stack.client.hypervisors.get('hv-3'), /not found/);
+  });
+
+  test('tokens: create prints the secret once, list never does, revoke refuses it from then on', async () => {
+    const created = await json('tokens', 'create', '--role', 'operator', '--name', 'ci');
+    assert.equal(created.token.role, 'operator');
+    const store = await TokenStore.open(stack.registryUrl);
+    try {
+      assert.ok((await store.verify(created.secret)).ok);
+      const listed = await ok('tokens', 'list');
+      assert.match(listed.stdout, new RegExp(`${created.token.id}\\s+ci\\s+operator`));
+      assert.ok(!listed.stdout.includes(created.secret));
+      await ok('tokens', 'revoke', created.token.id);
+      assert.deepEqual(await store.verify(created.secret), { ok: false, reason: 'revoked' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('environments: create, add a new member, show, destroy', async () => {
+    await ok('environments', 'create', 'cli-env', '--description', 'shop', '--wait');
+    await ok('env', 'add', 'cli-env', '--create', 'cli-db', '--kind', 'db', '--cpus', '1', '--memory', '512', '--disk', '5', '--wait');
+    const shown = await json('environments', 'show', 'cli-env');
+    assert.deepEqual(shown.members.map((m: { name: string }) => m.name), ['cli-db']);
+    assert.match((await ok('environments', 'show', 'cli-env')).stdout, /MEMBER\s+KIND\s+PRIORITY/);
+    await ok('environments', 'destroy', 'cli-env', '--wait');
+    await assert.rejects(stack.client.environments.get('cli-env'), /not found/);
+  });
+
+  test('sim admin: hosts, delays, failure rules, partition and rejoin', async () => {
+    const hosts = await json('sim', 'hosts');
+    assert.ok(hosts.some((h: { id: string }) => h.id === 'hv-1'));
+    assert.deepEqual(await json('sim', 'delays', '--host', 'hv-1', 'define=5'), { define: 5 });
+    assert.deepEqual(await json('sim', 'delays', '--host', 'hv-1', 'define=null'), {});
+    const rule = await json('sim', 'failures', 'add', '--operation', 'define', '--host', 'hv-1', '--times', '1');
+    assert.match((await ok('sim', 'failures', 'list')).stdout, new RegExp(rule.id));
+    await ok('sim', 'failures', 'clear');
+    assert.deepEqual(await json('sim', 'failures', 'list'), []);
+    assert.equal((await json('sim', 'partition', 'hv-2')).power, 'partitioned');
+    assert.equal((await json('sim', 'rejoin', 'hv-2')).power, 'up');
+  });
+});
