@@ -2,14 +2,19 @@
 //
 // Decisions per second of the indexed Allocator over 10,000 hosts and 100,000 placements (each
 // committed before the next), bin-pack quality against a lower bound, cluster compaction (Verma,
-// Korupolu and Wilkes, 2014), and the same run with a naive first-fit and with place()'s full scan.
+// Korupolu and Wilkes, 2014), the same run with a naive first-fit and with place()'s full scan,
+// and committed placements per second by 8 placer processes on MariaDB (section `mariadb`).
 // Everything is seeded: two runs place the same containers on the same hosts.
 import Table from 'cli-table3';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Allocator, FirstFitAllocator, mulberry32, place, shuffledOrder, withClaim } from '../src/allocator';
 import type { HostSnapshot, Placement, PlacementRequest } from '../src/allocator';
-import type { Resources } from '../src/domain/types';
+import type { HypervisorDefinition, Resources } from '../src/domain/types';
+import { openRegistry, type SqlRegistry } from '../src/registry';
+import { runPlacers, type PlacerMode, type PlacerResult } from '../test/allocator/concurrent-placer';
+import { startMariaDb, type MariaDb } from '../test/support/mariadb';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded workload
@@ -216,6 +221,11 @@ export interface BenchConfig {
   /** Decisions of place()'s full scan to time (a full run would take minutes). */
   readonly fullScanSample: number;
   readonly compaction: { readonly hosts: number; readonly placements: number; readonly shuffles: number };
+  /**
+   * Placer processes on MariaDB: `placements` through Placers (a working copy per process), then
+   * `baselinePlacements` through placeAndClaim (a snapshot per placement) on a fresh database.
+   */
+  readonly mariadb: { readonly processes: number; readonly hosts: number; readonly placements: number; readonly baselinePlacements: number };
 }
 
 export const DEFAULT_CONFIG: BenchConfig = {
@@ -224,6 +234,7 @@ export const DEFAULT_CONFIG: BenchConfig = {
   seed: 42,
   fullScanSample: 1_000,
   compaction: { hosts: 2_000, placements: 20_000, shuffles: 5 },
+  mariadb: { processes: 8, hosts: 400, placements: 8_000, baselinePlacements: 2_000 },
 };
 
 /** What the sections share: the configuration and the runs already made. */
@@ -387,12 +398,196 @@ const compaction: BenchSection = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Placer processes on MariaDB
+
+/** CPU ms used so far by our child process named `name` (the throwaway mariadbd); NaN when not ours (MYSQL_URL) or not Linux. */
+function childCpuMs(names: readonly string[]): number {
+  const ticks = 100; // USER_HZ on Linux
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (names.includes(name) && Number(fields[1]) === process.pid) return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticks;
+    }
+  } catch {
+    // no /proc
+  }
+  return NaN;
+}
+
+interface PlacerRun {
+  readonly mode: PlacerMode;
+  readonly placements: number;
+  readonly committed: number;
+  readonly refused: number;
+  readonly retried: number;
+  readonly wallMs: number;
+  readonly results: readonly PlacerResult[];
+  /** CPU ms of the throwaway mariadbd during the run; NaN when unknown. */
+  readonly databaseCpuMs: number;
+  readonly load: readonly [number, number];
+}
+
+interface CapacityCheck {
+  readonly hosts: number;
+  readonly over: readonly string[];
+  readonly apart: number;
+}
+
+/** Registers the hosts of `cluster()` as hypervisors, eight adds at a time. */
+async function registerHosts(registry: SqlRegistry, hosts: readonly HostSnapshot[]): Promise<void> {
+  for (let i = 0; i < hosts.length; i += 8) {
+    await Promise.all(
+      hosts.slice(i, i + 8).map((h) => {
+        const definition: HypervisorDefinition = { driver: 'sim', address: `http://127.0.0.1:7070/hosts/${h.name}`, capacity: h.allowance, labels: { ...h.labels } };
+        return registry.add({ type: 'hypervisor', name: h.name, definition, state: h.state });
+      }),
+    );
+  }
+}
+
 /**
- * The sections, in print order. A section needing a live registry — "committed placements per
- * second with 8 concurrent placers on MariaDB" — joins this list once the registry exists; it is
- * not measured (nor faked) here.
+ * `requests` placed by `processes` processes at once, each through its own registry connection;
+ * all the containers of one environment go to one process (vmflow runs one command at a time per
+ * environment, so its anti-affinity is never raced).
  */
-export const SECTIONS: BenchSection[] = [decisionRate, packing, firstFitBaseline, fullScan, compaction];
+async function placeConcurrently(url: string, mode: PlacerMode, requests: readonly PlacementRequest[], processes: number, seed: number): Promise<PlacerRun> {
+  const envOf = (r: PlacementRequest) => Number(/^env(\d+)-/.exec(r.name)?.[1] ?? 0);
+  const plans = Array.from({ length: processes }, (_, worker) => ({
+    url,
+    worker,
+    mode,
+    seed: seed + worker,
+    ttlSeconds: 3600,
+    placements: requests.flatMap((request, i) => (envOf(request) % processes === worker ? [{ commandId: `${mode}-${i}`, request }] : [])),
+  }));
+  const load = os.loadavg()[0]!;
+  const cpuBefore = childCpuMs(['mariadbd', 'mysqld']);
+  const { results, wallMs } = await runPlacers(plans);
+  const databaseCpuMs = childCpuMs(['mariadbd', 'mysqld']) - cpuBefore;
+  const outcomes = results.flatMap((r) => r.outcomes);
+  const failed = outcomes.filter((o) => !o.ok && o.error !== 'NoCapacityError');
+  if (failed.length) throw new Error(`${failed.length} placements failed otherwise than for capacity: ${JSON.stringify(failed[0])}`);
+  const committed = outcomes.filter((o) => o.ok).length;
+  return {
+    mode,
+    placements: outcomes.length,
+    committed,
+    refused: outcomes.length - committed,
+    retried: outcomes.filter((o) => o.ok && o.attempts > 1).length,
+    wallMs,
+    results,
+    databaseCpuMs,
+    load: [load, os.loadavg()[0]!],
+  };
+}
+
+/** Hosts over their allowance, by the registry's snapshot and by a direct SQL sum; web tiers sharing a host. */
+async function checkCapacity(registry: SqlRegistry): Promise<CapacityCheck> {
+  const snapshot = await registry.hostSnapshot();
+  const sums: Array<{ parentId: string; cpus: unknown; memoryMiB: unknown; diskGiB: unknown }> = await registry.dataSource.query(
+    'SELECT `parent_id` AS parentId, SUM(`res_cpus`) AS cpus, SUM(`res_memory_mib`) AS memoryMiB, SUM(`res_disk_gib`) AS diskGiB ' +
+      "FROM `nodes` WHERE `parent_id` IS NOT NULL AND `type` IN ('placeholder', 'container') GROUP BY `parent_id`",
+  );
+  const summed = new Map(sums.map((r) => [r.parentId, { cpus: Number(r.cpus), memoryMiB: Number(r.memoryMiB), diskGiB: Number(r.diskGiB) }]));
+  const over: string[] = [];
+  for (const h of snapshot) {
+    const sql = summed.get(h.id) ?? { cpus: 0, memoryMiB: 0, diskGiB: 0 };
+    for (const r of ['cpus', 'memoryMiB', 'diskGiB'] as const) {
+      if (h.used[r] > h.allowance[r] || sql[r] > h.allowance[r] || sql[r] !== h.used[r]) over.push(`${h.name} ${r}: ${sql[r]} of ${h.allowance[r]}`);
+    }
+  }
+  // Anti-affinity: a web tier (`env:N/web`) never twice on one host.
+  let apart = 0;
+  for (const h of snapshot) for (const [g, n] of Object.entries(h.groups)) if (g.endsWith('/web') && n > 1) apart += n - 1;
+  return { hosts: snapshot.length, over, apart };
+}
+
+function placerRows(run: PlacerRun, label: string, target?: number): BenchRow[] {
+  const t = run.results.map((r) => r.timings);
+  const sum = (f: (x: (typeof t)[number]) => number) => t.reduce((a, x) => a + f(x), 0);
+  const rate = run.committed / (run.wallMs / 1000);
+  const per = (ms: number) => `${fmt(ms / run.committed, 2)} ms`;
+  const placerCpu = sum((x) => x.cpuMs);
+  const cpuPer = (placerCpu + (Number.isNaN(run.databaseCpuMs) ? 0 : run.databaseCpuMs)) / run.committed;
+  const rows: BenchRow[] = [
+    {
+      measure: `${label}: ${fmt(run.placements)} placements by ${t.length} processes`,
+      result:
+        `${fmt(rate)} committed/s (${fmt(run.committed)} in ${fmt(run.wallMs / 1000, 1)} s wall), ${fmt(run.refused)} refused, ` +
+        `${fmt(run.retried)} committed after a lost race; load ${fmt(run.load[0], 1)} → ${fmt(run.load[1], 1)}`,
+      ...(target !== undefined ? { target: `≥ ${fmt(target)}/s`, met: rate >= target } : {}),
+    },
+    {
+      measure: `${label}: time per committed placement, summed over processes`,
+      result:
+        `snapshots ${per(sum((x) => x.snapshotMs))} (${fmt(sum((x) => x.snapshots))} reads), claims ${per(sum((x) => x.claimMs))} ` +
+        `(${fmt(sum((x) => x.claims))} claims, ${fmt(sum((x) => x.lostRaces))} lost races), in all ${per(sum((x) => x.totalMs))}`,
+    },
+    {
+      measure: `${label}: CPU per committed placement`,
+      result:
+        `placers ${per(placerCpu)}, mariadbd ${Number.isNaN(run.databaseCpuMs) ? 'n/a' : per(run.databaseCpuMs)}: ` +
+        `${fmt(cpuPer, 2)} ms, a ceiling of ${fmt(1000 / cpuPer * os.cpus().length)}/s on ${os.cpus().length} idle cores`,
+    },
+  ];
+  return rows;
+}
+
+const mariadbPlacers: BenchSection = {
+  name: 'mariadb',
+  title: 'Committed placements per second, concurrent placer processes on MariaDB (throwaway mariadbd or MYSQL_URL)',
+  async rows(ctx) {
+    const { processes, hosts: hostCount, placements, baselinePlacements } = ctx.config.mariadb;
+    const server: MariaDb | undefined = await startMariaDb();
+    if (!server) return [{ measure: 'not measured', result: 'no MariaDB here: install mariadb-server or set MYSQL_URL', target: '≥ 1,000/s', met: false }];
+    try {
+      const hosts = cluster(hostCount, ctx.config.seed + 4);
+      const requests = workload(placements, ctx.config.seed + 5);
+      const rows: BenchRow[] = [];
+      const checks: CapacityCheck[] = [];
+      const runs: Array<{ mode: PlacerMode; count: number; label: string; target?: number }> = [
+        { mode: 'placer', count: placements, label: 'Placer (a working copy per process)', target: 1_000 },
+        { mode: 'snapshot', count: baselinePlacements, label: 'placeAndClaim (a snapshot per placement)' },
+      ];
+      for (const r of runs) {
+        const url = await server.newDatabase();
+        const registry = await openRegistry({ url });
+        try {
+          await registerHosts(registry, hosts);
+          const run = await placeConcurrently(url, r.mode, requests.slice(0, r.count), processes, ctx.config.seed);
+          rows.push(...placerRows(run, r.label, r.target));
+          checks.push(await checkCapacity(registry));
+        } finally {
+          await registry.close();
+        }
+      }
+      const over = checks.flatMap((c) => c.over);
+      const apart = checks.reduce((a, c) => a + c.apart, 0);
+      rows.push({
+        measure: `hosts over capacity after both runs (${fmt(hostCount)} hosts each; registry snapshot and a direct SQL sum)`,
+        result: over.length ? `${over.length}: ${over.slice(0, 3).join('; ')}` : '0',
+        target: '0',
+        met: over.length === 0,
+      });
+      rows.push({ measure: 'web tiers sharing a host (anti-affinity)', result: fmt(apart), target: '0', met: apart === 0 });
+      return rows;
+    } finally {
+      await server.stop();
+    }
+  },
+};
+
+/** The sections, in print order. */
+export const SECTIONS: BenchSection[] = [decisionRate, packing, firstFitBaseline, fullScan, compaction, mariadbPlacers];
 
 export async function main(names: readonly string[] = process.argv.slice(2), config = DEFAULT_CONFIG): Promise<void> {
   const loadBefore = os.loadavg();

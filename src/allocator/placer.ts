@@ -1,12 +1,15 @@
 // A long-lived placer: placeAndClaim over an Allocator working copy kept between placements,
 // instead of a hostSnapshot() per placement. The registry's claim stays the judge (it re-checks
-// capacity under the host's row lock); the copy is refreshed only when it proved wrong (a claim
-// lost a race, or it found no host and was not fresh) or when it is older than `maxAgeMs`.
+// capacity under the host's row lock); the copy is read again only when it proved wrong (a claim
+// lost a race, the claimed host is gone, or it found no host and was not read during this call)
+// or when it is older than `maxAgeMs`.
 //
-// A copy only learns its own claims, so each process keeps packing the hosts it started on
-// while other processes (with other seeds) start on other empty hosts: fewer lost races and
-// less waiting on one host's row lock than when every placer re-reads the registry and all of
-// them chase the same fullest host.
+// A copy learns only its own claims between reads, so each process keeps packing the hosts it
+// opened while the others (with other seeds) open other empty hosts: far fewer lost races, and
+// less waiting on one host's row lock, than when every placer re-reads the registry and all of
+// them chase the same fullest host. The cost: a copy is optimistic about other processes' claims
+// (the registry refuses, the copy is read again) and pessimistic about releases (it is read again
+// before it refuses, and every `maxAgeMs`).
 import { NoCapacityError } from '../domain/errors';
 import type { ClaimRequest, Registry } from '../registry/types';
 import { Allocator } from './allocator';
@@ -26,7 +29,7 @@ export const DEFAULT_MAX_AGE_MS = 10_000;
 
 export class Placer {
   private allocator: Allocator | undefined;
-  /** When the current copy was read (performance.now() scale: Date.now() is enough here). */
+  /** When the current copy was read (Date.now()). */
   private takenAt = 0;
   /** Bumped by every refresh: a placement knows whether its copy was read during it. */
   private generation = 0;
@@ -78,14 +81,25 @@ export class Placer {
       attempts++;
       try {
         const placeholder = await this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources });
-        // The copy may have been replaced while the claim ran; the claim belongs in the current one.
-        this.allocator?.commit(best.hostId, claimed);
+        this.remember(best.hostId, claimed);
         return { placeholder, placement, attempts, skipped };
       } catch (err) {
-        if (!isNoCapacity(err)) throw err;
-        skipped.push({ hostId: best.hostId, reason: reasonOf(err) });
+        // A host that filled up, or that is gone since the copy was read: the copy is wrong.
+        const reason = isNoCapacity(err) ? reasonOf(err) : isHostGone(err, best.hostId) ? 'gone' : undefined;
+        if (reason === undefined) throw err;
+        skipped.push({ hostId: best.hostId, reason });
         if (this.allocator === allocator) this.invalidate();
       }
+    }
+  }
+
+  /** Adds a claim to the current copy (which a concurrent call may have replaced while it ran). */
+  private remember(hostId: string, request: PlacementRequest): void {
+    try {
+      this.allocator?.commit(hostId, request);
+    } catch {
+      // The host is not in a copy read meanwhile: that copy is wrong about it, read another.
+      this.invalidate();
     }
   }
 
@@ -147,6 +161,12 @@ export class Placer {
 
 function isNoCapacity(err: unknown): err is NoCapacityError {
   return err instanceof NoCapacityError || (err as { code?: unknown } | null)?.code === 'NO_CAPACITY';
+}
+
+/** The registry's answer to a claim on a host that is no longer there. */
+function isHostGone(err: unknown, hostId: string): boolean {
+  const e = err as { code?: unknown; ref?: unknown } | null;
+  return e?.code === 'NOT_FOUND' && e.ref === hostId;
 }
 
 function reasonOf(err: NoCapacityError): string {

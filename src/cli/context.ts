@@ -1,7 +1,7 @@
 // What every CLI command shares: the configuration, a connected client, and how a submitted
 // command is reported (accepted, followed with --wait, or printed as JSON).
 import os from 'node:os';
-import { connect, type CommandHandle, type Vmflow } from '../client';
+import type { CommandHandle, Vmflow } from '../client';
 import { loadConfig, type Config } from '../config';
 import { follow, printAccepted, webUiLink } from './follow';
 import { printJson, type OutputOptions } from './output';
@@ -21,6 +21,8 @@ function identity(): string {
 /** Runs `fn` with a client connected to Temporal and the registry, as the configuration says. */
 export async function withClient<T>(fn: (client: Vmflow, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
+  // Loaded here, not at the top: commands that need no client start faster.
+  const { connect } = await import('../client');
   let client: Vmflow;
   try {
     client = await connect({ temporalAddress: config.temporalAddress, namespace: config.namespace, registryUrl: config.registryUrl, identity: identity() });

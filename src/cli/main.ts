@@ -13,7 +13,9 @@ import { keyCommands } from './commands/keys';
 import { addSimAdmin } from './commands/sim';
 import { tokenCommands } from './commands/tokens';
 import { flag } from './output';
-import { runApiProcess, runDev, runSimProcess, runWorkerProcess } from './processes';
+
+/** The long-running processes load the worker, API and sim only when one of them is run. */
+const processes = () => import('./processes');
 
 export function buildProgram(): Command {
   const program = new Command('vmflow').description('cluster controller for hypervisors and their VMs, on Temporal').showHelpAfterError();
@@ -21,19 +23,19 @@ export function buildProgram(): Command {
   program
     .command('dev')
     .description('run everything on the embedded default: Temporal dev server + Web UI, sim farm, SQLite registry, worker, API (admin token in .vmflow/admin-token)')
-    .action(async () => runDev(loadConfig()));
+    .action(async () => (await processes()).runDev(loadConfig()));
 
   program
     .command('worker')
     .description('run a worker: every workflow and the central activities (VMFLOW_WORKER_METRICS_PORT serves its Temporal SDK metrics to Prometheus)')
-    .action(async () => runWorkerProcess(loadConfig()));
+    .action(async () => (await processes()).runWorkerProcess(loadConfig()));
 
   program
     .command('api')
     .description('run the REST API (OpenAPI at /openapi.json, Prometheus at /metrics)')
     .option('--host <host>', 'address to listen on (default VMFLOW_API_HOST)')
     .option('--port <port>', 'port to listen on (default VMFLOW_API_PORT)', flag.integer('--port', 0))
-    .action(async (o: { host?: string; port?: number }) => runApiProcess(loadConfig(), o));
+    .action(async (o: { host?: string; port?: number }) => (await processes()).runApiProcess(loadConfig(), o));
 
   const sim = program
     .command('sim')
@@ -43,7 +45,7 @@ export function buildProgram(): Command {
     .allowExcessArguments(false)
     .action(async (opts: { port?: string; stateDir?: string }) => {
       const config = loadConfig();
-      await runSimProcess({ port: opts.port !== undefined ? Number(opts.port) : config.simPort, stateDir: opts.stateDir ?? path.join(config.dataDir, 'sim') });
+      await (await processes()).runSimProcess({ port: opts.port !== undefined ? Number(opts.port) : config.simPort, stateDir: opts.stateDir ?? path.join(config.dataDir, 'sim') });
     });
   addSimAdmin(sim);
 
@@ -60,7 +62,8 @@ async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
-    console.error(`vmflow: ${err instanceof Error ? err.message : String(err)}`);
+    const cause = (err as { cause?: { message?: string } })?.cause?.message;
+    console.error(`vmflow: ${err instanceof Error ? err.message : String(err)}${cause && !(err instanceof VmflowError) ? ` (${cause})` : ''}`);
     process.exitCode = err instanceof VmflowError ? 2 : 1;
   }
   // Connections to Temporal and the database are closed by now; nothing left needs the loop.

@@ -24,9 +24,11 @@ import { tinySpec } from '/work/main/test/libvirt/checks';
   console.log('A:', (await virsh(a.uri, 'list', '--all')).stdout, 'B:', (await virsh(b.uri, 'list', '--all')).stdout);
   console.log('A jobinfo:', (await virsh(a.uri, 'domjobinfo', '--domain=m1')).stdout);
   console.log('B storage:', (await virsh(b.uri, 'vol-list', '--pool', (await virsh(b.uri, 'pool-list', '--name')).stdout.split('\n')[0]!.trim())).stdout);
-  for (let i = 0; i < 12; i++) { await new Promise((r) => setTimeout(r, 2000)); const j = (await virsh(a.uri, 'domjobinfo', '--domain=m1')).stdout; console.log(i, j.split('\n').slice(0,3).join(' | ')); }
+  for (let i = 0; i < 0; i++) { await new Promise((r) => setTimeout(r, 2000)); const j = (await virsh(a.uri, 'domjobinfo', '--domain=m1')).stdout; console.log(i, j.split('\n').slice(0,3).join(' | ')); }
   console.log('A:', (await virsh(a.uri, 'list', '--all')).stdout, 'B:', (await virsh(b.uri, 'list', '--all')).stdout);
-  try { await d.migrate(a.ref, b.ref, s, { live: true }); console.log('retry DONE'); } catch (e) { console.log('retry ERR', (e as Error).message); }
+  console.log('setspeed', await virsh(a.uri, 'migrate-setspeed', '--domain=m1', '--bandwidth=100000'));
+  const t1 = Date.now();
+  try { await d.migrate(a.ref, b.ref, s, { live: true }); console.log('retry DONE', Date.now() - t1); } catch (e) { console.log('retry ERR', (e as Error).message); }
   console.log('A:', (await virsh(a.uri, 'list', '--all')).stdout, 'B:', (await virsh(b.uri, 'list', '--all')).stdout);
   await a.stop(); await b.stop();
 })();

@@ -1,11 +1,13 @@
 // `vmflow tokens`: API tokens, straight in the registry database (no API needed to make the first).
 import { Command, Option } from 'commander';
 import os from 'node:os';
-import { ROLES, TokenStore, type Role } from '../../auth';
+import { ROLES, type Role } from '../../auth/roles';
+import type { TokenStore } from '../../auth/store';
 import { loadConfig } from '../../config';
 import { printJson, printTable, withOutput, type OutputOptions } from '../output';
 
 async function withStore<T>(fn: (store: TokenStore) => Promise<T>): Promise<T> {
+  const { TokenStore } = await import('../../auth/store');
   const store = await TokenStore.open(loadConfig().registryUrl);
   try {
     return await fn(store);

@@ -522,6 +522,7 @@ export class LibvirtDriver implements Driver {
           `--persistent-xml=${path.join(work, 'persistent.xml')}`,
         );
       }
+      await this.abortLeftoverMigration(source, name, ctx);
       ctx.progress({ step: 'live migration', fraction: 0 });
       await this.virsh(source, 'migrate', args, ctx, {
         timeoutMs: 0,
@@ -539,6 +540,32 @@ export class LibvirtDriver implements Driver {
       throw err;
     } finally {
       await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * A virsh whose process died mid-migration (its agent or worker was killed) leaves the source's
+   * migration job running until the copy fails, tens of seconds later; a new `virsh migrate` is
+   * refused meanwhile. Only this container's own earlier attempt can own that job (its commands
+   * run one at a time), so abort it and wait for the domain to be ours again.
+   */
+  private async abortLeftoverMigration(source: HostRef, name: string, ctx: DriverContext): Promise<void> {
+    const job = async () => parseFields(await this.virsh(source, 'migrate', ['domjobinfo', `--domain=${name}`], ctx));
+    let info = await job();
+    if ((info.get('Job type') ?? 'None') === 'None' || !/migration/i.test(info.get('Operation') ?? '')) return;
+    ctx.progress({ step: 'aborting a migration left by an interrupted attempt' });
+    try {
+      await this.virsh(source, 'migrate', ['domjobabort', `--domain=${name}`], ctx);
+    } catch {
+      // It may have ended on its own meanwhile; the loop below tells.
+    }
+    const deadline = Date.now() + this.commandTimeoutMs;
+    while ((info.get('Job type') ?? 'None') !== 'None') {
+      if (Date.now() > deadline) {
+        throw new DriverError(DRIVER, 'migrate', source.name, `domain ${name} still has a ${info.get('Operation') ?? 'migration'} job after aborting it`, false);
+      }
+      await delay(this.pollMs, ctx.signal);
+      info = await job();
     }
   }
 

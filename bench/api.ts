@@ -1,0 +1,146 @@
+// API benchmark, with a loopback load generator in this process and the worker in its own:
+//   1. reads: GET /v1/containers (a page of 100, and of 1,000) and GET /v1/containers/<name>
+//      with 10,000 containers in the SQLite registry, inserted straight through the registry;
+//   2. command submissions: POST /v1/containers/<name>/start against stopped containers (their
+//      VMs put on the sim farm first), counting 202s — acceptance by Temporal, not completion —
+//      then how long the worker takes to finish them.
+// Run: npx tsx bench/api.ts
+//   BENCH_CONTAINERS (10000), BENCH_READ_SECONDS (8), BENCH_CONCURRENCY (16), BENCH_SUBMISSIONS (400)
+import { performance } from 'node:perf_hooks';
+import { setMaxListeners } from 'node:events';
+import { printTable } from '../src/cli/output';
+import { startApi } from '../test/api/support';
+import { startStack } from '../test/support/stack';
+
+const CONTAINERS = Number(process.env.BENCH_CONTAINERS ?? 10_000);
+const READ_SECONDS = Number(process.env.BENCH_READ_SECONDS ?? 8);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SUBMISSIONS = Math.min(Number(process.env.BENCH_SUBMISSIONS ?? 400), CONTAINERS);
+const HOSTS = ['hv-1', 'hv-2', 'hv-3', 'hv-4'];
+
+interface Result {
+  readonly name: string;
+  readonly requests: number;
+  readonly ok: number;
+  readonly seconds: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
+}
+
+/**
+ * Runs `request(i)` from `concurrency` loops until `count` requests were sent or `seconds` passed;
+ * a request is ok when it answers `expect`.
+ */
+async function load(name: string, options: { concurrency: number; seconds?: number; count?: number; expect: number }, request: (i: number) => Promise<number>): Promise<Result> {
+  const latencies: number[] = [];
+  let next = 0;
+  let ok = 0;
+  const failures = new Map<number, number>();
+  const started = performance.now();
+  const deadline = options.seconds ? started + options.seconds * 1000 : Infinity;
+  const loop = async () => {
+    for (;;) {
+      const i = next++;
+      if ((options.count !== undefined && i >= options.count) || performance.now() > deadline) return;
+      const t0 = performance.now();
+      const status = await request(i).catch(() => 0);
+      latencies.push(performance.now() - t0);
+      if (status === options.expect) ok++;
+      else failures.set(status, (failures.get(status) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, loop));
+  const seconds = (performance.now() - started) / 1000;
+  if (failures.size) console.error(`${name}: unexpected statuses ${JSON.stringify(Object.fromEntries(failures))}`);
+  latencies.sort((a, b) => a - b);
+  return { name, requests: latencies.length, ok, seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies[latencies.length - 1] ?? NaN };
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  console.error('starting Temporal dev server, sim farm and a worker process ...');
+  const stack = await startStack({
+    workerProcess: true,
+    hosts: HOSTS.map((name) => ({ name, cpus: 100_000, memoryMiB: 100_000_000, diskGiB: 10_000_000 })),
+  });
+  const api = await startApi(stack, { VMFLOW_LOG_LEVEL: 'warn' });
+  setMaxListeners(0);
+  try {
+    const registry = stack.services.registry;
+    const hosts = await Promise.all(HOSTS.map((h) => stack.client.hypervisors.get(h)));
+    console.error(`inserting ${CONTAINERS} stopped containers through the registry ...`);
+    const insertStart = performance.now();
+    for (let i = 0; i < CONTAINERS; i++) {
+      const ip = `10.${100 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`;
+      const mac = `02:01:${(100 + Math.floor(i / 65536)).toString(16).padStart(2, '0')}:${(Math.floor(i / 256) % 256).toString(16).padStart(2, '0')}:${(i % 256).toString(16).padStart(2, '0')}:00`;
+      await registry.add({
+        type: 'container',
+        name: `b${i}`,
+        definition: { kind: 'generic', cpus: 1, memoryMiB: 256, diskGiB: 1, network: { ip, mac } },
+        state: 'stopped',
+        parentId: hosts[i % hosts.length]!.id,
+        keys: [`ip:${ip}`, `mac:${mac}`],
+      });
+    }
+    const insertSeconds = (performance.now() - insertStart) / 1000;
+    console.error(`inserted in ${insertSeconds.toFixed(1)} s; total containers: ${await registry.count({ type: 'container' })}`);
+
+    const get = (path: string) => async () => (await api.request('GET', path, { token: api.tokens.viewer })).status;
+    const results: Result[] = [];
+    await load('warm-up', { concurrency: 4, count: 200, expect: 200 }, get('/v1/containers'));
+    results.push(await load('GET /v1/containers (page of 100)', { concurrency: CONCURRENCY, seconds: READ_SECONDS, expect: 200 }, (i) => get(`/v1/containers?offset=${(i * 100) % CONTAINERS}`)()));
+    results.push(await load('GET /v1/containers?limit=1000', { concurrency: CONCURRENCY, seconds: READ_SECONDS, expect: 200 }, (i) => get(`/v1/containers?limit=1000&offset=${(i * 1000) % CONTAINERS}`)()));
+    results.push(await load('GET /v1/containers/<name>', { concurrency: CONCURRENCY, seconds: READ_SECONDS, expect: 200 }, (i) => get(`/v1/containers/b${(i * 7919) % CONTAINERS}`)()));
+
+    // The VMs the starts will find on the sim: stopped, defined and provisioned.
+    console.error(`putting ${SUBMISSIONS} stopped VMs on the sim farm ...`);
+    for (let i = 0; i < SUBMISSIONS; i++) {
+      const node = await registry.getByName(`b${i}`);
+      await stack.sim.admin.addVm(HOSTS[i % HOSTS.length]!, { name: node.name, state: 'stopped', cpus: 1, memoryMiB: 256, diskGiB: 1, mac: node.definition.network.mac, provisioned: true });
+    }
+    const submitStart = performance.now();
+    const accepted: string[] = [];
+    const submit = await load('POST /v1/containers/<name>/start (202)', { concurrency: CONCURRENCY, count: SUBMISSIONS, expect: 202 }, async (i) => {
+      const r = await api.request('POST', `/v1/containers/b${i}/start`, { token: api.tokens.operator, body: {} });
+      if (r.status === 202) accepted.push(r.json.href);
+      return r.status;
+    });
+    results.push(submit);
+    console.error(`waiting for the ${accepted.length} starts to finish ...`);
+    for (;;) {
+      const running = await registry.count({ type: 'container', state: 'running' });
+      if (running >= accepted.length || performance.now() - submitStart > 300_000) {
+        const drained = (performance.now() - submitStart) / 1000;
+        console.error(`${running} running ${drained.toFixed(1)} s after the first submission (${(running / drained).toFixed(1)} commands completed/s end to end)`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    console.log(`\nvmflow API benchmark: ${CONTAINERS} containers in a SQLite registry, ${CONCURRENCY} concurrent loopback clients, worker in its own process, ${process.env.BENCH_CPUS ?? require('node:os').cpus().length} cores\n`);
+    printTable(
+      ['REQUEST', 'REQUESTS', 'OK', 'PER SECOND', 'P50 MS', 'P99 MS', 'MAX MS'],
+      results.map((r) => [r.name, r.requests, r.ok, (r.ok / r.seconds).toFixed(1), r.p50.toFixed(1), r.p99.toFixed(1), r.max.toFixed(1)]),
+    );
+    const metrics = (await api.request('GET', '/metrics', { token: api.tokens.viewer })).text;
+    const started = metrics.split('\n').find((l) => l.startsWith('vmflow_commands_started_total{command="start"'));
+    console.log(`\n/metrics: ${started}`);
+    console.log(`inserting ${CONTAINERS} containers through the registry took ${insertSeconds.toFixed(1)} s; whole run ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  } finally {
+    await api.close();
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
