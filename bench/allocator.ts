@@ -234,7 +234,7 @@ export const DEFAULT_CONFIG: BenchConfig = {
   seed: 42,
   fullScanSample: 1_000,
   compaction: { hosts: 2_000, placements: 20_000, shuffles: 5 },
-  mariadb: { processes: 8, hosts: 400, placements: 8_000, baselinePlacements: 2_000 },
+  mariadb: { processes: 8, hosts: 600, placements: 8_000, baselinePlacements: 2_000 },
 };
 
 /** What the sections share: the configuration and the runs already made. */
@@ -466,6 +466,7 @@ async function placeConcurrently(url: string, mode: PlacerMode, requests: readon
     worker,
     mode,
     seed: seed + worker,
+    ...(mode === 'placer' ? { shard: { index: worker, count: processes } } : {}),
     ttlSeconds: 3600,
     placements: requests.flatMap((request, i) => (envOf(request) % processes === worker ? [{ commandId: `${mode}-${i}`, request }] : [])),
   }));
@@ -555,7 +556,7 @@ const mariadbPlacers: BenchSection = {
       const rows: BenchRow[] = [];
       const checks: CapacityCheck[] = [];
       const runs: Array<{ mode: PlacerMode; count: number; label: string; target?: number }> = [
-        { mode: 'placer', count: placements, label: 'Placer (a working copy per process)', target: 1_000 },
+        { mode: 'placer', count: placements, label: 'Placer (a working copy and a share of the hosts per process)', target: 1_000 },
         { mode: 'snapshot', count: baselinePlacements, label: 'placeAndClaim (a snapshot per placement)' },
       ];
       for (const r of runs) {

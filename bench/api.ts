@@ -93,13 +93,16 @@ async function main(): Promise<void> {
     const get = (path: string) => async () => (await api.request('GET', path, { token: api.tokens.viewer })).status;
     const results: Result[] = [];
     await load('warm-up', { concurrency: 4, count: 200, expect: 200 }, get('/v1/containers'));
-    results.push(await load('GET /v1/containers (page of 100)', { concurrency: CONCURRENCY, seconds: READ_SECONDS, expect: 200 }, (i) => get(`/v1/containers?offset=${(i * 100) % CONTAINERS}`)()));
+    results.push(await load('GET /v1/containers (first page of 100)', { concurrency: CONCURRENCY, seconds: READ_SECONDS, expect: 200 }, get('/v1/containers')));
+    results.push(await load('  registry.list, same page, no HTTP', { concurrency: 1, seconds: READ_SECONDS / 2, expect: 200 }, async () => ((await registry.list({ type: 'container', limit: 100, offset: 0 })).length === 100 ? 200 : 500)));
+    results.push(await load('GET /v1/containers (random page of 100)', { concurrency: CONCURRENCY, seconds: READ_SECONDS, expect: 200 }, (i) => get(`/v1/containers?offset=${(i * 100) % CONTAINERS}`)()));
+    results.push(await load('  registry.list, random page, no HTTP', { concurrency: 1, seconds: READ_SECONDS / 2, expect: 200 }, async (i) => ((await registry.list({ type: 'container', limit: 100, offset: (i * 100) % CONTAINERS })).length === 100 ? 200 : 500)));
     results.push(await load('GET /v1/containers?limit=1000', { concurrency: CONCURRENCY, seconds: READ_SECONDS, expect: 200 }, (i) => get(`/v1/containers?limit=1000&offset=${(i * 1000) % CONTAINERS}`)()));
     results.push(await load('GET /v1/containers/<name>', { concurrency: CONCURRENCY, seconds: READ_SECONDS, expect: 200 }, (i) => get(`/v1/containers/b${(i * 7919) % CONTAINERS}`)()));
 
     // The VMs the starts will find on the sim: stopped, defined and provisioned.
-    console.error(`putting ${SUBMISSIONS} stopped VMs on the sim farm ...`);
-    for (let i = 0; i < SUBMISSIONS; i++) {
+    console.error(`putting ${2 * SUBMISSIONS} stopped VMs on the sim farm ...`);
+    for (let i = 0; i < 2 * SUBMISSIONS; i++) {
       const node = await registry.getByName(`b${i}`);
       await stack.sim.admin.addVm(HOSTS[i % HOSTS.length]!, { name: node.name, state: 'stopped', cpus: 1, memoryMiB: 256, diskGiB: 1, mac: node.definition.network.mac, provisioned: true });
     }
@@ -111,22 +114,29 @@ async function main(): Promise<void> {
       return r.status;
     });
     results.push(submit);
-    console.error(`waiting for the ${accepted.length} starts to finish ...`);
-    for (;;) {
-      const running = await registry.count({ type: 'container', state: 'running' });
-      if (running >= accepted.length || performance.now() - submitStart > 300_000) {
-        const drained = (performance.now() - submitStart) / 1000;
-        console.error(`${running} running ${drained.toFixed(1)} s after the first submission (${(running / drained).toFixed(1)} commands completed/s end to end)`);
-        break;
+    const waitFor = async (count: number, since: number) => {
+      for (;;) {
+        const running = await registry.count({ type: 'container', state: 'running' });
+        if (running >= count || performance.now() - since > 300_000) return { running, seconds: (performance.now() - since) / 1000 };
+        await new Promise((r) => setTimeout(r, 250));
       }
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    };
+    console.error(`waiting for the ${accepted.length} starts to finish ...`);
+    const drained = await waitFor(accepted.length, submitStart);
+    // The same submissions through the TypeScript client, without HTTP: the API's share of the cost.
+    const direct = await load('  client.containers.start, no HTTP', { concurrency: CONCURRENCY, count: SUBMISSIONS, expect: 202 }, async (i) => {
+      await stack.client.containers.start(`b${SUBMISSIONS + i}`);
+      return 202;
+    });
+    results.push(direct);
+    const directDrained = await waitFor(accepted.length + SUBMISSIONS, submitStart);
 
     console.log(`\nvmflow API benchmark: ${CONTAINERS} containers in a SQLite registry, ${CONCURRENCY} concurrent loopback clients, worker in its own process, ${process.env.BENCH_CPUS ?? require('node:os').cpus().length} cores\n`);
     printTable(
       ['REQUEST', 'REQUESTS', 'OK', 'PER SECOND', 'P50 MS', 'P99 MS', 'MAX MS'],
       results.map((r) => [r.name, r.requests, r.ok, (r.ok / r.seconds).toFixed(1), r.p50.toFixed(1), r.p99.toFixed(1), r.max.toFixed(1)]),
     );
+    console.log(`\nthe ${accepted.length} starts through the API were all running ${drained.seconds.toFixed(1)} s after the first submission (${(drained.running / drained.seconds).toFixed(1)} completed/s end to end); with the ${SUBMISSIONS} direct ones, ${directDrained.running} after ${directDrained.seconds.toFixed(1)} s`);
     const metrics = (await api.request('GET', '/metrics', { token: api.tokens.viewer })).text;
     const started = metrics.split('\n').find((l) => l.startsWith('vmflow_commands_started_total{command="start"'));
     console.log(`\n/metrics: ${started}`);

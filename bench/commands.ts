@@ -3,17 +3,12 @@
 // no-op workflow with the same activities as a create (three local, one regular), on a worker
 // with the same settings.
 // Usage: npm run bench:commands [-- N]
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
-import { connect } from '../src/client';
-import { startDevServer } from '../src/temporal/dev-server';
-import { createWorker, openServices } from '../src/worker';
-import { startSim } from '../test/support/sim';
+import { startStack } from '../test/support/stack';
 
 const N = Number(process.argv[2] ?? 500);
 const IN_FLIGHT = 100;
+/** The vmflow worker's default activity concurrency; the floor worker gets the same. */
 const CONCURRENCY = 100;
 
 /** Runs `submit` for indexes [from, to) with IN_FLIGHT at a time; returns the seconds taken. */
@@ -45,13 +40,9 @@ async function interleaved(runs: Array<{ label: string; submit: (i: number) => P
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-bench-'));
-  const [temporal, sim] = await Promise.all([startDevServer(), startSim()]);
-  const services = await openServices({ registryUrl: `sqlite:${path.join(dir, 'registry.sqlite')}`, ipPool: '10.0.0.0/16' });
-  const client = await connect({ temporalAddress: temporal.address, registry: services.registry });
-  const connection = await NativeConnection.connect({ address: temporal.address });
-  const worker = await createWorker({ connection, client: client.temporal, namespace: 'default', services, concurrency: CONCURRENCY });
-  const running = worker.run();
+  const stack = await startStack({ faultInjection: false });
+  const { sim, services, client } = stack;
+  const connection = await NativeConnection.connect({ address: stack.temporal.address });
 
   const floorWorker = await Worker.create({
     connection,
@@ -105,14 +96,10 @@ async function main(): Promise<void> {
   console.log(`containers placed: ${placed - 1} of ${N}`);
   console.log(`worker RSS at the end: ${rss.toFixed(0)} MiB (worker, client, registry and bench share this process)`);
 
-  worker.shutdown();
   floorWorker.shutdown();
-  await Promise.all([running, floorRunning]);
+  await floorRunning;
   await connection.close();
-  await client.close();
-  await services.close();
-  await Promise.all([temporal.stop(), sim.stop()]);
-  rmSync(dir, { recursive: true, force: true });
+  await stack.stop();
 }
 
 main().catch((err) => {

@@ -2,16 +2,9 @@
 // cycle. The first cycle records every host; a second cycle with no change should write nothing.
 // Usage: npm run bench:monitor [-- HOSTS CONTAINERS]
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
-import { connect } from '../src/client';
 import { TASK_QUEUE } from '../src/domain/names';
-import { startDevServer } from '../src/temporal/dev-server';
-import { createWorker, openServices } from '../src/worker';
 import type { MonitorReport } from '../workflows/monitor';
-import { startSim } from '../test/support/sim';
+import { startStack } from '../test/support/stack';
 
 const HOSTS = Number(process.argv[2] ?? 1000);
 const CONTAINERS = Number(process.argv[3] ?? 10_000);
@@ -24,13 +17,8 @@ async function inParallel(count: number, width: number, work: (i: number) => Pro
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-bench-monitor-'));
-  const [temporal, sim] = await Promise.all([startDevServer(), startSim()]);
-  const services = await openServices({ registryUrl: `sqlite:${path.join(dir, 'registry.sqlite')}`, ipPool: '10.0.0.0/12' });
-  const client = await connect({ temporalAddress: temporal.address, registry: services.registry });
-  const connection = await NativeConnection.connect({ address: temporal.address });
-  const worker = await createWorker({ connection, client: client.temporal, namespace: 'default', services });
-  const running = worker.run();
+  const stack = await startStack({ faultInjection: false, ipPool: '10.0.0.0/12' });
+  const { sim, services, client } = stack;
 
   const setupStarted = Date.now();
   const capacity = { cpus: 64, memoryMiB: 262144, diskGiB: 10000 };
@@ -78,13 +66,7 @@ async function main(): Promise<void> {
   );
   console.log(`target: under 10 s per cycle; a quiet cycle writes nothing`);
 
-  worker.shutdown();
-  await running;
-  await connection.close();
-  await client.close();
-  await services.close();
-  await Promise.all([temporal.stop(), sim.stop()]);
-  rmSync(dir, { recursive: true, force: true });
+  await stack.stop();
 }
 
 main().catch((err) => {

@@ -4,12 +4,11 @@
 // lost a race, the claimed host is gone, or it found no host and was not read during this call)
 // or when it is older than `maxAgeMs`.
 //
-// A copy learns only its own claims between reads, so each process keeps packing the hosts it
-// opened while the others (with other seeds) open other empty hosts: far fewer lost races, and
-// less waiting on one host's row lock, than when every placer re-reads the registry and all of
-// them chase the same fullest host. The cost: a copy is optimistic about other processes' claims
+// A copy learns only its own claims between reads: it is optimistic about other processes' claims
 // (the registry refuses, the copy is read again) and pessimistic about releases (it is read again
-// before it refuses, and every `maxAgeMs`).
+// before it refuses, and every `maxAgeMs`). Right after a read, though, bin-pack sends every placer
+// to the same fullest host, which is the one another placer is filling: with `shard`, each placer
+// prefers its own share of the hosts and only reaches into the others' when its share is full.
 import { NoCapacityError } from '../domain/errors';
 import type { ClaimRequest, Registry } from '../registry/types';
 import { Allocator } from './allocator';
@@ -23,17 +22,30 @@ import { groupsOf } from './working-copy';
 export type PlacerOptions = PlaceAndClaimOptions & {
   /** Refresh the working copy when it is older than this, in ms, so that releases are seen. Default 10,000. */
   readonly maxAgeMs?: number;
+  /**
+   * Prefer one share of the hosts: those whose id hashes to `index` modulo `count`. The others are
+   * placed on only when none of these fits. Placers with different shares fill different hosts
+   * instead of converging, after each read, on the same fullest host (bin-pack's choice); the
+   * packing is as tight within a share, and the shares' leftovers are packed last by everyone.
+   */
+  readonly shard?: { readonly index: number; readonly count: number };
 };
 
 export const DEFAULT_MAX_AGE_MS = 10_000;
 
+/** One read of the registry: the whole cluster, and the share of it this placer prefers. */
+interface WorkingCopy {
+  readonly all: Allocator;
+  readonly mine?: { readonly allocator: Allocator; readonly hosts: ReadonlySet<string> };
+}
+
 export class Placer {
-  private allocator: Allocator | undefined;
+  private working: WorkingCopy | undefined;
   /** When the current copy was read (Date.now()). */
   private takenAt = 0;
-  /** Bumped by every refresh: a placement knows whether its copy was read during it. */
+  /** Bumped by every read: a placement knows whether its copy was read during it. */
   private generation = 0;
-  private refreshing: Promise<Allocator> | undefined;
+  private refreshing: Promise<WorkingCopy> | undefined;
   private readonly random: () => number;
 
   constructor(
@@ -45,7 +57,7 @@ export class Placer {
 
   /** Drops the working copy: the next placement reads a fresh snapshot. */
   invalidate(): void {
-    this.allocator = undefined;
+    this.working = undefined;
   }
 
   /**
@@ -53,31 +65,33 @@ export class Placer {
    * After a lost race the copy is read again before the next claim. A copy that finds no host is
    * read again before refusing, unless it was read during this call. Throws NoCapacityError with
    * the freshest copy's rejections, the hosts that filled up (`full on cpu when claimed`) and the
-   * feasible hosts not tried.
+   * feasible hosts not tried. With a `shard`, the placement returned is over the share's hosts
+   * when one of them was taken.
    */
   async placeAndClaim(request: PlacementRequest, claimBase: Omit<ClaimRequest, 'hostId' | 'resources'>): Promise<ClaimedPlacement> {
-    const { maxAttempts: asked, maxAgeMs: _maxAge, seed: _seed, ...placeOptions } = this.options;
+    const { maxAttempts: asked, maxAgeMs: _maxAge, seed: _seed, shard: _shard, ...placeOptions } = this.options;
     const maxAttempts = Math.max(1, asked ?? DEFAULT_MAX_ATTEMPTS);
-    const top = Math.max(placeOptions.top ?? DEFAULT_TOP, maxAttempts);
+    const options = { ...placeOptions, top: Math.max(placeOptions.top ?? DEFAULT_TOP, maxAttempts) };
     const groups = claimBase.groups ?? groupsOf(request);
     const claimed: PlacementRequest = { ...request, groups };
     const skipped: SkippedHost[] = [];
     const startedAt = this.generation;
     let attempts = 0;
     for (;;) {
-      const allocator = await this.copy();
+      const copy = await this.copy();
       const fresh = this.generation !== startedAt;
-      const placement = allocator.place(request, { ...placeOptions, top });
+      const preferred = copy.mine?.allocator.place(request, options);
+      const placement = preferred?.candidates.length ? preferred : copy.all.place(request, options);
       // After a lost race, the other placers that lost it read the same fresh snapshot and would all
       // go for the same next host: a retry takes one of the best `maxAttempts` at random instead.
       const pick = skipped.length ? Math.floor(this.random() * Math.min(maxAttempts, placement.candidates.length)) : 0;
       const best = placement.candidates[pick];
       if (!best) {
-        if (fresh) throw this.refusal(allocator, request, placement, skipped, attempts);
+        if (fresh) throw this.refusal(copy.all, request, placement, skipped, attempts);
         this.invalidate();
         continue;
       }
-      if (attempts >= maxAttempts) throw this.refusal(allocator, request, placement, skipped, attempts);
+      if (attempts >= maxAttempts) throw this.refusal(copy.all, request, copy.all.place(request, options), skipped, attempts);
       attempts++;
       try {
         const placeholder = await this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources });
@@ -88,15 +102,18 @@ export class Placer {
         const reason = isNoCapacity(err) ? reasonOf(err) : isHostGone(err, best.hostId) ? 'gone' : undefined;
         if (reason === undefined) throw err;
         skipped.push({ hostId: best.hostId, reason });
-        if (this.allocator === allocator) this.invalidate();
+        if (this.working === copy) this.invalidate();
       }
     }
   }
 
   /** Adds a claim to the current copy (which a concurrent call may have replaced while it ran). */
   private remember(hostId: string, request: PlacementRequest): void {
+    const copy = this.working;
+    if (!copy) return;
     try {
-      this.allocator?.commit(hostId, request);
+      copy.all.commit(hostId, request);
+      if (copy.mine?.hosts.has(hostId)) copy.mine.allocator.commit(hostId, request);
     } catch {
       // The host is not in a copy read meanwhile: that copy is wrong about it, read another.
       this.invalidate();
@@ -104,18 +121,24 @@ export class Placer {
   }
 
   /** The working copy, read again when there is none or it is too old; one read at a time. */
-  private async copy(): Promise<Allocator> {
+  private async copy(): Promise<WorkingCopy> {
     const maxAge = this.options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
-    if (this.allocator && Date.now() - this.takenAt <= maxAge) return this.allocator;
+    if (this.working && Date.now() - this.takenAt <= maxAge) return this.working;
     this.refreshing ??= (async () => {
       try {
         const takenAt = Date.now();
         const hosts = await this.registry.hostSnapshot();
-        const { maxAttempts: _a, maxAgeMs: _m, ...allocatorOptions } = this.options;
-        this.allocator = new Allocator(hosts, allocatorOptions);
+        const { maxAttempts: _a, maxAgeMs: _m, shard, ...allocatorOptions } = this.options;
+        let mine: WorkingCopy['mine'];
+        if (shard && shard.count > 1) {
+          const share = hosts.filter((h) => hashOf(h.id) % shard.count === shard.index % shard.count);
+          mine = { allocator: new Allocator(share, allocatorOptions), hosts: new Set(share.map((h) => h.id)) };
+        }
+        const working: WorkingCopy = { all: new Allocator(hosts, allocatorOptions), ...(mine ? { mine } : {}) };
+        this.working = working;
         this.takenAt = takenAt;
         this.generation++;
-        return this.allocator;
+        return working;
       } finally {
         this.refreshing = undefined;
       }
@@ -157,6 +180,13 @@ export class Placer {
     if (feasible > 0) reasons[`not tried after ${attempts} claims`] = feasible;
     return new NoCapacityError(request.name, reasons, request.hint);
   }
+}
+
+/** FNV-1a of a host id: which share it belongs to. */
+function hashOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 function isNoCapacity(err: unknown): err is NoCapacityError {

@@ -4,7 +4,7 @@ import type { CommandHandle, Vmflow } from '../client';
 import type { TokenStore } from '../auth';
 import type { Config } from '../config';
 import { NotFoundError } from '../domain/errors';
-import type { NodeRecord } from '../domain/types';
+import { META, type NodeRecord } from '../domain/types';
 import { commandLogger, type Logger } from '../log';
 import type { ApiMetrics } from '../metrics';
 import { accepted, href } from './present';
@@ -39,9 +39,14 @@ export class ApiContext {
     return node;
   }
 
-  /** Names of hypervisors and environments by id, for the links of containers. */
-  async linkNames(): Promise<Map<string, string>> {
-    const [hosts, envs] = await Promise.all([this.client.registry.list({ type: 'hypervisor' }), this.client.registry.list({ type: 'environment' })]);
-    return new Map([...hosts, ...envs].map((n) => [n.id, n.name]));
+  /** Names of the hosts and environments `containers` link to, by id. */
+  async linkNames(containers: readonly NodeRecord[]): Promise<Map<string, string>> {
+    const ids = new Set<string>();
+    for (const c of containers) {
+      if (c.parentId) ids.add(c.parentId);
+      if (typeof c.metadata[META.environment] === 'string') ids.add(c.metadata[META.environment] as string);
+    }
+    const nodes = await Promise.all([...ids].map((id) => this.client.registry.find(id)));
+    return new Map(nodes.filter((n): n is NodeRecord => !!n).map((n) => [n.id, n.name]));
   }
 }

@@ -30,6 +30,8 @@ export interface PlacerPlan {
   /** The allocator's seed in this process. */
   readonly seed: number;
   readonly maxAttempts?: number;
+  /** Placer mode: prefer the hosts of this share (see PlacerOptions.shard). */
+  readonly shard?: { readonly index: number; readonly count: number };
   readonly ttlSeconds: number;
   readonly placements: readonly PlannedPlacement[];
 }
@@ -160,7 +162,7 @@ async function child(): Promise<void> {
   const registry = await openRegistry({ url: plan.url, migrate: false, poolSize: 2 });
   const timed = new TimedRegistry(registry);
   const options = { seed: plan.seed, ...(plan.maxAttempts !== undefined ? { maxAttempts: plan.maxAttempts } : {}) };
-  const placer = plan.mode === 'placer' ? new Placer(timed, options) : undefined;
+  const placer = plan.mode === 'placer' ? new Placer(timed, plan.shard ? { ...options, shard: plan.shard } : options) : undefined;
   process.stdout.write('ready\n');
   while ((await nextLine()).trim() !== 'go');
   lines.close();

@@ -5,7 +5,7 @@ import { LibvirtDriver } from '/work/main/src/drivers/libvirt';
 import { tinySpec } from '/work/main/test/libvirt/checks';
 (async () => {
   const [a, b] = (await startLibvirtPair())!;
-  const d = new LibvirtDriver({ pollMs: 100 });
+  const d = new LibvirtDriver({ pollMs: 1000, commandTimeoutMs: 20000 });
   const s = tinySpec('m1', { memoryMiB: 128 }); await d.define(a.ref, s); await d.provision(a.ref, s); await d.start(a.ref, 'm1');
   console.log('setspeed', await virsh(a.uri, 'migrate-setspeed', '--domain=m1', '--bandwidth=2'));
   writeFileSync('/tmp/exp/job.json', JSON.stringify({ a: a.ref, b: b.ref, s }));
@@ -28,7 +28,7 @@ import { tinySpec } from '/work/main/test/libvirt/checks';
   console.log('A:', (await virsh(a.uri, 'list', '--all')).stdout, 'B:', (await virsh(b.uri, 'list', '--all')).stdout);
   console.log('setspeed', await virsh(a.uri, 'migrate-setspeed', '--domain=m1', '--bandwidth=100000'));
   const t1 = Date.now();
-  try { await d.migrate(a.ref, b.ref, s, { live: true }); console.log('retry DONE', Date.now() - t1); } catch (e) { console.log('retry ERR', (e as Error).message); }
+  try { await d.migrate(a.ref, b.ref, s, { live: true }, { progress: (p) => console.log('retry progress', Date.now() - t1, JSON.stringify(p)) }); console.log('retry DONE', Date.now() - t1); } catch (e) { console.log('retry ERR', (e as Error).message); }
   console.log('A:', (await virsh(a.uri, 'list', '--all')).stdout, 'B:', (await virsh(b.uri, 'list', '--all')).stdout);
   await a.stop(); await b.stop();
 })();

@@ -32,6 +32,9 @@ export interface StackOptions {
   readonly kinds?: Kinds;
   /** Placeholder time to live for the in-process worker. */
   readonly claimTtlSeconds?: number;
+  /** Route the in-process worker's registry through `faults` (default true; benchmarks turn it off). */
+  readonly faultInjection?: boolean;
+  readonly ipPool?: string;
 }
 
 export interface Stack {
@@ -57,11 +60,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-stack-'));
   const registryUrl = options.registryUrl ?? `sqlite:${path.join(dir, 'registry.sqlite')}`;
   const [temporal, sim] = await Promise.all([startDevServer(), startSim()]);
-  const services = await openServices({ registryUrl, ipPool: '10.0.0.0/16' });
+  const ipPool = options.ipPool ?? '10.0.0.0/16';
+  const services = await openServices({ registryUrl, ipPool });
   const client = await connect({ temporalAddress: temporal.address, registry: services.registry });
 
   const faults = new RegistryFaults();
-  const workerServices: Services = { ...services, registry: faults.wrap(services.registry), provisioner: new Provisioner(faults.wrap(services.registry), { ipPool: '10.0.0.0/16' }) };
+  const workerServices: Services =
+    options.faultInjection === false ? services : { ...services, registry: faults.wrap(services.registry), provisioner: new Provisioner(faults.wrap(services.registry), { ipPool }) };
   let inProcess: { worker: Worker; run: Promise<void>; connection: NativeConnection } | undefined;
   let child: ChildProcess | undefined;
 

@@ -47,7 +47,8 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
         ...(parentId ? { parentId } : {}),
         ...(q.tag ? { tag: { key: key!, ...(value.length ? { value: value.join('=') } : {}) } } : {}),
       };
-      const [items, total, names] = await Promise.all([containers.list({ ...query, limit, offset }), ctx.client.registry.count({ ...query, type: 'container' }), ctx.linkNames()]);
+      const [items, total] = await Promise.all([containers.list({ ...query, limit, offset }), ctx.client.registry.count({ ...query, type: 'container' })]);
+      const names = await ctx.linkNames(items);
       return { items: items.map((c) => present.container(c, names)), total, limit, offset };
     },
   });
@@ -74,7 +75,10 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     summary: 'One container, by name or id',
     params: RefParams,
     response: { 200: ContainerResource },
-    handler: async (req) => present.container(await ctx.node('container', (req.params as Body<typeof RefParams>).ref), await ctx.linkNames()),
+    handler: async (req) => {
+      const node = await ctx.node('container', (req.params as Body<typeof RefParams>).ref);
+      return present.container(node, await ctx.linkNames([node]));
+    },
   });
 
   route(app, {

@@ -79,7 +79,8 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     response: { 200: listOf(ContainerResource) },
     handler: async (req) => {
       const node = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
-      const [children, names] = await Promise.all([ctx.client.registry.children(node.id, 'container'), ctx.linkNames()]);
+      const children = await ctx.client.registry.children(node.id, 'container');
+      const names = await ctx.linkNames(children);
       return { items: children.map((c) => present.container(c, names)), total: children.length };
     },
   });
