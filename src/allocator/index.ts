@@ -6,6 +6,7 @@ export { explain, noCapacityError, rejectionsByCount } from './explain';
 export { FILTERS, STATIC_FILTERS } from './filters';
 export { FirstFitAllocator } from './first-fit';
 export { DEFAULT_TOP, place } from './place';
+export { Placer } from './placer';
 export { REASON, missingLabel } from './reasons';
 export { mulberry32, shuffledOrder } from './shuffle';
 export { DEFAULT_WEIGHTS, WEIGHERS } from './weighers';

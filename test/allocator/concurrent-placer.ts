@@ -2,9 +2,9 @@
 // harness that starts them (used by concurrent-placers.test.ts and by bench/allocator.ts).
 //
 // The child reads a PlacerPlan as the first line of stdin, opens its own registry, prints
-// `ready`, waits for `go` on stdin, places its requests one after the other (each through
-// `placeAndClaim` over a fresh snapshot, or through one long-lived `Placer` working copy) and
-// prints a PlacerResult as one JSON line.
+// `ready`, waits for `go` on stdin, places its requests one after the other in each of its lanes
+// (one lane unless asked: each placement through `placeAndClaim` over a fresh snapshot, or through
+// the lane's long-lived `Placer` working copy) and prints a PlacerResult as one JSON line.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,8 +30,13 @@ export interface PlacerPlan {
   /** The allocator's seed in this process. */
   readonly seed: number;
   readonly maxAttempts?: number;
-  /** Placer mode: prefer the hosts of this share (see PlacerOptions.shard). */
+  /**
+   * Placer mode: prefer the hosts of this share (see PlacerOptions.shard). With several lanes,
+   * lane l of this process takes share `index * lanes + l` of `count * lanes`.
+   */
   readonly shard?: { readonly index: number; readonly count: number };
+  /** Placements in flight at once in this process, each lane one after the other. Default 1. */
+  readonly lanes?: number;
   readonly ttlSeconds: number;
   readonly placements: readonly PlannedPlacement[];
 }
@@ -86,7 +91,8 @@ export async function runPlacers(plans: readonly PlacerPlan[]): Promise<{ result
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the result line may still be in the pipe when the process exits.
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const ready = new Promise<void>((resolve, reject) => {
       const check = () => stdout.startsWith('ready\n') && resolve();
       child.stdout.on('data', check);
@@ -94,7 +100,12 @@ export async function runPlacers(plans: readonly PlacerPlan[]): Promise<{ result
     });
     const done = exited.then((code) => {
       if (code !== 0) throw new Error(`placer ${plan.worker} failed (${code}):\n${stderr}`);
-      return JSON.parse(stdout.trim().split('\n').pop() ?? '') as PlacerResult;
+      const last = stdout.trim().split('\n').pop() ?? '';
+      try {
+        return JSON.parse(last) as PlacerResult;
+      } catch {
+        throw new Error(`placer ${plan.worker} printed no result (${last.length} characters: ${last.slice(0, 200)}...):\n${stderr}`);
+      }
     });
     ready.catch(() => undefined);
     done.catch(() => undefined);
@@ -111,6 +122,8 @@ export async function runPlacers(plans: readonly PlacerPlan[]): Promise<{ result
     for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
   }
 }
+
+type PlaceBase = Omit<ClaimRequest, 'hostId' | 'resources'>;
 
 /** The registry calls placement makes, timed. */
 class TimedRegistry implements Pick<Registry, 'hostSnapshot' | 'claim'> {
@@ -159,10 +172,16 @@ async function child(): Promise<void> {
   };
 
   const plan = JSON.parse(await nextLine()) as PlacerPlan;
-  const registry = await openRegistry({ url: plan.url, migrate: false, poolSize: 2 });
+  const lanes = Math.max(1, plan.lanes ?? 1);
+  const registry = await openRegistry({ url: plan.url, migrate: false, poolSize: lanes + 1 });
   const timed = new TimedRegistry(registry);
   const options = { seed: plan.seed, ...(plan.maxAttempts !== undefined ? { maxAttempts: plan.maxAttempts } : {}) };
-  const placer = plan.mode === 'placer' ? new Placer(timed, plan.shard ? { ...options, shard: plan.shard } : options) : undefined;
+  const place = Array.from({ length: lanes }, (_, lane) => {
+    if (plan.mode === 'snapshot') return (request: PlacementRequest, base: PlaceBase) => placeAndClaim(timed, request, base, options);
+    const shard = plan.shard && { index: plan.shard.index * lanes + lane, count: plan.shard.count * lanes };
+    const placer = new Placer(timed, { ...options, seed: plan.seed + lane * 7919, ...(shard ? { shard } : {}) });
+    return (request: PlacementRequest, base: PlaceBase) => placer.placeAndClaim(request, base);
+  });
   process.stdout.write('ready\n');
   while ((await nextLine()).trim() !== 'go');
   lines.close();
@@ -170,22 +189,26 @@ async function child(): Promise<void> {
   const outcomes: PlacementOutcome[] = [];
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
-  for (const { commandId, request } of plan.placements) {
-    const base = { commandId, containerName: request.name, ttlSeconds: plan.ttlSeconds };
-    try {
-      const r = placer ? await placer.placeAndClaim(request, base) : await placeAndClaim(timed, request, base, options);
-      outcomes.push({ commandId, ok: true, hostId: r.placeholder.parentId!, placeholderId: r.placeholder.id, attempts: r.attempts, skipped: r.skipped });
-    } catch (err) {
-      const e = err as Error;
-      outcomes.push({
-        commandId,
-        ok: false,
-        error: e?.name ?? 'Error',
-        ...(err instanceof NoCapacityError ? { reasons: { ...err.reasons } } : {}),
-        message: err instanceof NoCapacityError ? e.message : String(e?.stack ?? e),
-      });
+  const runLane = async (lane: number) => {
+    for (let i = lane; i < plan.placements.length; i += lanes) {
+      const { commandId, request } = plan.placements[i]!;
+      const base = { commandId, containerName: request.name, ttlSeconds: plan.ttlSeconds };
+      try {
+        const r = await place[lane]!(request, base);
+        outcomes.push({ commandId, ok: true, hostId: r.placeholder.parentId!, placeholderId: r.placeholder.id, attempts: r.attempts, skipped: r.skipped });
+      } catch (err) {
+        const e = err as Error;
+        outcomes.push({
+          commandId,
+          ok: false,
+          error: e?.name ?? 'Error',
+          ...(err instanceof NoCapacityError ? { reasons: { ...err.reasons } } : {}),
+          message: err instanceof NoCapacityError ? e.message : String(e?.stack ?? e),
+        });
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: lanes }, (_, lane) => runLane(lane)));
   const cpu = process.cpuUsage(cpuStarted);
   const timings: PlacerTimings = {
     snapshots: timed.snapshots,
@@ -197,8 +220,9 @@ async function child(): Promise<void> {
     cpuMs: (cpu.user + cpu.system) / 1000,
   };
   const result: PlacerResult = { worker: plan.worker, outcomes, timings };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
   await registry.close();
+  // Written in full before process.exit(): stdout is an asynchronous pipe.
+  await new Promise<void>((resolve, reject) => process.stdout.write(`${JSON.stringify(result)}\n`, (err) => (err ? reject(err) : resolve())));
 }
 
 if (require.main === module) {

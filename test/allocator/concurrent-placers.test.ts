@@ -1,6 +1,6 @@
 // Eight OS processes place 2,000 containers on one MariaDB registry at the same moment, through
 // placeAndClaim (a snapshot per placement) and again through the Placer (a working copy per
-// process). Afterwards: no host over its allowance, every placement committed exactly once or
+// process, each preferring its own share of the hosts). Afterwards: no host over its allowance, every placement committed exactly once or
 // refused with reasons, and the lost races retried and reported.
 //
 // The workload fills the cluster exactly. Containers take 1, 2 or 4 units (a unit is 1 cpu,
@@ -94,16 +94,23 @@ describe('8 concurrent placer processes on MariaDB', { skip }, () => {
   });
 
   for (const mode of ['snapshot', 'placer'] as const satisfies readonly PlacerMode[]) {
-    describe(mode === 'snapshot' ? 'placeAndClaim, a snapshot per placement' : 'Placer, a working copy per process', () => {
+    describe(mode === 'snapshot' ? 'placeAndClaim, a snapshot per placement' : 'Placer, a working copy and a share of the hosts per process', () => {
       let run: Run;
+      let registry: SqlRegistry | undefined;
 
       before(async () => {
         const url = await server!.newDatabase();
-        const registry = await openRegistry({ url });
+        const opened = await openRegistry({ url });
+        registry = opened;
         const hostIds = new Map<string, number>();
-        for (const h of work.hosts) {
-          const node = await registry.add({ type: 'hypervisor', name: h.name, definition: definition(h.units), state: 'up' });
-          hostIds.set(node.id, h.units);
+        for (let i = 0; i < work.hosts.length; i += 8) {
+          const added = await Promise.all(
+            work.hosts.slice(i, i + 8).map(async (h) => {
+              const node = await opened.add({ type: 'hypervisor', name: h.name, definition: definition(h.units), state: 'up' });
+              return [node.id, h.units] as const;
+            }),
+          );
+          for (const [id, units] of added) hostIds.set(id, units);
         }
         const { results, wallMs } = await runPlacers(
           Array.from({ length: PROCESSES }, (_, worker) => ({
@@ -111,12 +118,13 @@ describe('8 concurrent placer processes on MariaDB', { skip }, () => {
             worker,
             mode,
             seed: SEED + worker,
+            ...(mode === 'placer' ? { shard: { index: worker, count: PROCESSES } } : {}),
             ttlSeconds: 3600,
             placements: work.placements.filter((_, i) => i % PROCESSES === worker).map(({ commandId, request }) => ({ commandId, request })),
           })),
         );
         const outcomes = results.flatMap((r) => r.outcomes);
-        run = { registry, hostIds, results, outcomes, wallMs };
+        run = { registry: opened, hostIds, results, outcomes, wallMs };
         const committed = outcomes.filter((o) => o.ok).length;
         const retried = outcomes.filter((o) => o.ok && o.attempts > 1).length;
         const t = results.map((r) => r.timings);
@@ -131,7 +139,7 @@ describe('8 concurrent placer processes on MariaDB', { skip }, () => {
       });
 
       after(async () => {
-        await run?.registry.close();
+        await registry?.close();
       });
 
       test('every placement is committed or refused with a NoCapacityError carrying reasons', () => {

@@ -131,6 +131,25 @@ describe('Placer', () => {
     assert.equal(registry.snapshots, 2);
   });
 
+  it('with shares, placers fill different hosts, then reach into the others when theirs are full', async () => {
+    const registry = new FakeRegistry(Array.from({ length: 8 }, (_, i) => host(`h${i}`, { allowance: { cpus: 4, memoryMiB: 65536, diskGiB: 1000 } })));
+    const placers = [0, 1].map((index) => new Placer(registry, { seed: index, shard: { index, count: 2 } }));
+    const used = [new Set<string>(), new Set<string>()];
+    for (let i = 0; i < 8; i++) {
+      for (const [p, placer] of placers.entries()) used[p]!.add((await placer.placeAndClaim(cpus(1), base(`cmd-${p}-${i}`))).placeholder.parentId!);
+    }
+    // Two 4-cpu hosts each, never the same ones, and no race lost.
+    assert.equal(used[0]!.size, 2);
+    assert.equal(used[1]!.size, 2);
+    assert.deepEqual([...used[0]!].filter((h) => used[1]!.has(h)), []);
+    assert.equal(registry.snapshots, 2);
+    assert.equal(registry.hosts.filter((h) => h.used.cpus > 0).length, 4);
+    // Placer 0 keeps placing: when its share (whichever hosts hash to it) is full, it takes the others'.
+    for (let i = 8; i < 24; i++) await placers[0]!.placeAndClaim(cpus(1), base(`cmd-0-${i}`));
+    assert.equal(registry.hosts.reduce((a, h) => a + h.used.cpus, 0), 32);
+    await assert.rejects(placers[1]!.placeAndClaim(cpus(1), base('cmd-1-last')), NoCapacityError);
+  });
+
   it('reads once for concurrent placements in one process', async () => {
     const registry = new FakeRegistry(Array.from({ length: 4 }, (_, i) => host(`h${i}`)));
     const placer = new Placer(registry);
