@@ -6,7 +6,7 @@ import swagger from '@fastify/swagger';
 import { allows, ROLES, TokenAuthenticator, type Access, type Authenticator, type Role, type TokenStore } from '../auth';
 import type { Vmflow } from '../client';
 import { ForbiddenError } from '../domain/errors';
-import { createLogger, type Logger } from '../log';
+import { commandLogger, createLogger, type Logger } from '../log';
 import { ApiMetrics } from '../metrics';
 import { ApiContext, type ApiConfig } from './context';
 import { toHttpError } from './errors';
@@ -35,6 +35,7 @@ export interface ApiOptions {
 }
 
 const VERSION: string = require('../../package.json').version;
+const COMMAND_URL = /^\/v1\/commands\/(container|environment)\/([^/?#]+)\/([^/?#]+)\/([^/?#]+)/;
 
 /** Request bodies are validated without coercion (a string is not a number); query and path parts are coerced from text. */
 function validators() {
@@ -66,6 +67,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     bodyLimit: Math.floor(config.apiBodyLimit),
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 512 },
+    // Every line about a command carries its ids, the framework's own request lines included.
+    childLoggerFactory: (logger, bindings, options, rawRequest) => {
+      const child = logger.child(bindings, options);
+      const m = COMMAND_URL.exec((rawRequest as { url?: string }).url ?? '');
+      return m ? commandLogger(child, { commandId: m[4]!, workflowId: `${m[1]}/${m[2]}/${m[3]}/${m[4]}` }) : child;
+    },
     // Errors the router raises before any route runs (a bad URL encoding, a path segment too long).
     frameworkErrors: (err, _request, reply) => {
       const { status, body } = toHttpError(err);

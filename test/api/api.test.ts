@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { routeTable } from '../../src/api';
+import { routeTable, type RouteInfo } from '../../src/api';
+import { createLogger } from '../../src/log';
 import { eventually } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 import { commandEnd, registrySnapshot, seeded, startApi, type Answer, type ApiUnderTest } from './support';
@@ -211,6 +212,32 @@ describe('REST API on a real stack', () => {
     assert.ok(metric(text, 'vmflow_registry_nodes', { type: 'container' }) >= 1);
   });
 
+  test('every log line about a command carries its command id and workflow id', async () => {
+    const lines: Array<Record<string, any>> = [];
+    const logger = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(JSON.parse(l)) } });
+    const logged = await startApi(stack, {}, { logger });
+    let accepted: Answer;
+    try {
+      accepted = await logged.request('POST', '/v1/containers', { body: { name: 'logged', definition: small, start: false } });
+      await commandEnd(logged, accepted.json.href);
+      await logged.request('POST', `${accepted.json.href}/cancel`, { body: {} });
+    } finally {
+      await logged.close();
+    }
+    const { commandId, workflowId, href } = accepted.json;
+    const line = lines.find((l) => String(l.msg).startsWith('accepted container command create'));
+    assert.ok(line, 'the acceptance is logged');
+    assert.equal(line.commandId, commandId);
+    assert.equal(line.workflowId, workflowId);
+    assert.match(line.time, ISO);
+    const reads = new Set(lines.filter((l) => String(l.req?.url).startsWith(href)).map((l) => l.reqId));
+    assert.ok(reads.size >= 2, 'the command reads are logged');
+    for (const l of lines.filter((x) => reads.has(x.reqId))) {
+      assert.equal(l.commandId, commandId, JSON.stringify(l));
+      assert.equal(l.workflowId, workflowId, JSON.stringify(l));
+    }
+  });
+
   test('health, unknown routes and controller information', async () => {
     const h = await api.request('GET', '/healthz', { token: null });
     assert.equal(h.status, 200);
@@ -281,6 +308,7 @@ describe('REST API on a real stack', () => {
           cases.push({ what: `${key} malformed id`, method: r.method, url: fill(r.url, Object.fromEntries(Object.keys(unknown).map((k) => [k, 'Not_A%20Name']))), options: hasBody ? { body: valid } : {}, status: 400 });
         }
       }
+      cases.push({ what: 'create with a hint that names no host', method: 'POST', url: '/v1/containers', options: { body: { name: 'hinted', definition: small, hint: 'no-such-host' } }, status: 404, message: /hypervisor no-such-host not found/ });
       assert.ok(cases.length > 150, `${cases.length} cases`);
       for (const c of cases) {
         const r = await api.request(c.method, c.url, c.options);
@@ -292,7 +320,7 @@ describe('REST API on a real stack', () => {
     });
 
     test('a seeded fuzz of 1,000 random requests over every route never gets a 5xx', async () => {
-      const seed = Number(process.env.VMFLOW_FUZZ_SEED ?? 20261122);
+      const seed = Number(process.env.API_FUZZ_SEED ?? 20261122);
       const rnd = seeded(seed);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
       const chars = 'abcdefghijklmnopqrstuvwxyz0123456789-_.:%/ABCXYZ éλ\u0000\u2028"\'{}[]\\?#&=+';
@@ -325,8 +353,10 @@ describe('REST API on a real stack', () => {
       const routes = routeTable(api.app);
       const failures: string[] = [];
       let n = 0;
+      const fuzzed = new Set<RouteInfo>();
       const one = async () => {
         const r = pick(routes);
+        fuzzed.add(r);
         const url = r.url.replace(/:(\w+)/g, () => param());
         const query = rnd() < 0.3 ? `?${Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => `${pick(['limit', 'offset', 'state', 'host', 'tag', 'container', 'status', 'destroy', 'revoked', str(5)])}=${encodeURIComponent(String(value(2)))}`).join('&')}` : '';
         const shape = rnd();
@@ -341,12 +371,14 @@ describe('REST API on a real stack', () => {
                   ? { raw: str(60) }
                   : { raw: JSON.stringify(value(0)), contentType: pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8']) };
         let answer: Answer;
+        const t0 = Date.now();
         try {
           answer = await api.request(r.method, `${url}${query}`, options);
+          if (process.env.API_FUZZ_DEBUG && Date.now() - t0 > 500) console.log('slow', Date.now() - t0, r.method, url.slice(0, 80), JSON.stringify(options).slice(0, 200), answer.status);
         } catch (err) {
           // fetch refuses some URLs itself (it never reached the server): not an API answer.
           if (err instanceof TypeError) {
-            if (process.env.VMFLOW_FUZZ_DEBUG) console.log('fetch refused', r.method, url.slice(0, 100), JSON.stringify(options).slice(0, 100), (err as Error & { cause?: Error }).cause?.message ?? err.message);
+            if (process.env.API_FUZZ_DEBUG) console.log('fetch refused', r.method, url.slice(0, 100), JSON.stringify(options).slice(0, 100), (err as Error & { cause?: Error }).cause?.message ?? err.message);
             return;
           }
           throw err;
@@ -357,6 +389,7 @@ describe('REST API on a real stack', () => {
       };
       for (let i = 0; i < 1000; i += 10) await Promise.all(Array.from({ length: 10 }, one));
       assert.ok(n >= 990, `only ${n} requests reached the server`);
+      assert.deepEqual(routes.filter((r) => !fuzzed.has(r)).map((r) => `${r.method} ${r.url}`), [], 'every route is fuzzed');
       assert.deepEqual(failures, [], `seed ${seed}`);
     });
   });

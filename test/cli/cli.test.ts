@@ -32,16 +32,21 @@ describe('client and CLI on a real stack', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** Runs `vmflow <args>` against the stack; only the settings below reach it. */
-  function vmflow(...args: string[]): Promise<Run> {
+  /** The environment of a `vmflow` child: only the settings below reach it. */
+  function cliEnv(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VMFLOW_')));
-    Object.assign(env, {
+    return Object.assign(env, {
       VMFLOW_TEMPORAL_ADDRESS: stack.temporal.address,
       VMFLOW_REGISTRY_URL: stack.registryUrl,
       VMFLOW_SIM_URL: stack.sim.url,
       VMFLOW_DATA_DIR: dataDir,
       VMFLOW_WEB_UI_URL: 'http://127.0.0.1:8233',
     });
+  }
+
+  /** Runs `vmflow <args>` against the stack. */
+  function vmflow(...args: string[]): Promise<Run> {
+    const env = cliEnv();
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -184,5 +189,32 @@ describe('client and CLI on a real stack', () => {
     assert.deepEqual(await json('sim', 'failures', 'list'), []);
     assert.equal((await json('sim', 'partition', 'hv-2')).power, 'partitioned');
     assert.equal((await json('sim', 'rejoin', 'hv-2')).power, 'up');
+  });
+
+  test('vmflow api serves the REST API with the tokens the CLI makes, and stops on SIGTERM', async () => {
+    const { secret } = await json('tokens', 'create', '--role', 'viewer', '--name', 'api-check');
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'api', '--port', '0'], { cwd: ROOT, env: { ...cliEnv(), VMFLOW_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        child.stderr!.on('data', (d) => {
+          err += d;
+          const m = /vmflow API on (http:\/\/\S+)/.exec(err);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`vmflow api exited ${code}: ${err}`)));
+      });
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${url}/v1/containers`)).status, 401);
+      const list = await fetch(`${url}/v1/hypervisors`, { headers: { authorization: `Bearer ${secret}` } });
+      assert.equal(list.status, 200);
+      assert.ok(((await list.json()) as { items: unknown[] }).items.length >= 2);
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });

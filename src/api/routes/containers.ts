@@ -63,6 +63,8 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     response: { 202: Accepted },
     handler: async (req, reply) => {
       const { name, ...args } = req.body as Body<typeof ContainerCreate>;
+      // A hint that names no host is refused now rather than failing the command later.
+      if (args.hint) await ctx.node('hypervisor', args.hint);
       return ctx.accepted(req, reply, await containers.create(name, args as CreateArgs));
     },
   });

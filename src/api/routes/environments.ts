@@ -103,6 +103,7 @@ export function environmentRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const body = req.body as Body<typeof MemberAdd>;
       if (!!body.container === !!body.create) throw new InvalidInputError([{ field: 'body', problem: 'needs exactly one of container (an existing one) or create (a new one)' }], 'request');
       const name = await nameOf((req.params as Body<typeof RefParams>).ref);
+      if (body.create?.hint) await ctx.node('hypervisor', body.create.hint);
       return ctx.accepted(req, reply, await environments.add(name, body as EnvironmentArgs['add']));
     },
   });

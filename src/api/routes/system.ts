@@ -11,7 +11,20 @@ function within<T>(ms: number, p: Promise<T>): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
 }
 
+/** Command statistics take dozens of visibility queries: computed at most every STATS_TTL_MS, shared by concurrent requests. */
+const STATS_TTL_MS = 15_000;
+
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext, counters: { requests: number; serverErrors: number }): void {
+  let stats: { at: number; value: ReturnType<ApiContext['client']['info']['controller']> } | undefined;
+  const commandStats = () => {
+    if (!stats || Date.now() - stats.at > STATS_TTL_MS) {
+      const value = ctx.client.info.controller({ sample: 100 });
+      stats = { at: Date.now(), value };
+      value.catch(() => (stats = undefined));
+    }
+    return stats.value;
+  };
+
   route(app, {
     method: 'GET',
     url: '/healthz',
@@ -78,12 +91,12 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, counters: { 
         temporal: Type.Object({ address: Type.String(), namespace: Type.String(), webUi: Type.String() }),
         requests: Type.Object({ handled: Type.Integer(), serverErrors: Type.Integer() }),
         nodes: Type.Record(Type.String(), Type.Integer()),
-        commands: Type.Array(Type.Object({}, { additionalProperties: true }), { description: 'per workflow type: started, running, completed, failed, cancelled, recent durations (Temporal visibility)' }),
+        commands: Type.Array(Type.Object({}, { additionalProperties: true }), { description: 'per workflow type: started, running, completed, failed, cancelled, recent durations (Temporal visibility, refreshed every 15 s)' }),
         links: Type.Record(Type.String(), Type.String()),
       }),
     },
     handler: async () => {
-      const [counts, info] = await Promise.all([Promise.all(NODE_TYPES.map((type) => ctx.client.registry.count({ type }))), ctx.client.info.controller({ sample: 100 })]);
+      const [counts, info] = await Promise.all([Promise.all(NODE_TYPES.map((type) => ctx.client.registry.count({ type }))), commandStats()]);
       return {
         version: VERSION,
         startedAt: ctx.startedAt.toISOString(),
