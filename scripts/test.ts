@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   await workflowBundle();
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const files = testFiles(path.join(ROOT, 'test')).filter((f) => !filters.length || filters.some((x) => f.includes(x)));
-  const concurrency = process.env.VMFLOW_TEST_CONCURRENCY ?? '2';
+  const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   const r = spawnSync(
     process.execPath,
     ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files.map((f) => path.relative(ROOT, f))],

@@ -7,6 +7,7 @@ import { loadConfig } from '../config';
 import { VmflowError } from '../domain/errors';
 import { commandCommands } from './commands/commands';
 import { containerCommands } from './commands/containers';
+import { controllerCommands } from './commands/controller';
 import { environmentCommands } from './commands/environments';
 import { hypervisorCommands } from './commands/hypervisors';
 import { keyCommands } from './commands/keys';
@@ -49,12 +50,23 @@ export function buildProgram(): Command {
     });
   addSimAdmin(sim);
 
+  program
+    .command('agent')
+    .description('run on a hypervisor host: poll its own task queue and run its driver calls (libvirt) locally')
+    .requiredOption('--host <name>', 'the hypervisor name it is registered under')
+    .action(async (o: { host: string }) => {
+      const c = loadConfig();
+      const { runAgentProcess } = await import('../agent');
+      await runAgentProcess({ temporalAddress: c.temporalAddress, namespace: c.namespace, host: o.host });
+    });
+
   program.addCommand(hypervisorCommands());
   program.addCommand(containerCommands());
   program.addCommand(environmentCommands());
   program.addCommand(commandCommands());
   program.addCommand(keyCommands());
   program.addCommand(tokenCommands());
+  program.addCommand(controllerCommands());
   return program;
 }
 

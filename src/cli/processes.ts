@@ -9,6 +9,7 @@ import { connect } from '../client';
 import { runSim, SimAdmin } from '../sim';
 import { startDevServer } from '../temporal/dev-server';
 import { createWorker, openServices } from '../worker';
+import { ensureSchedules } from '../monitor/schedules';
 import { buildApi } from '../api';
 import { ensureAdminToken, TokenStore } from '../auth';
 import { createLogger } from '../log';
@@ -32,7 +33,9 @@ export async function runWorkerProcess(config: Config): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const clientConnection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
-  const worker = await createWorker({ connection, client, namespace: config.namespace, services, concurrency: config.workerConcurrency });
+  const worker = await createWorker({ connection, client, namespace: config.namespace, services, concurrency: config.workerConcurrency, claimTtlSeconds: config.claimTtlSeconds });
+  // Every worker makes sure the monitor and collector schedules exist with today's settings.
+  await ensureSchedules(client, config);
   const stopped = untilStopped().then(() => worker.shutdown());
   await worker.run();
   await stopped.catch(() => undefined);
@@ -106,8 +109,9 @@ export async function runDev(config: Config): Promise<void> {
   const services = await openServices(config);
   const client = await connect({ temporalAddress: temporal.address, namespace: config.namespace, registry: services.registry });
   const connection = await NativeConnection.connect({ address: temporal.address });
-  const worker = await createWorker({ connection, client: client.temporal, namespace: config.namespace, services, concurrency: config.workerConcurrency });
+  const worker = await createWorker({ connection, client: client.temporal, namespace: config.namespace, services, concurrency: config.workerConcurrency, claimTtlSeconds: config.claimTtlSeconds });
   const running = worker.run();
+  await ensureSchedules(client.temporal, config);
 
   const simAdmin = new SimAdmin(simUrl);
   const known = new Set((await simAdmin.hosts()).map((h) => h.id));
