@@ -2,6 +2,8 @@
 // compensation stack, activity proxies per host, and failure shaping.
 import {
   ActivityCancellationType,
+  ActivityFailure,
+  TimeoutFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -20,6 +22,8 @@ import type { HostActivities } from '../activities/hosts';
 import type { HostRef } from '../src/drivers/driver';
 import type { CommandProgress, CommandRequest, ContainerCommand } from '../src/domain/commands';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE } from '../src/domain/names';
+import { HostUnreachableError } from '../src/domain/errors';
+import { TimeoutType } from '@temporalio/common';
 
 export const progressQuery = defineQuery<CommandProgress>('progress');
 /** Sent by the container's entity when this command may run. */
@@ -48,14 +52,30 @@ const central = proxyActivities<HostActivities>({ ...hostActivityOptions, taskQu
 
 /** Driver activities for a host: on its agent's task queue when it has one, else on the central workers. */
 export function hostActivities(host: HostRef): HostActivities {
-  if (!host.definition.agentQueue) return central;
-  return proxyActivities<HostActivities>({
+  const queue = host.definition.agentQueue;
+  if (!queue) return central;
+  const viaAgent = proxyActivities<HostActivities>({
     ...hostActivityOptions,
-    taskQueue: host.definition.agentQueue,
+    taskQueue: queue,
     // An agent that is gone is noticed here rather than by waiting forever.
-    scheduleToStartTimeout: '2 minutes',
+    scheduleToStartTimeout: AGENT_PICKUP_TIMEOUT,
+  });
+  // A call no agent picked up says so, as a typed error naming the host.
+  return new Proxy(viaAgent, {
+    get: (target, name) => async (...args: unknown[]) => {
+      try {
+        return await (target[name as keyof HostActivities] as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (err) {
+        if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START) {
+          throw new HostUnreachableError(host.name, `no agent polled ${queue} within ${AGENT_PICKUP_TIMEOUT}`);
+        }
+        throw err;
+      }
+    },
   });
 }
+
+const AGENT_PICKUP_TIMEOUT = '2 minutes';
 
 export const CLAIM_TTL_SECONDS = 900;
 
