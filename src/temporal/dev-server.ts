@@ -35,7 +35,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts the dev server. The server picks some of its internal ports itself, so two servers
+ * starting at once can collide; a start that fails that way is tried again on new ports.
+ */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const attempts = options.port === undefined ? 3 : 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= attempts || !(err instanceof DevServerExited)) throw err;
+    }
+  }
+}
+
+class DevServerExited extends Error {}
+
+async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   const ui = options.ui ?? false;
   const uiPort = options.uiPort ?? (ui ? await freePort() : undefined);
@@ -57,7 +74,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`temporal server exited with ${child.exitCode}: ${stderr}`);
+    if (child.exitCode !== null) throw new DevServerExited(`temporal server exited with ${child.exitCode}: ${stderr}`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       await conn.workflowService.getSystemInfo({});
