@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files.map((f) => path.relative(ROOT, f))],
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit', '--test-timeout=600000', '--test-reporter=spec', ...files.map((f) => path.relative(ROOT, f))],
     { cwd: ROOT, stdio: 'inherit', env: process.env },
   );
   process.exit(r.status ?? 1);

@@ -59,7 +59,13 @@ const ROOT = path.resolve(__dirname, '..', '..');
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-stack-'));
   const registryUrl = options.registryUrl ?? `sqlite:${path.join(dir, 'registry.sqlite')}`;
-  const [temporal, sim] = await Promise.all([startDevServer(), startSim()]);
+  const started = await Promise.allSettled([startDevServer(), startSim()]);
+  if (started.some((r) => r.status === 'rejected')) {
+    // Stop what did start, or its process keeps the test file from ever ending.
+    await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    throw (started.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+  }
+  const [temporal, sim] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [DevServer, SimHandle];
   const ipPool = options.ipPool ?? '10.0.0.0/16';
   const services = await openServices({ registryUrl, ipPool });
   const client = await connect({ temporalAddress: temporal.address, registry: services.registry });
