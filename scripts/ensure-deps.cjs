@@ -10,7 +10,8 @@ const lock = path.join(root, 'package-lock.json');
 // npm writes node_modules/.package-lock.json after every install: older than the lock file means stale.
 const stale = !existsSync(marker) || (existsSync(lock) && statSync(marker).mtimeMs < statSync(lock).mtimeMs);
 if (stale) {
-  const cmd = existsSync(path.join(root, 'package-lock.json')) ? 'npm ci' : 'npm install';
-  console.error(`vmflow: installing dependencies (${cmd})`);
-  execSync(cmd, { cwd: root, stdio: 'inherit' });
+  // npm install (not npm ci): it installs the locked versions and tolerates optional
+  // platform packages (other systems' @swc/core builds) that a registry mirror may not serve.
+  console.error('vmflow: installing dependencies (npm install)');
+  execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
