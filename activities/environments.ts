@@ -207,16 +207,6 @@ export function createEnvironmentActivities(deps: EnvironmentDeps) {
       await registry.recordEvent({ nodeId: node.id, what: `state ${node.state} → ${input.state}`, why: input.cause, by: 'environment', commandId: input.commandId, data: {} });
     },
 
-    /** The observed state of a container comes back (the monitor saw it again). */
-    async restoreContainerState(input: { container: string; state: string; commandId: string }): Promise<void> {
-      const node = await registry.findByName(input.container);
-      if (!node || node.state === input.state) return;
-      await registry.update(node.id, undefined, { state: input.state, metadata: { [META.stateCause]: 'seen again', [META.lastCommand]: input.commandId } });
-    },
-
-    async environmentNames(): Promise<string[]> {
-      return (await registry.list({ type: 'environment' })).map((e) => e.name);
-    },
   });
 }
 

@@ -117,13 +117,6 @@ export function createHostActivities(drivers: DriverRegistry) {
       });
     },
 
-    async containerProvision({ host, spec }: { host: HostRef; spec: ContainerSpec }): Promise<void> {
-      const driver = drivers.forHost(host);
-      await withDriverContext(async (ctx) => {
-        if ((await driver.containerStatus(host, spec.name, ctx))?.provisioned) return;
-        await driver.provision(host, spec, ctx);
-      });
-    },
 
     /** Removes whatever exists of a container on a host: stop, undefine, wipe. For compensations and the collector. */
     async containerRemove({ host, name }: { host: HostRef; name: string }): Promise<void> {
@@ -155,25 +148,12 @@ export function createHostActivities(drivers: DriverRegistry) {
       });
     },
 
-    async containerObserve({ host, name }: { host: HostRef; name: string }): Promise<ObservedContainer | null> {
-      return (await drivers.forHost(host).containerStatus(host, name)) ?? null;
-    },
 
     async hostStatus({ host }: { host: HostRef }): Promise<HostStatus> {
       return withDriverContext((ctx) => drivers.forHost(host).hostStatus(host, ctx));
     },
 
-    async containerApplyConfig(input: { host: HostRef; name: string; path: string; content: string }): Promise<void> {
-      const driver = drivers.forHost(input.host);
-      await withDriverContext(async (ctx) => {
-        if ((await driver.readConfig(input.host, input.name, input.path, ctx)) === input.content) return;
-        await driver.applyConfig(input.host, input.name, input.path, input.content, ctx);
-      });
-    },
 
-    async containerReadConfig(input: { host: HostRef; name: string; path: string }): Promise<string | null> {
-      return (await drivers.forHost(input.host).readConfig(input.host, input.name, input.path)) ?? null;
-    },
   });
 }
 

@@ -26,9 +26,6 @@ export function createHypervisorActivities(registry: Registry, provisioner: Prov
       return hostRef(await registry.get(id));
     },
 
-    async deprovisionHypervisor(id: string): Promise<void> {
-      if (await registry.find(id)) await provisioner.deprovision(id);
-    },
   });
 }
 

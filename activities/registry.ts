@@ -77,10 +77,6 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
       return containerContext(node);
     },
 
-    async loadContainerById(id: string): Promise<ContainerContext | null> {
-      const node = await registry.find(id);
-      return node ? containerContext(node) : null;
-    },
 
     async loadHost(ref: string): Promise<HostRef> {
       const node = await findNode(ref);
@@ -203,10 +199,6 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
       if (await registry.find(containerId)) await registry.remove(containerId, { cascade: true });
     },
 
-    async placeholderOf(commandId: string): Promise<PlaceholderDefinition | null> {
-      const node = await registry.findByKey(keyOf.claim(commandId));
-      return node ? (node.definition as PlaceholderDefinition) : null;
-    },
   });
 }
 

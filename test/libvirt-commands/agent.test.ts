@@ -19,7 +19,7 @@ import { activityRuns, assertHostsMatchRegistry, historyOf, startLibvirtStack, t
 const HOST = 'lv-ag';
 const OTHER = 'lv-ag2';
 const QUEUE = agentQueue(HOST);
-const HOST_ACTIVITIES = new Set(['containerBuild', 'containerDefine', 'containerProvision', 'containerPower', 'containerShutdown', 'containerRemove', 'containerMigrate', 'hostStatus']);
+const HOST_ACTIVITIES = new Set(['containerBuild', 'containerDefine', 'containerPower', 'containerShutdown', 'containerRemove', 'containerMigrate', 'hostStatus']);
 /** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STARTED */
 const PENDING_ACTIVITY_STARTED = 2;
 
