@@ -2,8 +2,9 @@
 // migrations table (`vmflow_auth_migrations`): the registry stays the only code that touches
 // `nodes`. A token is `vmflow_<id>_<secret>`; only the id and sha256(secret) are stored.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DataSource, EntitySchema, IsNull, type DataSourceOptions, type Repository } from 'typeorm';
+import { DataSource, EntitySchema, IsNull, type Repository } from 'typeorm';
 import { InvalidInputError, NotFoundError } from '../domain/errors';
+import { dataSourceFor, migrate, type Schema } from '../registry';
 import { ApiTokens1700000100001 } from './migrations/1700000100001-ApiTokens';
 import { isRole, ROLES, type Role } from './roles';
 
@@ -64,11 +65,11 @@ export class TokenStore {
 
   /** Opens the store on a registry URL (`sqlite:<file>` or `mysql://...`) and migrates its table. */
   static async open(url: string): Promise<TokenStore> {
-    const { dialect, options } = dataSourceFor(url);
-    const dataSource = new DataSource(options);
+    const { dialect, dataSourceOptions } = dataSourceFor({ url, poolSize: 4 }, AUTH_SCHEMA);
+    const dataSource = new DataSource(dataSourceOptions);
     await dataSource.initialize();
     try {
-      await migrate(dataSource, dialect);
+      await migrate(dataSource, dialect, AUTH_SCHEMA.lockName);
     } catch (err) {
       await dataSource.destroy().catch(() => undefined);
       throw err;
@@ -137,47 +138,9 @@ export class TokenStore {
   }
 }
 
-type Dialect = 'sqlite' | 'mysql';
-
-/** Parses the URL exactly as the registry does (src/registry/index.ts). */
-function dataSourceFor(url: string): { dialect: Dialect; options: DataSourceOptions } {
-  const common = { entities: [TokenEntity], migrations: [ApiTokens1700000100001], migrationsTableName: 'vmflow_auth_migrations', logging: false, synchronize: false };
-  if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!file) throw new InvalidInputError([{ field: 'url', problem: 'needs a file path: sqlite:<path> or sqlite::memory:' }], 'registry url');
-    const memory = file === ':memory:';
-    return { dialect: 'sqlite', options: { ...common, type: 'better-sqlite3', database: file, enableWAL: !memory, timeout: 15_000 } };
-  }
-  if (/^(mysql|mariadb):\/\//.test(url)) {
-    return {
-      dialect: 'mysql',
-      options: { ...common, type: 'mysql', connectorPackage: 'mysql2', url: url.replace(/^mariadb:/, 'mysql:'), charset: 'utf8mb4_bin', timezone: 'Z', poolSize: 4 },
-    };
-  }
-  throw new InvalidInputError([{ field: 'url', problem: 'must start with sqlite: or mysql:// (for example sqlite:vmflow.db)' }], 'registry url');
-}
-
-/** Runs pending migrations; processes starting together take turns (advisory lock on MySQL). */
-async function migrate(dataSource: DataSource, dialect: Dialect): Promise<void> {
-  if (dialect === 'mysql') {
-    const runner = dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.query(`SELECT GET_LOCK('vmflow_auth_migrations', 120)`);
-      await dataSource.runMigrations({ transaction: 'each' });
-    } finally {
-      await runner.query(`SELECT RELEASE_LOCK('vmflow_auth_migrations')`).catch(() => undefined);
-      await runner.release();
-    }
-    return;
-  }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await dataSource.runMigrations({ transaction: 'all' });
-      return;
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
-  }
-}
+const AUTH_SCHEMA: Schema = {
+  entities: [TokenEntity],
+  migrations: [ApiTokens1700000100001],
+  migrationsTableName: 'vmflow_auth_migrations',
+  lockName: 'vmflow_auth_migrations',
+};

@@ -35,9 +35,27 @@ export async function openRegistry(options: RegistryOptions): Promise<SqlRegistr
   return new SqlRegistry(dataSource, dialect);
 }
 
-function dataSourceFor(options: RegistryOptions): { dialect: Dialect; dataSourceOptions: DataSourceOptions } {
+/** The tables a data source on the registry database manages, and how its migrations take turns. */
+export interface Schema {
+  readonly entities: DataSourceOptions['entities'];
+  readonly migrations: DataSourceOptions['migrations'];
+  readonly migrationsTableName?: string;
+  /** MySQL advisory lock held while migrating. */
+  readonly lockName: string;
+}
+
+const REGISTRY_SCHEMA: Schema = { entities: ENTITIES, migrations: MIGRATIONS, lockName: 'vmflow_registry_migrations' };
+
+/** Data source options for a registry database URL (`sqlite:<file>`, `mysql://...`); other stores on the same database pass their own schema. */
+export function dataSourceFor(options: RegistryOptions, schema: Schema = REGISTRY_SCHEMA): { dialect: Dialect; dataSourceOptions: DataSourceOptions } {
   const { url } = options;
-  const common = { entities: ENTITIES, migrations: MIGRATIONS, logging: options.logging ?? false, synchronize: false } as const;
+  const common = {
+    entities: schema.entities,
+    migrations: schema.migrations,
+    ...(schema.migrationsTableName ? { migrationsTableName: schema.migrationsTableName } : {}),
+    logging: options.logging ?? false,
+    synchronize: false,
+  } as const;
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (!file) throw new InvalidInputError([{ field: 'url', problem: 'needs a file path: sqlite:<path> or sqlite::memory:' }], 'registry url');
@@ -77,15 +95,15 @@ function dataSourceFor(options: RegistryOptions): { dialect: Dialect; dataSource
 }
 
 /** Runs pending migrations; several processes starting at once take turns. */
-async function migrate(dataSource: DataSource, dialect: Dialect): Promise<void> {
+export async function migrate(dataSource: DataSource, dialect: Dialect, lockName = REGISTRY_SCHEMA.lockName): Promise<void> {
   if (dialect === 'mysql') {
     const runner = dataSource.createQueryRunner();
     await runner.connect();
     try {
-      await runner.query(`SELECT GET_LOCK('vmflow_registry_migrations', 120)`);
+      await runner.query(`SELECT GET_LOCK(?, 120)`, [lockName]);
       await dataSource.runMigrations({ transaction: 'each' });
     } finally {
-      await runner.query(`SELECT RELEASE_LOCK('vmflow_registry_migrations')`).catch(() => undefined);
+      await runner.query(`SELECT RELEASE_LOCK(?)`, [lockName]).catch(() => undefined);
       await runner.release();
     }
     return;
