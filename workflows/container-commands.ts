@@ -5,10 +5,29 @@ import { InvalidTransitionError } from '../src/domain/errors';
 import type { CommandResult, TrackedState } from '../src/domain/commands';
 import { META, resourcesOf } from '../src/domain/types';
 import type { ContainerDefinition } from '../src/domain/types';
-import type { ContainerContext } from '../activities/registry';
+import type { ClaimInput, ContainerContext } from '../activities/registry';
 import type { HostRef } from '../src/drivers/driver';
 import type { PowerOp } from '../activities/hosts';
 import { CLAIM_TTL_SECONDS, Command, type CommandInput, hostActivities, registry } from './kit';
+
+/** Claims capacity for a container on a host the allocator picks (undo: release the claim). */
+function claimCapacity(cmd: Command, commandId: string, container: ContainerContext, placement: Pick<ClaimInput, 'driver' | 'hint' | 'exclude' | 'groups' | 'antiAffinity'>) {
+  const { definition } = container.container;
+  return cmd.step(
+    'claim capacity',
+    () =>
+      registry.claimPlacement({
+        commandId,
+        containerName: container.container.name,
+        containerId: container.container.id,
+        resources: resourcesOf(definition),
+        requires: definition.requires,
+        ttlSeconds: CLAIM_TTL_SECONDS,
+        ...placement,
+      }),
+    () => registry.releaseClaim(commandId),
+  );
+}
 
 /** What every result names: the command and its container. */
 function about(input: CommandInput) {
@@ -31,23 +50,7 @@ export async function createContainer(input: CommandInput<'create'>): Promise<Co
       () => registry.provisionContainer({ id, name, args, commandId }),
       () => registry.unprovisionContainer(id),
     );
-    const claim = await cmd.step(
-      'claim capacity',
-      () =>
-        registry.claimPlacement({
-          commandId,
-          containerName: name,
-          containerId: id,
-          resources: resourcesOf(ctx.container.definition),
-          requires: ctx.container.definition.requires,
-          hint: args.hint,
-          groups: args.groups,
-          antiAffinity: args.antiAffinity,
-          exclude: args.exclude,
-          ttlSeconds: CLAIM_TTL_SECONDS,
-        }),
-      () => registry.releaseClaim(commandId),
-    );
+    const claim = await claimCapacity(cmd, commandId, ctx, { hint: args.hint, exclude: args.exclude, groups: args.groups, antiAffinity: args.antiAffinity });
     const host = claim.host;
     cmd.host = host.name;
     cmd.tagHosts(host.name);
@@ -183,21 +186,7 @@ export async function cloneContainer(input: CommandInput<'clone'>): Promise<Comm
       () => registry.provisionClone({ id, sourceId: source.container.id, name: args.name, ip: args.ip, mac: args.mac, tags: args.tags }),
       () => registry.unprovisionContainer(id),
     );
-    const claim = await cmd.step(
-      'claim capacity',
-      () =>
-        registry.claimPlacement({
-          commandId,
-          containerName: args.name,
-          containerId: id,
-          resources: resourcesOf(clone.container.definition),
-          driver: sourceHost.definition.driver,
-          requires: clone.container.definition.requires,
-          hint: args.hint,
-          ttlSeconds: CLAIM_TTL_SECONDS,
-        }),
-      () => registry.releaseClaim(commandId),
-    );
+    const claim = await claimCapacity(cmd, commandId, clone, { driver: sourceHost.definition.driver, hint: args.hint });
     const target = claim.host;
     cmd.host = sourceHost.name;
     cmd.target = target.name;
@@ -255,23 +244,7 @@ export async function migrateContainer(input: CommandInput<'migrate'>): Promise<
       if (hinted.id === source.id) throw new InvalidTransitionError('migrate', name, state, `it is already on ${source.name}`);
     }
     claimed = true; // from here on the target is fixed
-    const claim = await cmd.step(
-      'claim capacity',
-      () =>
-        registry.claimPlacement({
-          commandId,
-          containerName: name,
-          containerId: ctx.container.id,
-          resources: resourcesOf(ctx.container.definition),
-          driver: source.definition.driver,
-          requires: ctx.container.definition.requires,
-          hint: target,
-          exclude: [source.id],
-          groups: (ctx.container.metadata[META.groups] as string[] | undefined) ?? undefined,
-          ttlSeconds: CLAIM_TTL_SECONDS,
-        }),
-      () => registry.releaseClaim(commandId),
-    );
+    const claim = await claimCapacity(cmd, commandId, ctx, { driver: source.definition.driver, hint: target, exclude: [source.id], groups: (ctx.container.metadata[META.groups] as string[] | undefined) ?? undefined });
     const dest = claim.host;
     cmd.target = dest.name;
     cmd.tagHosts(source.name, dest.name);

@@ -220,9 +220,6 @@ export class ContainerCommands {
     requestedBy?: string,
     options: { commandId?: string; environment?: string } = {},
   ): Promise<CommandHandle> {
-    const node = await this.registry.findByName(container);
-    if (command !== 'create' && (!node || node.type !== 'container')) throw new NotFoundError('container', container);
-    const state: TrackedState = node ? (TRACKED[node.state] ?? 'stopped') : 'absent';
     const req: CommandRequest<C> = {
       commandId: options.commandId ?? randomUUID(),
       command,
@@ -232,7 +229,11 @@ export class ContainerCommands {
       requestedBy,
       ...(options.environment ? { environment: options.environment } : {}),
     };
+    // A create starts its own workflow; a name already taken fails its registration cleanly.
     if (command === 'create') return this.startCreate(req as CommandRequest<'create'>);
+    const node = await this.registry.findByName(container);
+    if (!node || node.type !== 'container') throw new NotFoundError('container', container);
+    const state: TrackedState = TRACKED[node.state] ?? 'stopped';
     const entityId = workflowIds.containerEntity(container);
     try {
       const accepted = await this.client.workflow.executeUpdateWithStart<any, CommandAccepted, [CommandRequest]>('submit', {
