@@ -200,10 +200,15 @@ export function createEnvironmentActivities(deps: EnvironmentDeps) {
     },
 
     /** Marks a container lost (its host is down) or illegal (a stale copy the collector removes). */
-    async markContainer(input: { container: string; state: 'lost' | 'illegal'; cause: string; commandId: string }): Promise<void> {
+    async markContainer(input: { container: string; state: 'lost' | 'illegal'; cause: string; commandId: string; replacedBy?: string }): Promise<void> {
       const node = await registry.findByName(input.container);
       if (!node || node.state === input.state) return;
-      await registry.update(node.id, undefined, { state: input.state, metadata: { [META.stateCause]: input.cause, [META.lastCommand]: input.commandId } });
+      // The collector removes an illegal copy only once its replacement is seen alive.
+      const replacedBy = input.replacedBy;
+      await registry.update(node.id, undefined, {
+        state: input.state,
+        metadata: { [META.stateCause]: input.cause, [META.lastCommand]: input.commandId, ...(replacedBy ? { [META.replacedBy]: replacedBy } : {}) },
+      });
       await registry.recordEvent({ nodeId: node.id, what: `state ${node.state} → ${input.state}`, why: input.cause, by: 'environment', commandId: input.commandId, data: {} });
     },
 

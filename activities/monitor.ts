@@ -2,11 +2,14 @@
 // and makes the registry follow reality; the collector removes what nobody owns. Every state
 // change they make is kept as an event on the node it changed.
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { META, type HypervisorDefinition, type NodeRecord, type PlaceholderDefinition } from '../src/domain/types';
+import { META, type HypervisorDefinition, type JsonObject, type NodeRecord, type PlaceholderDefinition } from '../src/domain/types';
 import { workflowIds } from '../src/domain/names';
 import type { DriverRegistry, HostRef, HostStatus } from '../src/drivers/driver';
 import { EnvironmentCommands } from '../src/client/commands';
-import { reconcileHost, type HostPoll, type RegisteredContainer } from '../src/monitor/reconcile';
+import { reconcileHost, registryStateOf, type HostPoll, type RegisteredContainer } from '../src/monitor/reconcile';
+import { applySettlement, count, settle, type Copy } from '../src/monitor/settle';
+import { VersionConflictError } from '../src/domain/errors';
+import { isOurs } from './hosts';
 import type { Registry } from '../src/registry/types';
 import { guardAll } from './guard';
 import { hostRef } from './registry';
@@ -39,9 +42,13 @@ export interface BatchReport {
   readonly up: HostChange[];
   readonly drifts: number;
   readonly orphans: number;
+  /** Containers flagged missing: their host answers without them. */
+  readonly missing: number;
+  /** Containers found on another host than the registry said, and moved there. */
+  readonly adopted: number;
 }
 
-export const EMPTY_REPORT: BatchReport = { polled: 0, unreachable: 0, writes: 0, down: [], up: [], drifts: 0, orphans: 0 };
+export const EMPTY_REPORT: BatchReport = { polled: 0, unreachable: 0, writes: 0, down: [], up: [], drifts: 0, orphans: 0, missing: 0, adopted: 0 };
 
 const BY = { monitor: 'monitor', collector: 'collector' } as const;
 
@@ -72,13 +79,33 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     const children = await registry.children(host.id);
     const registered: RegisteredContainer[] = children
       .filter((c) => c.type === 'container')
-      .map((c) => ({ id: c.id, name: c.name, state: c.state, parentId: c.parentId }));
+      .map((c) => ({ id: c.id, name: c.name, state: c.state, parentId: c.parentId, version: c.version }));
     const claimed = new Set(children.filter((c) => c.type === 'placeholder').map((p) => (p.definition as PlaceholderDefinition).containerName));
     // A container being created or cloned here has a claim; one migrating here is registered on its source.
     return { hostId: host.id, hostName: host.name, hostState: host.state, metadata: host.metadata, registered, claimed, status, error };
   }
 
-  async function apply(pollResult: HostPoll, settings: MonitorSettings): Promise<BatchReport> {
+  /** Tells the container's entity what the monitor saw, so it validates new commands against it. */
+  async function tellEntity(container: string, state: string, cause: string): Promise<void> {
+    try {
+      await temporal.workflow.getHandle(workflowIds.containerEntity(container)).signal('observed', { state, cause });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+
+  /** Writes guarded by the version the poll read: a command that changed the container meanwhile wins. */
+  async function guarded(write: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (err instanceof VersionConflictError) return false;
+      throw err;
+    }
+  }
+
+  async function apply(pollResult: HostPoll, settings: MonitorSettings, status?: HostStatus): Promise<BatchReport> {
     const now = new Date();
     const verdict = reconcileHost(pollResult, { now, downAfter: settings.downAfter, contactEverySeconds: settings.contactEverySeconds });
     let writes = 0;
@@ -110,16 +137,17 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     } else if (verdict.state === 'down') {
       down.push({ host, containers: [] });
     }
-    if (verdict.found.length || verdict.state === 'up') {
-      const found = [];
-      for (const f of verdict.found) {
-        await registry.update(f.containerId, undefined, { state: f.to, metadata: { [META.stateCause]: `host ${host} answers again`, [META.observedState]: f.to } });
-        await registry.recordEvent({ nodeId: f.containerId, what: `state lost → ${f.to}`, why: `host ${host} reports it again`, by: BY.monitor, commandId: null, data: { host } });
-        writes += 2;
-        found.push({ name: f.name, environment: await environmentOf(f.containerId) });
-      }
-      up.push({ host, containers: found });
+    const back = [];
+    for (const f of verdict.found) {
+      if (f.from !== 'lost' && (await busy(f.name))) continue;
+      const cause = f.from === 'lost' ? `host ${host} answers again` : `host ${host} has it again`;
+      await registry.update(f.containerId, undefined, { state: f.to, metadata: { [META.stateCause]: cause, [META.observedState]: f.to } });
+      await registry.recordEvent({ nodeId: f.containerId, what: `state ${f.from} → ${f.to}`, why: `host ${host} reports it again`, by: BY.monitor, commandId: null, data: { host } });
+      writes += 2;
+      await tellEntity(f.name, f.to, cause);
+      if (f.from === 'lost') back.push({ name: f.name, environment: await environmentOf(f.containerId) });
     }
+    if (back.length || verdict.state === 'up') up.push({ host, containers: back });
     let drifts = 0;
     for (const d of verdict.drifts) {
       if (await busy(d.name)) continue;
@@ -128,13 +156,44 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       await registry.recordEvent({ nodeId: d.containerId, what: `state ${d.from} → ${d.to}`, why: cause, by: BY.monitor, commandId: null, data: { host } });
       writes += 2;
       drifts++;
-      try {
-        await temporal.workflow.getHandle(workflowIds.containerEntity(d.name)).signal('observed', { state: d.to, cause });
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      await tellEntity(d.name, d.to, cause);
+    }
+    let missing = 0;
+    for (const c of verdict.missing) {
+      if (await busy(c.name)) continue;
+      const cause = `host ${host} answers but has no VM ${c.name}`;
+      const wrote = await guarded(() => registry.update(c.id, c.version, { state: 'missing', metadata: { [META.stateCause]: cause, [META.observedState]: 'missing' } }));
+      if (!wrote) continue;
+      await registry.recordEvent({ nodeId: c.id, what: `state ${c.state} → missing`, why: cause, by: BY.monitor, commandId: null, data: { host } });
+      writes += 2;
+      missing++;
+      count('vmflow_containers_missing');
+      await tellEntity(c.name, 'missing', cause);
+    }
+    const adopted = status ? await adoptMissing(pollResult, status, verdict.unknown) : 0;
+    return { polled: 1, unreachable: pollResult.status ? 0 : 1, writes: writes + adopted * 3, down, up, drifts, orphans: verdict.unknown.length - adopted, missing, adopted };
+  }
+
+  /**
+   * VMs on this host that its registry does not place here, whose container is `missing` (its
+   * own host answered without it): the registry follows reality and moves it here.
+   */
+  async function adoptMissing(pollResult: HostPoll, status: HostStatus, names: readonly string[]): Promise<number> {
+    let adopted = 0;
+    for (const name of names) {
+      const owner = await registry.findByName(name);
+      const vm = status.containers.find((c) => c.name === name);
+      if (!owner || owner.type !== 'container' || owner.state !== 'missing' || !vm || !isOurs(vm, owner.id)) continue;
+      const state = registryStateOf(vm.state);
+      if (!state || (await busy(name))) continue;
+      const home = owner.parentId ? (await registry.find(owner.parentId))?.name : undefined;
+      const why = `${name} found on ${pollResult.hostName}, registry said ${home ?? 'no host'}`;
+      if (await guarded(() => applySettlement(registry, owner, { hostId: pollResult.hostId, state, why }, { by: BY.monitor, commandId: null }))) {
+        adopted++;
+        await tellEntity(name, state, why);
       }
     }
-    return { polled: 1, unreachable: pollResult.status ? 0 : 1, writes, down, up, drifts, orphans: verdict.unknown.length };
+    return adopted;
   }
 
   const environments = new EnvironmentCommands(temporal, registry);
@@ -181,7 +240,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
           } catch (err) {
             error = err instanceof Error ? err.message : String(err);
           }
-          return apply(await poll(host, status, error), input.settings);
+          return apply(await poll(host, status, error), input.settings, status);
         }),
       );
       return mergeReports(reports);
@@ -191,7 +250,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     async recordAgentPoll(input: { hostId: string; status: HostStatus | null; error?: string; settings: MonitorSettings }): Promise<BatchReport> {
       const host = await registry.find(input.hostId);
       if (!host) return EMPTY_REPORT;
-      return apply(await poll(host, input.status ?? undefined, input.error), input.settings);
+      return apply(await poll(host, input.status ?? undefined, input.error), input.settings, input.status ?? undefined);
     },
 
     /** Removes placeholders past their time to live, unless the command that holds one still runs. */
@@ -235,59 +294,157 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     },
 
     /**
-     * On one host that answers: destroys VMs that are illegal (their container was replaced, or
-     * lives on another host now) and orphans past the grace period. Never a VM the registry says
-     * belongs there.
+     * Settles containers left `unknown` (an undo gave up): asks every host where each is and
+     * makes the registry follow. One copy: it is there. None, every host answering: missing.
      */
-    async collectHost(input: { hostId: string; graceSeconds: number }): Promise<{ destroyed: string[] }> {
+    async settleUnknown(): Promise<{ settled: number }> {
+      const flagged = await registry.list({ type: 'container', state: 'unknown' });
+      if (!flagged.length) return { settled: 0 };
+      const hosts = (await registry.list({ type: 'hypervisor' })).map(hostRef);
+      let settled = 0;
+      for (const c of flagged) {
+        if (await busy(c.name)) continue;
+        const copies: Copy[] = [];
+        const unanswered: string[] = [];
+        await Promise.all(
+          hosts.map(async (h) => {
+            try {
+              const seen = await drivers.forHost(h).containerStatus(h, c.name);
+              if (seen && isOurs(seen, c.id)) copies.push({ hostId: h.id, hostName: h.name, seen });
+            } catch {
+              unanswered.push(h.name);
+            }
+          }),
+        );
+        const home = c.parentId ? hosts.find((h) => h.id === c.parentId)?.name : undefined;
+        const verdict = settle(c, copies.sort((x, y) => x.hostName.localeCompare(y.hostName)), unanswered.sort(), home);
+        if (verdict.state === 'unknown' && !verdict.hostId) continue;
+        if (await guarded(() => applySettlement(registry, c, verdict, { by: BY.monitor, commandId: null }))) {
+          settled++;
+          await tellEntity(c.name, verdict.state, verdict.why);
+        }
+      }
+      return { settled };
+    },
+
+    /**
+     * On one host that answers: destroys copies that are stale (their container lives on another
+     * host) or illegal (replaced), and orphans past the grace period. Never a VM the registry
+     * says belongs there, and never a copy unless the registry's own copy has been seen alive on
+     * its registered host in two collector cycles; a "stale" copy whose owner's host does not
+     * have it is the only copy, and the registry follows it instead. Each destroy records the
+     * evidence it acted on.
+     */
+    async collectHost(input: { hostId: string; graceSeconds: number }): Promise<{ destroyed: string[]; adopted: string[] }> {
       const host = await registry.find(input.hostId);
-      if (!host || host.state !== 'up') return { destroyed: [] };
+      if (!host || host.state !== 'up') return { destroyed: [], adopted: [] };
       const ref = hostRef(host);
       const driver = drivers.forHost(ref);
       const status = await driver.hostStatus(ref);
       const orphans = (host.metadata[META.orphans] as Record<string, string> | undefined) ?? {};
-      const claimed = new Set(
-        (await registry.children(host.id, 'placeholder')).map((p) => (p.definition as PlaceholderDefinition).containerName),
-      );
+      const evidence = (host.metadata[META.staleCopies] as Record<string, StaleCopyEvidence> | undefined) ?? {};
+      const nextEvidence: Record<string, StaleCopyEvidence> = {};
+      const claimed = new Set((await registry.children(host.id, 'placeholder')).map((p) => (p.definition as PlaceholderDefinition).containerName));
       const destroyed: string[] = [];
+      const adopted: string[] = [];
+      const now = new Date().toISOString();
       for (const vm of status.containers) {
-        const owner = await registry.findByName(vm.name);
-        let why: string | undefined;
-        if (owner && owner.type === 'container' && owner.parentId === host.id && owner.state !== 'illegal') continue;
         if (claimed.has(vm.name)) continue;
-        if (owner?.type === 'container' && owner.state === 'illegal' && owner.parentId === host.id) {
-          why = `${vm.name} is illegal: ${String(owner.metadata[META.stateCause] ?? 'replaced')}`;
-        } else if (owner?.type === 'container' && owner.parentId && owner.parentId !== host.id) {
-          const home = await registry.find(owner.parentId);
-          why = `${vm.name} lives on ${home?.name ?? owner.parentId} now; this copy is stale`;
-        } else if (!owner || owner.type !== 'container') {
+        const owner = await registry.findByName(vm.name);
+        const container = owner?.type === 'container' ? owner : undefined;
+        if (container && container.parentId === host.id && container.state !== 'illegal') continue;
+        let why: string;
+        let proof: JsonObject = {};
+        if (!container) {
           const firstSeen = orphans[vm.name];
           if (!firstSeen || Date.now() - Date.parse(firstSeen) < input.graceSeconds * 1000) continue;
           why = `${vm.name} is known to nobody (first seen ${firstSeen}, grace ${input.graceSeconds} s)`;
         } else {
-          continue;
+          // The registry's own copy of this VM: the container itself elsewhere, or its replacement.
+          const live = container.parentId === host.id ? await replacementOf(container) : container;
+          if (!live?.parentId || live.parentId === host.id || !isOurs(vm, container.id) || ['new', 'lost', 'missing', 'unknown'].includes(live.state) || (await busy(live.name))) continue;
+          const home = await registry.find(live.parentId);
+          if (!home) continue;
+          const sighting = await lookAt(hostRef(home), live);
+          if (sighting === 'no answer') {
+            if (evidence[vm.name]) nextEvidence[vm.name] = evidence[vm.name]!;
+            continue;
+          }
+          if (sighting === 'absent') {
+            // Its registered host does not have it: this is the only copy, and the registry follows.
+            if (container === live && (await busy(container.name)) === false) {
+              const state = registryStateOf(vm.state);
+              const reason = `${vm.name} found on ${host.name}, registry said ${home.name}`;
+              if (state && (await guarded(() => applySettlement(registry, container, { hostId: host.id, state, why: reason }, { by: BY.collector, commandId: null })))) {
+                adopted.push(vm.name);
+                await tellEntity(vm.name, state, reason);
+              }
+            }
+            continue;
+          }
+          const seen = [...(evidence[vm.name]?.home === home.name ? evidence[vm.name]!.confirmations : []), { at: now, state: sighting.state }];
+          if (seen.length < 2) {
+            nextEvidence[vm.name] = { home: home.name, live: live.name, confirmations: seen };
+            continue;
+          }
+          why =
+            container === live
+              ? `${vm.name} lives on ${home.name} (seen there ${seen.map((c) => `${c.state} at ${c.at}`).join(', ')}); this copy is stale`
+              : `${vm.name} is illegal: ${String(container.metadata[META.stateCause] ?? 'replaced')}; ${live.name} runs on ${home.name} (seen ${seen.map((c) => `${c.state} at ${c.at}`).join(', ')})`;
+          proof = { home: home.name, live: live.name, confirmations: seen };
         }
-        const ctx = { progress: () => undefined };
-        const seen = await driver.containerStatus(ref, vm.name, ctx);
-        if (seen) {
-          if (seen.state === 'running' || seen.state === 'suspended') await driver.stop(ref, vm.name, ctx);
-          if (seen.provisioned) await driver.deprovision(ref, vm.name, ctx);
-          if (await driver.containerStatus(ref, vm.name, ctx)) await driver.undefine(ref, vm.name, ctx);
-        }
+        await removeCopy(ref, vm.name, vm.uuid);
         destroyed.push(vm.name);
-        await registry.recordEvent({ nodeId: host.id, what: `destroyed ${vm.name}`, why, by: BY.collector, commandId: null, data: { vm: vm.name } });
-        if (owner?.type === 'container' && owner.state === 'illegal' && owner.parentId === host.id) {
-          await registry.recordEvent({ nodeId: owner.id, what: 'removed', why, by: BY.collector, commandId: null, data: { host: host.name } });
-          await registry.remove(owner.id);
+        await registry.recordEvent({ nodeId: host.id, what: `destroyed ${vm.name}`, why, by: BY.collector, commandId: null, data: { vm: vm.name, uuid: vm.uuid ?? null, ...proof } });
+        if (container && container.state === 'illegal' && container.parentId === host.id) {
+          await registry.recordEvent({ nodeId: container.id, what: 'removed', why, by: BY.collector, commandId: null, data: { host: host.name, ...proof } });
+          await registry.remove(container.id);
         }
       }
-      if (destroyed.some((n) => n in orphans)) {
-        const rest = Object.fromEntries(Object.entries(orphans).filter(([n]) => !destroyed.includes(n)));
-        await registry.update(host.id, undefined, { metadata: { [META.orphans]: rest } });
+      const orphansLeft = destroyed.some((n) => n in orphans) ? Object.fromEntries(Object.entries(orphans).filter(([n]) => !destroyed.includes(n))) : undefined;
+      const evidenceChanged = JSON.stringify(nextEvidence) !== JSON.stringify(evidence);
+      if (orphansLeft || evidenceChanged) {
+        await registry.update(host.id, undefined, { metadata: { ...(orphansLeft ? { [META.orphans]: orphansLeft } : {}), ...(evidenceChanged ? { [META.staleCopies]: nextEvidence } : {}) } });
       }
-      return { destroyed };
+      return { destroyed, adopted };
     },
   });
+
+  /** The container that replaced an illegal one, if the registry still has it. */
+  async function replacementOf(illegal: NodeRecord): Promise<NodeRecord | undefined> {
+    const by = illegal.metadata[META.replacedBy];
+    if (typeof by !== 'string') return undefined;
+    const node = (await registry.findByName(by)) ?? (await registry.find(by));
+    return node?.type === 'container' ? node : undefined;
+  }
+
+  /** What the registered host says of the registry's copy: alive (with its state), absent, or nothing. */
+  async function lookAt(home: HostRef, live: NodeRecord): Promise<{ state: string } | 'absent' | 'no answer'> {
+    try {
+      const seen = await drivers.forHost(home).containerStatus(home, live.name);
+      if (!seen || !isOurs(seen, live.id)) return 'absent';
+      return seen.state === 'migrating' ? 'no answer' : { state: seen.state };
+    } catch {
+      return 'no answer';
+    }
+  }
+
+  async function removeCopy(ref: HostRef, name: string, uuid: string | undefined): Promise<void> {
+    const driver = drivers.forHost(ref);
+    const ctx = { progress: () => undefined };
+    const seen = await driver.containerStatus(ref, name, ctx);
+    if (!seen || !isOurs(seen, uuid)) return;
+    if (seen.state === 'running' || seen.state === 'suspended') await driver.stop(ref, name, ctx);
+    if (seen.provisioned) await driver.deprovision(ref, name, ctx);
+    if (await driver.containerStatus(ref, name, ctx)) await driver.undefine(ref, name, ctx);
+  }
+}
+
+/** Sightings of the registry's own copy on its host, kept across collector cycles on the host of a stale copy. */
+interface StaleCopyEvidence {
+  readonly home: string;
+  readonly live: string;
+  readonly confirmations: ReadonlyArray<{ readonly at: string; readonly state: string }>;
 }
 
 export function mergeReports(reports: readonly BatchReport[]): BatchReport {
@@ -300,6 +457,8 @@ export function mergeReports(reports: readonly BatchReport[]): BatchReport {
       up: [...a.up, ...r.up],
       drifts: a.drifts + r.drifts,
       orphans: a.orphans + r.orphans,
+      missing: a.missing + r.missing,
+      adopted: a.adopted + r.adopted,
     }),
     EMPTY_REPORT,
   );

@@ -4,11 +4,12 @@ import { Context } from '@temporalio/activity';
 import type { ContainerDefinition, HypervisorDefinition, NodeRecord, PlaceholderDefinition, Resources } from '../src/domain/types';
 import { META, keyOf } from '../src/domain/types';
 import { InvalidInputError, InvalidTransitionError, NotFoundError } from '../src/domain/errors';
-import type { ContainerSpec, HostRef } from '../src/drivers/driver';
+import type { ContainerSpec, HostRef, ObservedState } from '../src/drivers/driver';
 import type { Registry } from '../src/registry/types';
 import type { Provisioner } from '../src/provisioner';
 import { placeAndClaim } from '../src/allocator/claim';
 import type { CreateArgs } from '../src/domain/commands';
+import { applySettlement, settle } from '../src/monitor/settle';
 import { guardAll } from './guard';
 
 export interface ContainerContext {
@@ -192,6 +193,35 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
       const schemaProblems = provisioner.validate('container', { name: 'x', definition: input.definition });
       if (schemaProblems.length) throw new InvalidInputError(schemaProblems, 'definition');
       await registry.updateDefinitionWithinCapacity(input.containerId, undefined, input.definition);
+    },
+
+    /**
+     * A command could not undo itself: the container's place is not verified. It stays counted
+     * where the registry had it, flagged `unknown` with the reason, until it is settled.
+     */
+    async markUnknown(input: { containerId: string; commandId: string; reason: string }): Promise<void> {
+      const node = await registry.find(input.containerId);
+      if (!node || (node.state === 'unknown' && node.metadata[META.lastCommand] === input.commandId)) return;
+      await registry.update(node.id, undefined, {
+        state: 'unknown',
+        metadata: { [META.lastCommand]: input.commandId, [META.stateCause]: input.reason },
+      });
+      await registry.recordEvent({ nodeId: node.id, what: `state ${node.state} → unknown`, why: input.reason, by: 'command', commandId: input.commandId, data: {} });
+    },
+
+    /** Every hypervisor, for commands that must ask all of them where a container is. */
+    async allHosts(): Promise<HostRef[]> {
+      return (await registry.list({ type: 'hypervisor' })).map(hostRef);
+    },
+
+    /** Makes the registry follow where the hosts say the container is (reconcile). */
+    async settleContainer(input: { containerId: string; commandId: string; found: Array<{ hostId: string; hostName: string; state: ObservedState }>; unanswered: string[] }): Promise<{ state: string; host?: string; why: string }> {
+      const node = await registry.get(input.containerId);
+      const registered = node.parentId ? (await registry.find(node.parentId))?.name : undefined;
+      const verdict = settle(node, input.found.map((f) => ({ hostId: f.hostId, hostName: f.hostName, seen: { state: f.state } })), input.unanswered, registered);
+      await applySettlement(registry, node, verdict, { by: 'reconcile', commandId: input.commandId });
+      const after = await registry.get(input.containerId);
+      return { state: after.state, host: after.parentId ? (await registry.find(after.parentId))?.name : undefined, why: verdict.why };
     },
 
     /** Removes a destroyed container: its keys go with it. */

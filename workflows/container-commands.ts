@@ -1,6 +1,6 @@
 // One workflow per container command. Each is a saga: a step that succeeds pushes its undo,
 // and a failure or cancel unwinds them (see kit.ts).
-import { defineUpdate, setHandler, uuid4 } from '@temporalio/workflow';
+import { defineUpdate, patched, setHandler, uuid4 } from '@temporalio/workflow';
 import { InvalidTransitionError } from '../src/domain/errors';
 import type { CommandResult, TrackedState } from '../src/domain/commands';
 import { META, resourcesOf } from '../src/domain/types';
@@ -8,7 +8,7 @@ import type { ContainerDefinition } from '../src/domain/types';
 import type { ClaimInput, ContainerContext } from '../activities/registry';
 import type { HostRef } from '../src/drivers/driver';
 import type { PowerOp } from '../activities/hosts';
-import { CLAIM_TTL_SECONDS, Command, type CommandInput, hostActivities, registry } from './kit';
+import { CLAIM_TTL_SECONDS, Command, type CommandInput, central, hostActivities, registry } from './kit';
 
 /** Claims capacity for a container on a host the allocator picks (undo: release the claim). */
 function claimCapacity(cmd: Command, commandId: string, container: ContainerContext, placement: Pick<ClaimInput, 'driver' | 'hint' | 'exclude' | 'groups' | 'antiAffinity'>) {
@@ -45,10 +45,12 @@ export async function createContainer(input: CommandInput<'create'>): Promise<Co
   return cmd.run(input.queued, async () => {
     const { commandId, container: name, args } = input.request;
     const id = uuid4();
+    cmd.containerId = id;
     const ctx = await cmd.step(
       'register the container and its keys',
       () => registry.provisionContainer({ id, name, args, commandId }),
       () => registry.unprovisionContainer(id),
+      { forgets: true },
     );
     const claim = await claimCapacity(cmd, commandId, ctx, { hint: args.hint, exclude: args.exclude, groups: args.groups, antiAffinity: args.antiAffinity });
     const host = claim.host;
@@ -59,7 +61,7 @@ export async function createContainer(input: CommandInput<'create'>): Promise<Co
     await cmd.step(
       `build on ${host.name}: define, provision${state === 'running' ? ', start' : ''}`,
       () => hosts.containerBuild({ host, spec: ctx.spec, start: state === 'running' }),
-      () => hosts.containerRemove({ host, name }),
+      () => hosts.containerRemove({ host, name, uuid: id }),
     );
     await cmd.commit('commit', () => registry.commitPlacement({ commandId, containerId: id, state }));
     return { ...about(input), containerId: id, state, host: host.name };
@@ -72,11 +74,12 @@ async function power(input: CommandInput, op: Exclude<PowerOp, 'undefine' | 'dep
     return cmd.run(input.queued, async () => {
       const { commandId, container: name, command } = input.request;
       const ctx = await cmd.step('load', () => registry.loadContainer(name));
+      cmd.containerId = ctx.container.id;
       await registry.expectState({ containerId: ctx.container.id, command, allowed: from });
       const host = hostOf(ctx, command);
       cmd.host = host.name;
       cmd.tagHosts(host.name);
-      await cmd.step(`${op} on ${host.name}`, () => hostActivities(host).containerPower({ host, name, op }));
+      await cmd.step(`${op} on ${host.name}`, () => hostActivities(host).containerPower({ host, name, op, uuid: ctx.container.id }));
       await cmd.commit('record the new state', () => registry.setContainerState({ containerId: ctx.container.id, state: to, commandId }));
       return { ...about(input), containerId: ctx.container.id, state: to, host: host.name };
     });
@@ -104,11 +107,12 @@ export async function shutdownContainer(input: CommandInput<'shutdown'>): Promis
   return cmd.run(input.queued, async () => {
     const { commandId, container: name, args } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
+    cmd.containerId = ctx.container.id;
     await registry.expectState({ containerId: ctx.container.id, command: 'shutdown', allowed: ['running'] });
     const host = hostOf(ctx, 'shutdown');
     cmd.host = host.name;
     cmd.tagHosts(host.name);
-    await cmd.step(`shut down on ${host.name}`, () => hostActivities(host).containerShutdown({ host, name, timeoutMs: args.timeoutMs ?? 60_000 }));
+    await cmd.step(`shut down on ${host.name}`, () => hostActivities(host).containerShutdown({ host, name, timeoutMs: args.timeoutMs ?? 60_000, uuid: ctx.container.id }));
     await cmd.commit('record the new state', () => registry.setContainerState({ containerId: ctx.container.id, state: 'stopped', commandId }));
     return { ...about(input), containerId: ctx.container.id, state: 'stopped', host: host.name };
   });
@@ -119,6 +123,7 @@ export async function updateContainer(input: CommandInput<'update'>): Promise<Co
   return cmd.run(input.queued, async () => {
     const { container: name, args } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
+    cmd.containerId = ctx.container.id;
     await registry.expectState({ containerId: ctx.container.id, command: 'update', allowed: ['stopped'] });
     const before = ctx.container.definition;
     const after: ContainerDefinition = { ...before, ...args.definition, kind: before.kind, network: before.network };
@@ -133,8 +138,9 @@ export async function updateContainer(input: CommandInput<'update'>): Promise<Co
       cmd.tagHosts(host.name);
       const hosts = hostActivities(host);
       // Undo order matters: the new definition goes first, then the old one comes back.
-      await cmd.step(`undefine the old definition on ${host.name}`, () => hosts.containerPower({ host, name, op: 'undefine' }), () => hosts.containerDefine({ host, spec: ctx.spec }));
-      await cmd.step(`define the new definition on ${host.name}`, () => hosts.containerDefine({ host, spec: { ...ctx.spec, definition: after } }), () => hosts.containerPower({ host, name, op: 'undefine' }));
+      const uuid = ctx.container.id;
+      await cmd.step(`undefine the old definition on ${host.name}`, () => hosts.containerPower({ host, name, op: 'undefine', uuid }), () => hosts.containerDefine({ host, spec: ctx.spec }));
+      await cmd.step(`define the new definition on ${host.name}`, () => hosts.containerDefine({ host, spec: { ...ctx.spec, definition: after } }), () => hosts.containerPower({ host, name, op: 'undefine', uuid }));
     }
     return { ...about(input), containerId: ctx.container.id, state: 'stopped', host: ctx.host?.name };
   });
@@ -146,16 +152,26 @@ export async function destroyContainer(input: CommandInput<'destroy'>): Promise<
     const { commandId, container: name } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
     const state = ctx.container.state;
-    // A lost or illegal container's host does not answer; the collector removes its copy later.
-    if (ctx.host && state !== 'lost' && state !== 'illegal') {
+    const uuid = ctx.container.id;
+    if ((state === 'missing' || state === 'unknown') && patched('destroy-flagged-copies')) {
+      // Where its VM is is not verified: every copy the hosts report is removed.
+      cmd.pointOfNoReturn();
+      const { found } = await cmd.step('look for its VM on every host', async () => central.containerLocate({ hosts: await registry.allHosts(), name, uuid }));
+      cmd.tagHosts(...found.map((f) => f.host.name));
+      for (const { host } of found) await cmd.step(`wipe and undefine on ${host.name}`, () => hostActivities(host).containerRemove({ host, name, uuid }));
+    } else if (ctx.host && state !== 'lost' && state !== 'illegal') {
+      // A lost or illegal container's host does not answer; the collector removes its copy later.
       const host = ctx.host;
       const hosts = hostActivities(host);
       cmd.host = host.name;
       cmd.tagHosts(host.name);
+      // Only a VM seen on its host is destroyed there; one that is not there fails the command
+      // (the monitor flags it missing) rather than hiding the loss.
+      if (patched('destroy-verifies')) await cmd.step(`find it on ${host.name}`, () => hosts.containerVerify({ host, name, uuid }));
       if (state === 'running' || state === 'suspended') {
-        await cmd.step(`stop on ${host.name}`, () => hosts.containerPower({ host, name, op: 'stop' }), async () => {
-          await hosts.containerPower({ host, name, op: 'start' });
-          if (state === 'suspended') await hosts.containerPower({ host, name, op: 'suspend' });
+        await cmd.step(`stop on ${host.name}`, () => hosts.containerPower({ host, name, op: 'stop', uuid }), async () => {
+          await hosts.containerPower({ host, name, op: 'start', uuid });
+          if (state === 'suspended') await hosts.containerPower({ host, name, op: 'suspend', uuid });
         });
         await cmd.step(
           'record stopped',
@@ -165,11 +181,36 @@ export async function destroyContainer(input: CommandInput<'destroy'>): Promise<
       }
       // Wiping the disk cannot be undone: from here the command only moves forward.
       cmd.pointOfNoReturn();
-      await cmd.step(`wipe and undefine on ${host.name}`, () => hosts.containerRemove({ host, name }));
+      await cmd.step(`wipe and undefine on ${host.name}`, () => hosts.containerRemove({ host, name, uuid }));
     }
     cmd.pointOfNoReturn();
     await cmd.commit('remove from the registry; its keys are free', () => registry.removeContainer(ctx.container.id));
     return { ...about(input), containerId: ctx.container.id, state: 'destroyed', host: ctx.host?.name };
+  });
+}
+
+/**
+ * Asks every host where the container is and makes the registry follow: the one way out of
+ * `unknown` and `missing` besides destroy, and a check an operator may run at any time.
+ */
+export async function reconcileContainer(input: CommandInput<'reconcile'>): Promise<CommandResult> {
+  const cmd = new Command(input.request);
+  return cmd.run(input.queued, async () => {
+    const { commandId, container: name } = input.request;
+    const ctx = await cmd.step('load', () => registry.loadContainer(name));
+    const uuid = ctx.container.id;
+    const { found, unanswered } = await cmd.step('look for its VM on every host', async () => central.containerLocate({ hosts: await registry.allHosts(), name, uuid }));
+    cmd.tagHosts(ctx.host?.name, ...found.map((f) => f.host.name));
+    const settled = await cmd.commit('record where it is', () =>
+      registry.settleContainer({
+        containerId: uuid,
+        commandId,
+        found: found.map((f) => ({ hostId: f.host.id, hostName: f.host.name, state: f.seen.state })),
+        unanswered,
+      }),
+    );
+    cmd.host = settled.host;
+    return { ...about(input), containerId: uuid, state: settled.state as TrackedState, host: settled.host };
   });
 }
 
@@ -181,10 +222,12 @@ export async function cloneContainer(input: CommandInput<'clone'>): Promise<Comm
     await registry.expectState({ containerId: source.container.id, command: 'clone', allowed: ['stopped'] });
     const sourceHost = hostOf(source, 'clone');
     const id = uuid4();
+    cmd.containerId = id;
     const clone = await cmd.step(
       `register ${args.name} and its keys`,
       () => registry.provisionClone({ id, sourceId: source.container.id, name: args.name, ip: args.ip, mac: args.mac, tags: args.tags }),
       () => registry.unprovisionContainer(id),
+      { forgets: true },
     );
     const claim = await claimCapacity(cmd, commandId, clone, { driver: sourceHost.definition.driver, hint: args.hint });
     const target = claim.host;
@@ -195,7 +238,7 @@ export async function cloneContainer(input: CommandInput<'clone'>): Promise<Comm
     await cmd.step(
       `copy to ${target.name}`,
       () => hosts.containerClone({ source: sourceHost, sourceName: name, target, spec: clone.spec }),
-      () => hosts.containerRemove({ host: target, name: args.name }),
+      () => hosts.containerRemove({ host: target, name: args.name, uuid: id }),
     );
     await cmd.commit('commit', () => registry.commitPlacement({ commandId, containerId: id, state: 'stopped' }));
     return {
@@ -236,6 +279,7 @@ export async function migrateContainer(input: CommandInput<'migrate'>): Promise<
   return cmd.run(input.queued, async () => {
     const { commandId, container: name, args } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
+    cmd.containerId = ctx.container.id;
     const state = await registry.expectState({ containerId: ctx.container.id, command: 'migrate', allowed: ['running', 'stopped'] });
     const source = hostOf(ctx, 'migrate');
     cmd.host = source.name;
@@ -252,7 +296,7 @@ export async function migrateContainer(input: CommandInput<'migrate'>): Promise<
     const atDest = hostActivities(dest);
     const coldWhileRunning = state === 'running' && args.cold === true;
     if (coldWhileRunning) {
-      await cmd.step(`stop on ${source.name} for a cold move`, () => atSource.containerPower({ host: source, name, op: 'stop' }), () => atSource.containerPower({ host: source, name, op: 'start' }));
+      await cmd.step(`stop on ${source.name} for a cold move`, () => atSource.containerPower({ host: source, name, op: 'stop', uuid: ctx.container.id }), () => atSource.containerPower({ host: source, name, op: 'start', uuid: ctx.container.id }));
     }
     const live = state === 'running' && !coldWhileRunning;
     await cmd.step(
@@ -262,7 +306,7 @@ export async function migrateContainer(input: CommandInput<'migrate'>): Promise<
       () => atDest.containerMigrate({ source: dest, target: source, spec: ctx.spec, live }),
     );
     if (coldWhileRunning) {
-      await cmd.step(`start on ${dest.name}`, () => atDest.containerPower({ host: dest, name, op: 'start' }), () => atDest.containerPower({ host: dest, name, op: 'stop' }));
+      await cmd.step(`start on ${dest.name}`, () => atDest.containerPower({ host: dest, name, op: 'start', uuid: ctx.container.id }), () => atDest.containerPower({ host: dest, name, op: 'stop', uuid: ctx.container.id }));
     }
     await cmd.commit(`commit: ${name} is on ${dest.name}`, () => registry.commitPlacement({ commandId, containerId: ctx.container.id, state }));
     return { ...about(input), containerId: ctx.container.id, state: state as TrackedState, host: dest.name };

@@ -18,6 +18,7 @@ const WORKFLOW_OF: Record<ContainerCommand, (input: any) => Promise<CommandResul
   destroy: commands.destroyContainer,
   clone: commands.cloneContainer,
   migrate: commands.migrateContainer,
+  reconcile: commands.reconcileContainer,
 };
 
 const containerSpec: EntitySpec<CommandRequest> = {

@@ -3,6 +3,7 @@
 // as a child that waits for its turn, and lets them run one at a time in acceptance order. It
 // ends when idle, and continues as new when its history grows.
 import {
+  ApplicationFailure,
   ChildWorkflowCancellationType,
   type ChildWorkflowHandle,
   type SearchAttributes,
@@ -106,6 +107,14 @@ export function commonShapeProblems(req: EntityRequest): FieldProblem[] {
   if (typeof req.commandId !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(req.commandId)) problems.push({ field: 'commandId', problem: 'must be 1-64 letters, digits, _ . -' });
   if (req.args === null || typeof req.args !== 'object') problems.push({ field: 'args', problem: 'must be an object' });
   return problems;
+}
+
+/** A failed command whose undo could not finish names the state it left (`unknown`). */
+function stateAfterFailure(error: unknown): string | undefined {
+  for (let e: any = error, depth = 0; e && depth < 8; e = e.cause, depth++) {
+    if (e instanceof ApplicationFailure && e.type === 'UndoIncompleteError') return (e.details?.[0] as { state?: string } | undefined)?.state;
+  }
+  return undefined;
 }
 
 export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, input: EntityInput): Promise<void> {
@@ -214,7 +223,7 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
     }
     queue.shift();
     const { result, error } = head.outcome ?? {};
-    const after = result === undefined ? undefined : spec.stateAfter(result);
+    const after = result === undefined ? stateAfterFailure(error) : spec.stateAfter(result);
     if (after) state = after;
     recent.push({
       commandId: head.request.commandId,

@@ -151,7 +151,7 @@ async function replaceMember(run: EnvironmentCommandRun, name: string, old: Memb
   );
   await addMember(run, { create: { name: replacement, definition: { ...kind.defaults, kind: kind.name } } }, old.host ? [old.host] : []);
   await run.cmd.step(`mark ${name} illegal for the collector`, () =>
-    env.markContainer({ container: name, state: 'illegal', cause: `replaced by ${replacement}`, commandId: run.request.commandId }),
+    env.markContainer({ container: name, state: 'illegal', cause: `replaced by ${replacement}`, commandId: run.request.commandId, replacedBy: replacement }),
   );
 }
 

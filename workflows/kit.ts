@@ -14,6 +14,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -22,7 +23,7 @@ import type { HostActivities } from '../activities/hosts';
 import type { HostRef } from '../src/drivers/driver';
 import type { CommandProgress, CommandRequest, ContainerCommand } from '../src/domain/commands';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE } from '../src/domain/names';
-import { HostUnreachableError } from '../src/domain/errors';
+import { HostUnreachableError, UndoIncompleteError, toFailure } from '../src/domain/errors';
 import { TimeoutType } from '@temporalio/common';
 
 export const progressQuery = defineQuery<CommandProgress>('progress');
@@ -48,7 +49,8 @@ const hostActivityOptions = {
   retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 20 },
 } as const;
 
-const central = proxyActivities<HostActivities>({ ...hostActivityOptions, taskQueue: TASK_QUEUE });
+/** Driver activities on the central workers (for calls that reach several hosts). */
+export const central = proxyActivities<HostActivities>({ ...hostActivityOptions, taskQueue: TASK_QUEUE });
 
 /** Driver activities for a host: on its agent's task queue when it has one, else on the central workers. */
 export function hostActivities(host: HostRef): HostActivities {
@@ -79,7 +81,38 @@ const AGENT_PICKUP_TIMEOUT = '2 minutes';
 
 export const CLAIM_TTL_SECONDS = 900;
 
-type Compensation = { readonly what: string; readonly run: () => Promise<void> };
+/** How long an undo keeps retrying before the container is left `unknown` for the monitor to settle. */
+export const UNDO_LIMIT_SECONDS = 6 * 3600;
+const UNDO_FIRST_RETRY_MS = 1000;
+const UNDO_MAX_RETRY_MS = 60_000;
+
+type Compensation = {
+  readonly what: string;
+  readonly run: () => Promise<void>;
+  /** Makes the registry forget the container: skipped once an undo has given up, so it stays tracked. */
+  readonly forgets?: boolean;
+};
+
+export interface StepOptions {
+  readonly forgets?: boolean;
+}
+
+/** The type of the innermost application failure in an error's cause chain. */
+function failureType(err: unknown): string | undefined {
+  let type: string | undefined;
+  for (let e: any = err, depth = 0; e && depth < 8; e = e.cause, depth++) {
+    if (e instanceof ApplicationFailure) type = e.type ?? type;
+  }
+  return type;
+}
+
+function messageOf(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  for (let e: any = err, depth = 0; e && depth < 8; e = e.cause, depth++) {
+    if (e instanceof ApplicationFailure) message = e.message;
+  }
+  return message;
+}
 
 /** One running command: its progress, its compensations, and its outcome. */
 export class Command {
@@ -89,11 +122,14 @@ export class Command {
   private readonly compensations: Compensation[] = [];
   private granted = false;
   private error?: string;
+  private gaveUp?: { readonly undo: string; readonly error: string };
   host?: string;
   target?: string;
+  /** The container the command is about, once known: it is flagged `unknown` if an undo gives up. */
+  containerId?: string;
 
   /** `request.container` or `request.environment` names what the command is about. */
-  constructor(readonly request: CommandRequest | { commandId: string; command: string; environment: string }) {
+  constructor(readonly request: CommandRequest | { commandId: string; command: string; environment: string; undoLimitSeconds?: number }) {
     setHandler(turnSignal, () => {
       this.granted = true;
     });
@@ -115,8 +151,8 @@ export class Command {
    * safe to run even when the step never happened, and nothing is missed when a step completes
    * just as the command is cancelled.
    */
-  async step<T>(what: string, action: () => Promise<T>, undo?: () => Promise<unknown>): Promise<T> {
-    if (undo) this.compensations.push({ what, run: async () => void (await undo()) });
+  async step<T>(what: string, action: () => Promise<T>, undo?: () => Promise<unknown>, options: StepOptions = {}): Promise<T> {
+    if (undo) this.compensations.push({ what, run: async () => void (await undo()), forgets: options.forgets });
     this.current = what;
     const result = await action();
     this.done.push(what);
@@ -166,20 +202,54 @@ export class Command {
         await CancellationScope.nonCancellable(() => this.compensate());
       }
       this.phase = cancelled ? 'cancelled' : 'failed';
+      if (this.gaveUp && this.containerId) {
+        const { command, commandId } = this.request;
+        const name = 'container' in this.request ? this.request.container : this.request.environment;
+        const incomplete = new UndoIncompleteError(command, name, this.error ?? 'failed', this.gaveUp.undo, this.gaveUp.error);
+        await CancellationScope.nonCancellable(() => this.retrying('flag it unknown', () => registry.markUnknown({ containerId: this.containerId!, commandId, reason: incomplete.message })));
+        throw toFailure(incomplete);
+      }
       throw asFailure(err);
     }
   }
 
+  /**
+   * Unwinds in reverse. Each undo retries with backoff for as long as it takes (up to
+   * UNDO_LIMIT_SECONDS): a transient failure must not decide a VM's fate. An undo that finds the
+   * VM missing, or runs out of time, gives up: the undos that would make the registry forget
+   * the container are skipped, and the command leaves it `unknown`.
+   */
   private async compensate(): Promise<void> {
     for (const c of this.compensations.reverse()) {
-      this.current = `undo: ${c.what}`;
+      if (this.gaveUp && c.forgets) {
+        this.done.push(`kept: ${c.what} (an earlier undo gave up)`);
+        continue;
+      }
+      const ok = await this.retrying(`undo: ${c.what}`, c.run);
+      if (ok) this.done.push(`undone: ${c.what}`);
+    }
+  }
+
+  private async retrying(what: string, run: () => Promise<void>): Promise<boolean> {
+    const limitMs = (this.request.undoLimitSeconds ?? UNDO_LIMIT_SECONDS) * 1000;
+    const started = Date.now();
+    let delay = UNDO_FIRST_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      this.current = what;
       try {
-        await c.run();
-        this.done.push(`undone: ${c.what}`);
+        await run();
+        return true;
       } catch (err) {
-        // Keep unwinding: one failed compensation must not strand the others. The collector
-        // removes what is left behind (placeholders expire; stray VMs are illegal).
-        log.error('compensation failed', { step: c.what, error: String(err), workflowId: workflowInfo().workflowId });
+        const message = messageOf(err);
+        const hopeless = failureType(err) === 'VmMissingError';
+        if (hopeless || Date.now() - started + delay > limitMs) {
+          log.error('undo gave up', { step: what, attempt, error: message, workflowId: workflowInfo().workflowId });
+          this.gaveUp ??= { undo: what.replace(/^undo: /, ''), error: message };
+          return false;
+        }
+        this.current = `${what} (attempt ${attempt} failed: ${message}; retrying in ${Math.round(delay / 1000)} s)`;
+        await sleep(delay);
+        delay = Math.min(delay * 2, UNDO_MAX_RETRY_MS);
       }
     }
   }

@@ -1,5 +1,5 @@
 // The monitor and the collector, each one cycle per run; Temporal Schedules run them.
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
 import type { HostActivities } from '../activities/hosts';
 import { hostActivities } from './kit';
@@ -21,6 +21,8 @@ export interface MonitorReport extends Omit<BatchReport, 'down' | 'up'> {
   readonly down: string[];
   readonly up: string[];
   readonly environmentsNotified: number;
+  /** Unknown containers settled from the hosts' answers. */
+  readonly settled: number;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -69,13 +71,17 @@ export async function monitorCycle(options: MonitorOptions): Promise<MonitorRepo
       writes: a.writes + r.writes,
       drifts: a.drifts + r.drifts,
       orphans: a.orphans + r.orphans,
+      missing: a.missing + (r.missing ?? 0),
+      adopted: a.adopted + (r.adopted ?? 0),
       down: [...a.down, ...r.down],
       up: [...a.up, ...r.up],
     }),
-    { polled: 0, unreachable: 0, writes: 0, drifts: 0, orphans: 0, down: [] as BatchReport['down'], up: [] as BatchReport['up'] },
+    { polled: 0, unreachable: 0, writes: 0, drifts: 0, orphans: 0, missing: 0, adopted: 0, down: [] as BatchReport['down'], up: [] as BatchReport['up'] },
   );
+  // Containers an undo left unknown are settled from what the hosts report.
+  const settled = patched('settle-unknown') ? (await acts.settleUnknown()).settled : 0;
   const environmentsNotified = all.down.length || all.up.length ? await acts.notifyEnvironments({ down: all.down, up: all.up }) : 0;
-  return { ...all, hosts: hosts.length, down: all.down.map((d) => d.host), up: all.up.map((u) => u.host), environmentsNotified };
+  return { ...all, settled, hosts: hosts.length, down: all.down.map((d) => d.host), up: all.up.map((u) => u.host), environmentsNotified };
 }
 
 export interface CollectorOptions {
@@ -88,6 +94,8 @@ export interface CollectorReport {
   readonly placeholdersExtended: number;
   readonly abandonedRemoved: number;
   readonly destroyed: string[];
+  /** Containers found only where the registry did not place them, and moved there. */
+  readonly adopted: string[];
 }
 
 /** One collector cycle: expired placeholders, abandoned containers, illegal copies and old orphans. */
@@ -96,12 +104,15 @@ export async function collectorCycle(options: CollectorOptions): Promise<Collect
   const abandonedRemoved = await acts.collectAbandoned({ ttlSeconds: options.claimTtlSeconds });
   const hosts = await acts.monitoredHosts();
   const destroyed: string[] = [];
+  const adopted: string[] = [];
   await bounded(hosts.filter((h) => !h.ref), 4, async (h) => {
     try {
-      destroyed.push(...(await acts.collectHost({ hostId: h.id, graceSeconds: options.orphanGraceSeconds })).destroyed);
+      const done = await acts.collectHost({ hostId: h.id, graceSeconds: options.orphanGraceSeconds });
+      destroyed.push(...done.destroyed);
+      adopted.push(...(done.adopted ?? []));
     } catch {
       // A host that does not answer is collected on a later cycle.
     }
   });
-  return { placeholdersRemoved: placeholders.removed, placeholdersExtended: placeholders.extended, abandonedRemoved, destroyed: destroyed.sort() };
+  return { placeholdersRemoved: placeholders.removed, placeholdersExtended: placeholders.extended, abandonedRemoved, destroyed: destroyed.sort(), adopted: adopted.sort() };
 }

@@ -19,6 +19,8 @@ export const STATUS_OF_CODE: Record<ErrorCode, number> = {
   NO_CAPACITY: 422,
   // A host refused or did not answer: the server side failed, not the request.
   DRIVER_ERROR: 502,
+  VM_MISSING: 409,
+  UNDO_INCOMPLETE: 500,
   HOST_UNREACHABLE: 503,
   INTERNAL: 500,
 };

@@ -14,11 +14,12 @@ export const CONTAINER_COMMANDS = [
   'destroy',
   'clone',
   'migrate',
+  'reconcile',
 ] as const;
 export type ContainerCommand = (typeof CONTAINER_COMMANDS)[number];
 
 /** The container's state as its entity tracks it; `absent` before create and after destroy. */
-export type TrackedState = 'absent' | 'new' | 'stopped' | 'running' | 'suspended' | 'lost' | 'illegal' | 'destroyed';
+export type TrackedState = 'absent' | 'new' | 'stopped' | 'running' | 'suspended' | 'lost' | 'illegal' | 'missing' | 'unknown' | 'destroyed';
 
 export interface CreateArgs {
   readonly definition: Omit<ContainerDefinition, 'network'> & { readonly network?: Partial<ContainerDefinition['network']> };
@@ -65,6 +66,7 @@ export interface CommandArgs {
   destroy: Record<string, never>;
   clone: CloneArgs;
   migrate: MigrateArgs;
+  reconcile: Record<string, never>;
 }
 
 /** What the client submits to a container's entity workflow. */
@@ -78,6 +80,8 @@ export interface CommandRequest<C extends ContainerCommand = ContainerCommand> {
   readonly requestedBy?: string;
   /** The environment whose command asked for this one, for the Web UI. */
   readonly environment?: string;
+  /** How long a failed command's undo keeps retrying before it leaves the container `unknown`. */
+  readonly undoLimitSeconds?: number;
 }
 
 export interface CommandAccepted {
@@ -127,9 +131,11 @@ const TRANSITIONS: Record<ContainerCommand, { from: readonly TrackedState[]; to:
   resume: { from: ['suspended'], to: () => 'running' },
   update: { from: ['stopped'], to: () => 'stopped' },
   // `new` accepts nothing: its create is still running (or was killed, and the collector removes it).
-  destroy: { from: ['stopped', 'running', 'suspended', 'lost', 'illegal'], to: () => 'destroyed' },
+  destroy: { from: ['stopped', 'running', 'suspended', 'lost', 'illegal', 'missing', 'unknown'], to: () => 'destroyed' },
   clone: { from: ['stopped'], to: (f) => f },
   migrate: { from: ['stopped', 'running'], to: (f) => f },
+  // Its outcome is whatever the hosts show; until it has run, later commands see the state as it is.
+  reconcile: { from: ['stopped', 'running', 'suspended', 'lost', 'missing', 'unknown'], to: (f) => f },
 };
 
 const WHY: Partial<Record<ContainerCommand, string>> = {
@@ -139,6 +145,12 @@ const WHY: Partial<Record<ContainerCommand, string>> = {
   migrate: 'only a running (live) or stopped (cold) container migrates',
   suspend: 'only a running container is suspended',
   resume: 'only a suspended container resumes',
+};
+
+/** Why a flagged container accepts only `reconcile` and `destroy`. */
+const FLAGGED: Partial<Record<TrackedState, string>> = {
+  unknown: 'where its VM is has not been verified; reconcile it (or destroy it) first',
+  missing: 'its VM is not on its host; reconcile it (or destroy it) first',
 };
 
 /**
@@ -156,7 +168,7 @@ export function nextState<C extends ContainerCommand>(state: TrackedState, comma
           ? 'it is still being created'
           : command === 'create'
           ? 'it already exists'
-          : `it is ${state}${WHY[command] ? `; ${WHY[command]}` : ''}`;
+          : `it is ${state}${FLAGGED[state] ? `; ${FLAGGED[state]}` : WHY[command] ? `; ${WHY[command]}` : ''}`;
     throw new InvalidTransitionError(command, container, state, reason);
   }
   return t.to(state, args);

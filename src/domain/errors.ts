@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'NO_CAPACITY'
   | 'INVALID_TRANSITION'
   | 'DRIVER_ERROR'
+  | 'VM_MISSING'
+  | 'UNDO_INCOMPLETE'
   | 'HOST_UNREACHABLE'
   | 'DENIED'
   | 'CANCELLED'
@@ -150,6 +152,40 @@ export class DriverError extends VmflowError {
   }
 }
 
+/** Thrown when a host answers but has no VM by that name (or only one with another uuid). */
+export class VmMissingError extends VmflowError {
+  override readonly name = 'VmMissingError';
+  override readonly code = 'VM_MISSING';
+  constructor(readonly host: string, readonly container: string, readonly detail?: string) {
+    super(`${container} is not on ${host}${detail ? `: ${detail}` : ''}; the monitor will look for it, or reconcile it`);
+  }
+  override details() {
+    return { host: this.host, container: this.container, detail: this.detail };
+  }
+}
+
+/**
+ * Thrown by a command whose undo could not finish: the container is left `unknown` (never in a
+ * place the registry has not verified) until the monitor or a `reconcile` settles it.
+ */
+export class UndoIncompleteError extends VmflowError {
+  override readonly name = 'UndoIncompleteError';
+  override readonly code = 'UNDO_INCOMPLETE';
+  constructor(
+    readonly command: string,
+    readonly container: string,
+    readonly failure: string,
+    readonly undo: string,
+    readonly undoError: string,
+    readonly state = 'unknown',
+  ) {
+    super(`${command} ${container} failed (${failure}) and its undo "${undo}" could not finish (${undoError}); ${container} is ${state} until the monitor or a reconcile settles it`);
+  }
+  override details() {
+    return { command: this.command, container: this.container, failure: this.failure, undo: this.undo, undoError: this.undoError, state: this.state };
+  }
+}
+
 /** Thrown when a host does not answer; transient, so Temporal retries it. */
 export class HostUnreachableError extends VmflowError {
   override readonly name = 'HostUnreachableError';
@@ -208,6 +244,8 @@ const REBUILD: Record<string, Rebuild> = {
   InvalidTransitionError: (_m, d) => new InvalidTransitionError(d.command, d.target, d.state, d.reason),
   DriverError: (_m, d) => new DriverError(d.driver, d.operation, d.host, d.driverMessage),
   HostUnreachableError: (_m, d) => new HostUnreachableError(d.host, d.reason),
+  VmMissingError: (_m, d) => new VmMissingError(d.host, d.container, d.detail),
+  UndoIncompleteError: (_m, d) => new UndoIncompleteError(d.command, d.container, d.failure, d.undo, d.undoError, d.state),
   DeniedError: (_m, d) => new DeniedError(d.by, d.reason),
   UnauthenticatedError: (m) => new UnauthenticatedError(m),
   ForbiddenError: (_m, d) => new ForbiddenError(d.role, d.needed),

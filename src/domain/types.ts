@@ -93,9 +93,12 @@ export type HypervisorState = (typeof HYPERVISOR_STATES)[number];
 
 /**
  * Container lifecycle. `new`: in the registry, not yet on a host. `lost`: its host stopped answering.
- * `illegal`: a stale copy the collector must remove. A destroyed container leaves the registry.
+ * `illegal`: a stale copy the collector must remove. `missing`: its host answers but has no such VM.
+ * `unknown`: a command could not finish undoing itself, so where the VM is (if anywhere) is not
+ * verified; only `reconcile` and `destroy` apply until the monitor settles it from the hosts' own
+ * state. A destroyed container leaves the registry.
  */
-export const CONTAINER_STATES = ['new', 'stopped', 'running', 'suspended', 'lost', 'illegal'] as const;
+export const CONTAINER_STATES = ['new', 'stopped', 'running', 'suspended', 'lost', 'illegal', 'missing', 'unknown'] as const;
 export type ContainerState = (typeof CONTAINER_STATES)[number];
 
 export const PLACEHOLDER_STATE = 'held';
@@ -120,6 +123,10 @@ export const META = {
   environment: 'vmflow.environment',
   /** An environment's members: container id, kind, priority. */
   members: 'vmflow.members',
+  /** The container that replaced an illegal one (its live copy). */
+  replacedBy: 'vmflow.replacedBy',
+  /** VMs on a host whose registry owner lives elsewhere: name → confirmations that the owner's copy is alive. */
+  staleCopies: 'vmflow.staleCopies',
 } as const;
 
 export function resourcesOf(def: Pick<ContainerDefinition, 'cpus' | 'memoryMiB' | 'diskGiB'>): Resources {

@@ -24,7 +24,12 @@ export interface RegisteredContainer {
   readonly name: string;
   readonly state: string;
   readonly parentId: string | null;
+  /** The registry version read with it: a write based on this poll is guarded by it. */
+  readonly version?: number;
 }
+
+/** States in which the registry says a container's VM is on its host. */
+const PLACED: ReadonlySet<string> = new Set(['running', 'stopped', 'suspended']);
 
 export interface HostPoll {
   readonly hostId: string;
@@ -56,8 +61,10 @@ export interface HostVerdict {
   readonly drifts: Drift[];
   /** Registered containers the host no longer answers for (it went down). */
   readonly lost: RegisteredContainer[];
-  /** Lost containers the host reports again, with the state it reports. */
+  /** Lost or missing containers the host reports again, with the state it reports. */
   readonly found: Drift[];
+  /** Containers the registry places on this host that the host (answering) does not have. */
+  readonly missing: RegisteredContainer[];
   /** VMs the host has that belong to no container registered on it. */
   readonly unknown: string[];
 }
@@ -86,7 +93,7 @@ function sameResources(a: unknown, b: Resources): boolean {
 export function reconcileHost(poll: HostPoll, options: ReconcileOptions): HostVerdict {
   const md = poll.metadata;
   const metadata: JsonObject = {};
-  const verdict: HostVerdict = { metadata, drifts: [], lost: [], found: [], unknown: [] };
+  const verdict: HostVerdict = { metadata, drifts: [], lost: [], found: [], missing: [], unknown: [] };
   const failures = typeof md[META.failuresInRow] === 'number' ? (md[META.failuresInRow] as number) : 0;
 
   if (!poll.status) {
@@ -115,12 +122,17 @@ export function reconcileHost(poll: HostPoll, options: ReconcileOptions): HostVe
   const registeredNames = new Set<string>();
   for (const c of poll.registered) {
     registeredNames.add(c.name);
-    const vm = seen.get(c.name);
-    if (c.state === 'illegal') continue;
-    if (!vm) continue; // Missing VMs are the business of commands in flight and of operators.
+    const found = seen.get(c.name);
+    if (c.state === 'illegal' || c.state === 'new') continue;
+    // A VM by that name with another uuid is not this container's.
+    const vm = found && (!found.uuid || found.uuid === c.id) ? found : undefined;
+    if (!vm) {
+      if (PLACED.has(c.state)) verdict.missing.push(c);
+      continue;
+    }
     const observed = registryStateOf(vm.state);
     if (!observed) continue;
-    if (c.state === 'lost') verdict.found.push({ containerId: c.id, name: c.name, from: c.state, to: observed });
+    if (c.state === 'lost' || c.state === 'missing' || c.state === 'unknown') verdict.found.push({ containerId: c.id, name: c.name, from: c.state, to: observed });
     else if (c.state !== 'new' && c.state !== observed) verdict.drifts.push({ containerId: c.id, name: c.name, from: c.state, to: observed });
   }
   for (const vm of status.containers) {
