@@ -204,6 +204,8 @@ const TRACKED: Record<string, TrackedState> = {
   suspended: 'suspended',
   lost: 'lost',
   illegal: 'illegal',
+  missing: 'missing',
+  unknown: 'unknown',
 };
 
 /** Sends commands to containers through their entity workflows. */

@@ -142,6 +142,11 @@ export class Containers {
   destroy(name: string) {
     return this.commands.submit(name, 'destroy', {}, this.identity);
   }
+  /** Asks every host where the container is and makes the registry follow (the way out of `unknown` and `missing`). */
+  async reconcile(name: string): Promise<CommandHandle> {
+    return this.commands.submit(name, 'reconcile', {}, this.identity);
+  }
+
 
   async update(name: string, args: UpdateArgs): Promise<CommandHandle> {
     const current = await this.get(name);

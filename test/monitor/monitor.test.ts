@@ -98,8 +98,14 @@ describe('monitor and collector', () => {
     assert.deepEqual(r.up, ['hv-1']);
     assert.equal((await stack.client.hypervisors.get('hv-1')).state, 'up');
     for (const name of ['web1', 'web2']) assert.equal((await stack.client.containers.get(name)).state, 'stopped', 'a host that lost power comes back with its VMs off');
+    // The illegal copy goes only once its replacement has been seen alive in two collector cycles.
+    const first = await collect({ claimTtlSeconds: TTL, orphanGraceSeconds: 3600 });
+    assert.deepEqual(first.destroyed, []);
+    assert.ok(await stack.sim.admin.vm('hv-1', oldLb.name), 'one sighting of the replacement is not proof yet');
     const c = await collect({ claimTtlSeconds: TTL, orphanGraceSeconds: 3600 });
     assert.deepEqual(c.destroyed, [oldLb.name]);
+    const destroyedEvent = (await stack.services.registry.events(hv1.id, 20)).find((e) => e.what === `destroyed ${oldLb.name}`)!;
+    assert.equal((destroyedEvent.data.confirmations as unknown[]).length, 2, 'the destroy records the sightings it acted on');
     assert.equal(await stack.sim.admin.vm('hv-1', oldLb.name), undefined);
     assert.equal(await stack.services.registry.find(oldLb.id), undefined);
     assert.deepEqual((await stack.sim.admin.vms()).filter((v) => v.host !== 'hv-1').map((v) => `${v.host}/${v.name}`).sort(), elsewhere);
