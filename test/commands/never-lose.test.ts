@@ -39,12 +39,17 @@ describe('never lose a VM', () => {
     for (const host of hosts) await stack.sim.admin.addFailure({ operation: 'containerStatus', host, vm: name, times: 1, message: `status read of ${name} on ${host} failed` });
   };
   /** Kills the worker while `step` runs and the sim finishes the operation; the next worker meets failing status reads. */
-  async function killDuring(handle: { progress(): Promise<{ step: string }> }, step: RegExp, done: () => Promise<boolean>, name: string, hosts: string[]) {
+  async function killDuring(handle: { progress(): Promise<{ step: string }> }, step: RegExp, done: () => Promise<boolean>, name: string, hosts: string[], opOn = name) {
     await eventually(async () => step.test((await handle.progress()).step), 30_000, `step ${step}`);
+    // The host is at work on it (not merely about to be asked) when the worker dies.
+    await eventually(async () => (await stack.sim.admin.ops()).some((op) => op.vm === opOn && !op.done), 30_000, `the sim to work on ${opOn}`);
     await stack.killWorker();
-    await eventually(done, 30_000, 'the sim to finish the operation on its own');
-    await statusReadsFail(name, hosts);
-    await stack.startWorker();
+    try {
+      await eventually(done, 30_000, 'the sim to finish the operation on its own');
+      await statusReadsFail(name, hosts);
+    } finally {
+      await stack.startWorker();
+    }
   }
   /** After the monitor and two collector cycles nothing moved: the VM is where the registry says. */
   async function settlesWithoutLoss(name: string, host: string) {
@@ -75,7 +80,7 @@ describe('never lose a VM', () => {
     await (await stack.client.containers.create('src-c2', { definition: web, hint: 'hv-1', start: false })).result();
     await stack.sim.admin.setDelays({ clone: 3000 });
     const h = await stack.client.containers.clone('src-c2', { name: 'copy-c2', hint: 'hv-3' });
-    await killDuring(h, /copy to hv-3/, async () => (await whereIs('copy-c2')).join() === 'hv-3' && !(await stack.sim.admin.vm('hv-3', 'copy-c2'))?.busyWith, 'copy-c2', ['hv-3']);
+    await killDuring(h, /copy to hv-3/, async () => (await whereIs('copy-c2')).join() === 'hv-3' && !(await stack.sim.admin.vm('hv-3', 'copy-c2'))?.busyWith, 'copy-c2', ['hv-3'], 'src-c2');
     await h.result();
     await settlesWithoutLoss('copy-c2', 'hv-3');
     await settlesWithoutLoss('src-c2', 'hv-1');
