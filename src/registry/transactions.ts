@@ -99,5 +99,6 @@ function isRetryable(err: unknown): boolean {
 
 /** Whether reads for writing must lock their rows: MySQL does; SQLite's transaction already excludes writers. */
 export function locksRows(m: EntityManager): boolean {
-  return m.connection.options.type === 'mysql';
+  const type = m.connection.options.type;
+  return type === 'mysql' || type === 'mariadb';
 }
