@@ -1,19 +1,19 @@
 // Capacity arithmetic shared by the filters, the weighers and the index, so that all of them
-// compute "fits" and "share" with the same floating-point operations.
+// compute "fits" and "share" with the same floating-point operations. "Fits" is the domain's rule,
+// the one the registry re-checks a claim with.
+import { fits, freeOf as freeAmount, RESOURCES, type ResourceName } from '../domain/capacity';
 import type { Resources } from '../domain/types';
 import type { HostSnapshot } from './types';
 
-/** The resources, in the order the filters check them. */
-export const RESOURCES = ['memoryMiB', 'cpus', 'diskGiB'] as const;
-export type ResourceName = (typeof RESOURCES)[number];
+export { RESOURCES, type ResourceName };
 
 /** What is left of one resource: allowance minus used (containers and placeholders). */
 export function freeOf(host: HostSnapshot, resource: ResourceName): number {
-  return host.allowance[resource] - host.used[resource];
+  return freeAmount(host.allowance[resource], host.used[resource]);
 }
 
 export function fitsOn(host: HostSnapshot, need: Resources, resource: ResourceName): boolean {
-  return need[resource] <= host.allowance[resource] - host.used[resource];
+  return fits(need[resource], host.allowance[resource], host.used[resource]);
 }
 
 /** A host nothing is placed on yet. */

@@ -1,5 +1,6 @@
 // Opens the registry on SQLite (`sqlite:<file>`, `sqlite::memory:`) or MySQL/MariaDB
 // (`mysql://user:pass@host:port/db`). The only entry point to the database.
+import { backOff } from 'exponential-backoff';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { InvalidInputError } from '../domain/errors';
 import { ENTITIES } from './entities';
@@ -109,13 +110,5 @@ export async function migrate(dataSource: DataSource, dialect: Dialect, lockName
     return;
   }
   // SQLite has no advisory lock: a process that loses the race sees the tables on its next try.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await dataSource.runMigrations({ transaction: 'all' });
-      return;
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
-  }
+  await backOff(() => dataSource.runMigrations({ transaction: 'all' }), { numOfAttempts: 5, startingDelay: 100 });
 }

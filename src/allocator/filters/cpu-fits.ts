@@ -1,3 +1,4 @@
+import { fits } from '../../domain/capacity';
 import { REASON } from '../reasons';
 import type { Filter } from '../types';
 
@@ -6,7 +7,6 @@ export const cpuFits: Filter = {
   name: 'cpu fits',
   prepare(request) {
     const need = request.resources.cpus;
-    // The same arithmetic as capacity.fitsOn, spelled out: it runs for every host.
-    return (host) => (need <= host.allowance.cpus - host.used.cpus ? undefined : REASON.fullOnCpu);
+    return (host) => (fits(need, host.allowance.cpus, host.used.cpus) ? undefined : REASON.fullOnCpu);
   },
 };

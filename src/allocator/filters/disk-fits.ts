@@ -1,3 +1,4 @@
+import { fits } from '../../domain/capacity';
 import { REASON } from '../reasons';
 import type { Filter } from '../types';
 
@@ -6,7 +7,6 @@ export const diskFits: Filter = {
   name: 'disk fits',
   prepare(request) {
     const need = request.resources.diskGiB;
-    // The same arithmetic as capacity.fitsOn, spelled out: it runs for every host.
-    return (host) => (need <= host.allowance.diskGiB - host.used.diskGiB ? undefined : REASON.fullOnDisk);
+    return (host) => (fits(need, host.allowance.diskGiB, host.used.diskGiB) ? undefined : REASON.fullOnDisk);
   },
 };

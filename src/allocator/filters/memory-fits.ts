@@ -1,3 +1,4 @@
+import { fits } from '../../domain/capacity';
 import { REASON } from '../reasons';
 import type { Filter } from '../types';
 
@@ -6,7 +7,6 @@ export const memoryFits: Filter = {
   name: 'memory fits',
   prepare(request) {
     const need = request.resources.memoryMiB;
-    // The same arithmetic as capacity.fitsOn, spelled out: it runs for every host.
-    return (host) => (need <= host.allowance.memoryMiB - host.used.memoryMiB ? undefined : REASON.fullOnMemory);
+    return (host) => (fits(need, host.allowance.memoryMiB, host.used.memoryMiB) ? undefined : REASON.fullOnMemory);
   },
 };

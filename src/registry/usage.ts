@@ -1,0 +1,99 @@
+// What hosts hold: containers plus live placeholders, summed in the database, and the host
+// snapshot the allocator places against.
+import type { EntityManager } from 'typeorm';
+import { META, ZERO, type HypervisorDefinition, type NodeRecord, type Resources } from '../domain/types';
+import { allowanceOf, isoNow, num, parse, parseGroups } from './columns';
+import { NodeEntity } from './entities';
+import { hydrate } from './rows';
+import type { Transactions } from './transactions';
+import type { HostSnapshot } from './types';
+import { isPlainObject } from './validation';
+
+/** Children that count against a host: containers, and placeholders that have not expired (parameter: now). */
+const COUNTED = `(\`type\` = 'container' OR (\`type\` = 'placeholder' AND \`expires_at\` > ?))`;
+
+type SumRow = { cpus: unknown; memoryMiB: unknown; diskGiB: unknown };
+
+/** Containers plus live placeholders on a host, as of `nowIso`. */
+export async function usageIn(m: EntityManager, hostId: string, nowIso: string): Promise<Resources> {
+  const rows: SumRow[] = await m.query(
+    `SELECT SUM(\`res_cpus\`) AS cpus, SUM(\`res_memory_mib\`) AS memoryMiB, SUM(\`res_disk_gib\`) AS diskGiB
+       FROM \`nodes\`
+      WHERE \`parent_id\` = ? AND ${COUNTED}`,
+    [hostId, nowIso],
+  );
+  return sums(rows[0]);
+}
+
+export function usage(db: Transactions, hostId: string): Promise<Resources> {
+  return db.read((m) => usageIn(m, hostId, isoNow()));
+}
+
+/** Every hypervisor with its usage and group counts, in a fixed number of queries. */
+export function hostSnapshot(db: Transactions): Promise<HostSnapshot[]> {
+  return db.read(async (m) => {
+    const now = isoNow();
+    const hosts = await m.createQueryBuilder(NodeEntity, 'n').where('n.type = :type', { type: 'hypervisor' }).orderBy('n.name', 'ASC').getMany();
+    const used = await usageByHost(m, now);
+    const groups = await groupsByHost(m, now);
+    return hosts.map((h): HostSnapshot => {
+      const def = parse(h.definition) as Partial<HypervisorDefinition>;
+      const load = parse(h.metadata)[META.load];
+      return {
+        id: h.id,
+        name: h.name,
+        state: h.state,
+        driver: typeof def.driver === 'string' ? def.driver : '',
+        labels: isPlainObject(def.labels) ? (def.labels as Record<string, string>) : {},
+        allowance: allowanceOf(h),
+        used: used.get(h.id) ?? ZERO,
+        load: typeof load === 'number' && Number.isFinite(load) ? load : 0,
+        groups: groups.get(h.id) ?? {},
+      };
+    });
+  });
+}
+
+async function usageByHost(m: EntityManager, nowIso: string): Promise<Map<string, Resources>> {
+  const rows: (SumRow & { parentId: string })[] = await m.query(
+    `SELECT \`parent_id\` AS parentId, SUM(\`res_cpus\`) AS cpus, SUM(\`res_memory_mib\`) AS memoryMiB, SUM(\`res_disk_gib\`) AS diskGiB
+       FROM \`nodes\`
+      WHERE \`parent_id\` IS NOT NULL AND ${COUNTED}
+      GROUP BY \`parent_id\``,
+    [nowIso],
+  );
+  return new Map(rows.map((r) => [r.parentId, sums(r)]));
+}
+
+async function groupsByHost(m: EntityManager, nowIso: string): Promise<Map<string, Record<string, number>>> {
+  const rows: { parentId: string; groupNames: string }[] = await m.query(
+    `SELECT \`parent_id\` AS parentId, \`group_names\` AS groupNames
+       FROM \`nodes\`
+      WHERE \`parent_id\` IS NOT NULL AND \`group_names\` IS NOT NULL AND ${COUNTED}`,
+    [nowIso],
+  );
+  const groups = new Map<string, Record<string, number>>();
+  for (const r of rows) {
+    const counts = groups.get(r.parentId) ?? {};
+    for (const g of parseGroups(r.groupNames)) counts[g] = (counts[g] ?? 0) + 1;
+    groups.set(r.parentId, counts);
+  }
+  return groups;
+}
+
+/** Placeholders whose expiry is at or before `now`, oldest first. */
+export function expiredPlaceholders(db: Transactions, now: Date): Promise<NodeRecord[]> {
+  return db.read(async (m) => {
+    const rows = await m
+      .createQueryBuilder(NodeEntity, 'n')
+      .where('n.type = :type', { type: 'placeholder' })
+      .andWhere('n.expiresAt <= :now', { now: now.toISOString() })
+      .orderBy('n.expiresAt', 'ASC')
+      .getMany();
+    return hydrate(m, rows);
+  });
+}
+
+function sums(r: SumRow | undefined): Resources {
+  return { cpus: num(r?.cpus), memoryMiB: num(r?.memoryMiB), diskGiB: num(r?.diskGiB) };
+}
