@@ -20,6 +20,8 @@ export type ObservedState = 'defined' | 'stopped' | 'running' | 'suspended' | 'm
 
 export interface ObservedContainer {
   readonly name: string;
+  /** The registry id the host knows the VM by (libvirt's domain uuid), when it has one. */
+  readonly uuid?: string;
   readonly state: ObservedState;
   readonly cpus: number;
   readonly memoryMiB: number;

@@ -10,7 +10,8 @@
 // Errors are `{ error: { code, message, host?, transient? } }`; a host that is down answers 503
 // with code `unreachable`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Farm, SimFault } from './farm';
+import { SimFault } from './errors';
+import type { Farm } from './farm';
 import { VM_OPERATIONS } from './protocol';
 
 type Json = Record<string, unknown>;
