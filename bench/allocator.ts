@@ -9,7 +9,7 @@ import Table from 'cli-table3';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Allocator, FirstFitAllocator, mulberry32, place, shuffledOrder, withClaim } from '../src/allocator';
+import { Allocator, FirstFitAllocator, place, seededRandom, shuffledOrder, withClaim } from '../src/allocator';
 import type { HostSnapshot, Placement, PlacementRequest } from '../src/allocator';
 import type { HypervisorDefinition, Resources } from '../src/domain/types';
 import { openRegistry, type SqlRegistry } from '../src/registry';
@@ -67,7 +67,7 @@ function pick<T extends { readonly weight: number }>(items: readonly T[], random
 
 /** `count` empty hypervisors in three zones; `downShare` of them down. */
 export function cluster(count: number, seed: number, types: readonly HostType[] = [STANDARD_HOST], downShare = 0.01): HostSnapshot[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   return Array.from({ length: count }, (_, i) => ({
     id: `hv-${i}`,
     name: `hv-${i}`,
@@ -86,7 +86,7 @@ export function cluster(count: number, seed: number, types: readonly HostType[] 
  * keeps apart by anti-affinity, and 5% of containers pinned to a zone.
  */
 export function workload(count: number, seed: number): PlacementRequest[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const requests: PlacementRequest[] = [];
   for (let env = 0; requests.length < count; env++) {
     const web = random() < 0.3 ? 2 + Math.floor(random() * 4) : 0;

@@ -10,12 +10,12 @@
 // to the same fullest host, which is the one another placer is filling: with `shard`, each placer
 // prefers its own share of the hosts and only reaches into the others' when its share is full.
 import { NoCapacityError } from '../domain/errors';
+import { seededRandom } from '../domain/seeded-random';
 import type { ClaimRequest, Registry } from '../registry/types';
 import { Allocator } from './allocator';
 import { DEFAULT_MAX_ATTEMPTS, type ClaimedPlacement, type PlaceAndClaimOptions, type SkippedHost } from './claim';
 import { firstRejection, prepareChecks } from './filters';
 import { DEFAULT_TOP } from './place';
-import { mulberry32 } from './shuffle';
 import type { Placement, PlacementRequest } from './types';
 import { groupsOf } from './working-copy';
 
@@ -52,7 +52,7 @@ export class Placer {
     private readonly registry: Pick<Registry, 'hostSnapshot' | 'claim'>,
     private readonly options: PlacerOptions = {},
   ) {
-    this.random = mulberry32((options.seed ?? 0) ^ 0x9e3779b9);
+    this.random = seededRandom((options.seed ?? 0) ^ 0x9e3779b9);
   }
 
   /** Drops the working copy: the next placement reads a fresh snapshot. */

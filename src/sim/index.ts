@@ -87,16 +87,10 @@ async function serve(options: SimOptions, unlock: () => void): Promise<RunningSi
   if (options.defaults) farm.applyDefaults(options.defaults, saved === undefined);
   await file.save();
 
-  const server = createSimServer(farm);
+  const app = createSimServer(farm);
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const url = `http://${host}:${(server.address() as AddressInfo).port}`;
+  await app.listen({ port: options.port, host });
+  const url = `http://${host}:${(app.server.address() as AddressInfo).port}`;
   farm.origin = url;
 
   let closing: Promise<void> | undefined;
@@ -105,9 +99,9 @@ async function serve(options: SimOptions, unlock: () => void): Promise<RunningSi
     url,
     close() {
       closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const closed = app.close();
         await running.shutdown();
-        server.closeAllConnections();
+        app.server.closeAllConnections();
         await closed;
         unlock();
       })();

@@ -103,6 +103,8 @@ export interface SimHostDetail extends SimHostView {
 export interface SimVmView {
   readonly host: string;
   readonly name: string;
+  /** The id of the spec it was defined or cloned with; kept by a migration. */
+  readonly uuid?: string;
   readonly state: ObservedState;
   readonly cpus: number;
   readonly memoryMiB: number;
@@ -208,9 +210,10 @@ export interface SimVmPatch {
   readonly configs?: Record<string, string>;
 }
 
-/** A VM vmflow never created. Defaults: 1 cpu, 512 MiB, 10 GiB, running, provisioned. */
+/** A VM vmflow never created. Defaults: 1 cpu, 512 MiB, 10 GiB, running, provisioned, no uuid. */
 export interface SimUnknownVm extends SimVmPatch {
   readonly name: string;
+  readonly uuid?: string;
 }
 
 /** Settings applied when the farm starts: hosts are added when absent from the saved state. */

@@ -14,7 +14,7 @@
 // explained (no host had room for it at the end, or it lost its races).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { mulberry32, type PlacementRequest } from '../../src/allocator';
+import { seededRandom, type PlacementRequest } from '../../src/allocator';
 import type { HypervisorDefinition } from '../../src/domain/types';
 import { openRegistry, type SqlRegistry } from '../../src/registry';
 import { mariaDbUnavailable, startMariaDb, type MariaDb } from '../support/mariadb';
@@ -38,7 +38,7 @@ function resources(units: number) {
 
 /** 2,000 containers of 1/2/4 units (half, 30%, 20%), and hosts whose units sum to theirs exactly. */
 function workload(seed: number): Workload {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const sizes = Array.from({ length: PLACEMENTS }, () => {
     const x = random();
     return x < 0.5 ? 1 : x < 0.8 ? 2 : 4;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Allocator, mulberry32, place } from '../../src/allocator';
+import { Allocator, place, seededRandom } from '../../src/allocator';
 import type { HostSnapshot, Placement, PlacementRequest } from '../../src/allocator';
 import { isEmpty } from '../../src/allocator/capacity';
 import { firstRejection, prepareChecks } from '../../src/allocator/filters';
@@ -114,7 +114,7 @@ describe('indexed Allocator properties', () => {
     });
     fc.assert(
       fc.property(cluster, ({ size, shapes, seed, steps, top, weighers, scoreAllBelow }) => {
-        const random = mulberry32(seed);
+        const random = seededRandom(seed);
         const int = (n: number) => Math.floor(random() * n);
         const hosts: HostSnapshot[] = Array.from({ length: size }, (_, i) => {
           const s = i % shapes;

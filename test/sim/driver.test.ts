@@ -36,6 +36,7 @@ describe('define, provision and undefine', () => {
     const c = await driver.containerStatus(h!, 'web1');
     assert.deepEqual(c, {
       name: 'web1',
+      uuid: 'id-web1',
       state: 'defined',
       cpus: 2,
       memoryMiB: 2048,
@@ -215,7 +216,7 @@ describe('clone', () => {
     await driver.clone(a!, 'gold', b!, containerSpec('copy', { diskGiB: 20 }));
     assert.deepEqual(
       { ...(await driver.containerStatus(b!, 'copy')) },
-      { name: 'copy', state: 'stopped', cpus: 1, memoryMiB: 1024, diskGiB: 20, mac: '02:00:0a:00:00:05', provisioned: true },
+      { name: 'copy', uuid: 'id-copy', state: 'stopped', cpus: 1, memoryMiB: 1024, diskGiB: 20, mac: '02:00:0a:00:00:05', provisioned: true },
     );
     assert.equal(await driver.readConfig(b!, 'copy', '/etc/app.conf'), 'port=80');
     assert.equal((await driver.hostStatus(b!)).free.diskGiB, 80);
