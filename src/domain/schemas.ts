@@ -152,6 +152,8 @@ export const EnvironmentRequestSchema = Type.Object(
 );
 
 export type HypervisorRequest = Static<typeof HypervisorRequestSchema>;
+/** A hypervisor definition as requested: overcommit ratios left out default to 1. */
+export type HypervisorDefinitionInput = Static<typeof HypervisorDefinitionSchema>;
 export type ContainerRequest = Static<typeof ContainerRequestSchema>;
 export type ContainerDefinitionInput = Static<typeof ContainerDefinitionInputSchema>;
 export type EnvironmentRequest = Static<typeof EnvironmentRequestSchema>;
