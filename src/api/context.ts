@@ -39,6 +39,11 @@ export class ApiContext {
     return node;
   }
 
+  /** The name of a node of `type` given by name or id. */
+  async name(type: NodeRecord['type'], ref: string): Promise<string> {
+    return (await this.node(type, ref)).name;
+  }
+
   /** Names of the hosts and environments `containers` link to, by id. */
   async linkNames(containers: readonly NodeRecord[]): Promise<Map<string, string>> {
     const ids = new Set<string>();

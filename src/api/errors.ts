@@ -2,6 +2,7 @@
 // details } }`, and vmflow error codes map to statuses here and nowhere else.
 import type { FastifyError } from 'fastify';
 import { VmflowError, fromFailure, type ErrorCode, type FieldProblem } from '../domain/errors';
+import { schemaProblems, type SchemaError } from '../domain/schema-problems';
 
 /** HTTP status of each vmflow error code. Bad input is always 4xx. */
 export const STATUS_OF_CODE: Record<ErrorCode, number> = {
@@ -51,9 +52,9 @@ const FRAMEWORK: Record<string, { status: number; message?: (e: FastifyError) =>
 
 /** Maps any error to its status and body. Unknown errors are 500 with a generic message. */
 export function toHttpError(err: unknown, bodyLimit?: number): HttpError {
-  const e = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
+  const e = err as FastifyError & { validation?: SchemaError[]; validationContext?: string };
   if (e?.validation) {
-    const problems = validationProblems(e.validation, e.validationContext ?? 'request');
+    const problems = schemaProblems(e.validation, { root: e.validationContext ?? 'request' });
     return {
       status: 400,
       body: body('INVALID_INPUT', `invalid request: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`, { problems }),
@@ -74,52 +75,3 @@ export function toHttpError(err: unknown, bodyLimit?: number): HttpError {
   return { status: 500, body: body('INTERNAL', 'internal error; the server log has the details', {}) };
 }
 
-interface AjvError {
-  readonly keyword: string;
-  readonly instancePath: string;
-  readonly params: Record<string, unknown>;
-  readonly message?: string;
-  readonly parentSchema?: { problem?: unknown };
-}
-
-/** Ajv errors as problems a person can act on: `body.definition.cpus must be > 0`. */
-export function validationProblems(errors: readonly AjvError[], context: string): FieldProblem[] {
-  const seen = new Set<string>();
-  const out: FieldProblem[] = [];
-  for (const e of errors) {
-    const path = [context, ...e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))];
-    let problem: string;
-    switch (e.keyword) {
-      case 'required':
-        path.push(String(e.params.missingProperty));
-        problem = 'is required';
-        break;
-      case 'additionalProperties':
-        path.push(String(e.params.additionalProperty));
-        problem = 'is not a known field';
-        break;
-      case 'type':
-        problem = `must be ${/^[aeiou]/.test(String(e.params.type)) ? 'an' : 'a'} ${e.params.type}`;
-        break;
-      case 'pattern':
-        problem = typeof e.parentSchema?.problem === 'string' ? e.parentSchema.problem : `must match ${e.params.pattern}`;
-        break;
-      case 'enum':
-        problem = `must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
-        break;
-      case 'anyOf':
-      case 'oneOf':
-        problem = 'does not match any allowed shape';
-        break;
-      default:
-        problem = e.message ?? `fails ${e.keyword}`;
-    }
-    const field = path.join('.');
-    const id = `${field}\u0000${problem}`;
-    if (!seen.has(id)) {
-      seen.add(id);
-      out.push({ field, problem });
-    }
-  }
-  return out;
-}

@@ -16,6 +16,7 @@ import { containerRoutes } from './routes/containers';
 import { environmentRoutes } from './routes/environments';
 import { hypervisorRoutes } from './routes/hypervisors';
 import { keyRoutes } from './routes/keys';
+import { submissionRoutes } from './routes/submissions';
 import { systemRoutes } from './routes/system';
 import { tokenRoutes } from './routes/tokens';
 
@@ -156,6 +157,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   hypervisorRoutes(app, ctx);
   containerRoutes(app, ctx);
   environmentRoutes(app, ctx);
+  submissionRoutes(app, ctx);
   commandRoutes(app, ctx);
   keyRoutes(app, ctx);
   agentRoutes(app, ctx);

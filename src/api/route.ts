@@ -1,7 +1,9 @@
 // Declaring a route: every route names the role it needs (checked by the auth hook, listed in
-// the OpenAPI document), and gets the shared error responses.
-import type { TSchema } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+// the OpenAPI document), and gets the shared error responses. Its handler sees params, query and
+// body with the types of their schemas (the TypeBox type provider), so it needs no casts.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TSchema, TUnknown } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RawRequestDefaultExpression, RawServerDefault, RouteGenericInterface } from 'fastify';
 import type { Access, Principal } from '../auth';
 import { ErrorResponse } from './schemas';
 
@@ -15,24 +17,33 @@ declare module 'fastify' {
   }
 }
 
-export interface RouteSpec {
+/** A request whose params, query and body have the types of the route's schemas. */
+export type TypedRequest<P extends TSchema = TUnknown, Q extends TSchema = TUnknown, B extends TSchema = TUnknown> = FastifyRequest<
+  RouteGenericInterface,
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  { params: P; querystring: Q; body: B },
+  TypeBoxTypeProvider
+>;
+
+export interface RouteSpec<P extends TSchema = TUnknown, Q extends TSchema = TUnknown, B extends TSchema = TUnknown> {
   readonly method: HTTPMethods;
   readonly url: string;
   readonly role: Access;
   readonly summary: string;
   readonly tag: string;
-  readonly params?: TSchema;
-  readonly querystring?: TSchema;
-  readonly body?: TSchema;
+  readonly params?: P;
+  readonly querystring?: Q;
+  readonly body?: B;
   /** Success responses by status. */
   readonly response: Record<number, TSchema>;
-  readonly handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  readonly handler: (request: TypedRequest<P, Q, B>, reply: FastifyReply) => Promise<unknown>;
 }
 
 const ERRORS_OF_PUBLIC = [400, 404, 500];
 const ERRORS = [400, 401, 403, 404, 409, 413, 415, 422, 500];
 
-export function route(app: FastifyInstance, spec: RouteSpec): void {
+export function route<P extends TSchema = TUnknown, Q extends TSchema = TUnknown, B extends TSchema = TUnknown>(app: FastifyInstance, spec: RouteSpec<P, Q, B>): void {
   const errors = Object.fromEntries((spec.role === 'public' ? ERRORS_OF_PUBLIC : ERRORS).map((s) => [s, ErrorResponse]));
   app.route({
     method: spec.method,
@@ -57,6 +68,8 @@ export function route(app: FastifyInstance, spec: RouteSpec): void {
           },
         }
       : {}),
-    handler: spec.handler,
+    // The schemas registered above are P, Q and B, so the request is a TypedRequest<P, Q, B>;
+    // Fastify cannot infer that through the parts left out, hence the one widening here.
+    handler: spec.handler as (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
   });
 }

@@ -1,8 +1,9 @@
 // JSON Schemas (TypeBox) of every request and response: Fastify validates requests with them and
 // @fastify/swagger builds /openapi.json from the same objects. Request objects refuse unknown
-// fields; definitions reuse the provisioner's schemas from src/domain/schemas.ts.
+// fields; definitions reuse the provisioner's schemas from src/domain/schemas.ts, their kind
+// limited to the container kinds the API is given.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { ContainerDefinitionInputSchema, HypervisorDefinitionSchema, IpSchema, MacSchema, NAME_PATTERN } from '../domain/schemas';
+import { DefinitionChangeSchema, HypervisorDefinitionSchema, IpSchema, MacSchema, NAME_PATTERN, containerDefinitionInputSchema } from '../domain/schemas';
 import { ROLES } from '../auth/roles';
 
 const strict = { additionalProperties: false } as const;
@@ -61,33 +62,21 @@ export const MemberRemoveQuery = Type.Object({ destroy: Type.Optional(Type.Boole
 export const HypervisorCreate = Type.Object({ name: Name, definition: HypervisorDefinitionSchema, tags: Type.Optional(Tags) }, strict);
 export const DrainBody = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, strict);
 
-export const ContainerCreate = Type.Object(
-  {
-    name: Name,
-    definition: ContainerDefinitionInputSchema,
-    tags: Type.Optional(Tags),
-    hint: Type.Optional(Ref),
-    start: Type.Optional(Type.Boolean({ description: 'start it once built; default true' })),
-  },
-  strict,
-);
+export function containerCreate(kinds: readonly string[]) {
+  return Type.Object(
+    {
+      name: Name,
+      definition: containerDefinitionInputSchema(kinds),
+      tags: Type.Optional(Tags),
+      hint: Type.Optional(Ref),
+      start: Type.Optional(Type.Boolean({ description: 'start it once built; default true' })),
+    },
+    strict,
+  );
+}
 export const Empty = Type.Object({}, strict);
 export const ShutdownBody = Type.Object({ timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })) }, strict);
-export const UpdateBody = Type.Object(
-  {
-    definition: Type.Object(
-      {
-        cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-        memoryMiB: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-        diskGiB: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-        image: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-        requires: Type.Optional(Tags),
-      },
-      { ...strict, minProperties: 1 },
-    ),
-  },
-  strict,
-);
+export const UpdateBody = Type.Object({ definition: DefinitionChangeSchema }, strict);
 export const CloneBody = Type.Object({ name: Name, ip: Type.Optional(IpSchema), mac: Type.Optional(MacSchema), hint: Type.Optional(Ref), tags: Type.Optional(Tags) }, strict);
 export const MigrateBody = Type.Object({ target: Type.Optional(Ref), cold: Type.Optional(Type.Boolean()) }, strict);
 export const ModifyBody = Type.Object({ target: Type.Optional(Ref) }, { ...strict, description: 'a new target for a migration that has not claimed capacity yet; absent lets the allocator choose' });
@@ -96,13 +85,15 @@ export const EnvironmentCreate = Type.Object(
   { name: Name, description: Type.Optional(Type.String({ maxLength: 4096 })), antiAffinity: Type.Optional(Type.Boolean()) },
   strict,
 );
-export const MemberAdd = Type.Object(
-  {
-    container: Type.Optional(Name),
-    create: Type.Optional(Type.Object({ name: Name, definition: ContainerDefinitionInputSchema, hint: Type.Optional(Ref) }, strict)),
-  },
-  { ...strict, description: 'exactly one of container (an existing one) or create (a new one)' },
-);
+export function memberAdd(kinds: readonly string[]) {
+  return Type.Object(
+    {
+      container: Type.Optional(Name),
+      create: Type.Optional(Type.Object({ name: Name, definition: containerDefinitionInputSchema(kinds), hint: Type.Optional(Ref) }, strict)),
+    },
+    { ...strict, description: 'exactly one of container (an existing one) or create (a new one)' },
+  );
+}
 export const DownBody = Type.Object({ cause: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
 
 export const TokenCreate = Type.Object(

@@ -6,12 +6,14 @@ import type { CloneArgs, CreateArgs, MigrateArgs, UpdateArgs } from '../domain/c
 import { InvalidInputError, InvalidTransitionError, KeyConflictError, NotFoundError, unwrapError } from '../domain/errors';
 import { TASK_QUEUE, workflowIds } from '../domain/names';
 import { keyOf, type ContainerDefinition, type HypervisorDefinition, type NodeRecord } from '../domain/types';
-import { Provisioner } from '../provisioner';
+import { Kinds } from '../hooks';
+import { Provisioner, macForIp } from '../provisioner';
 import { openRegistry } from '../registry';
 import type { NodeQuery, Registry } from '../registry/types';
 import { CommandHandle, ContainerCommands, EnvironmentCommands } from './commands';
 import { Info } from './info';
 import type { EnvironmentArgs } from '../domain/environments';
+import type { HypervisorDefinitionInput } from '../domain/schemas';
 import { META, type EnvironmentDefinition } from '../domain/types';
 
 export { CommandHandle };
@@ -26,6 +28,8 @@ export interface ConnectOptions {
   readonly connection?: Connection;
   /** Recorded on every command as who asked for it. */
   readonly identity?: string;
+  /** The container kinds definitions may name: those the workers run. Default: the built-in kinds. */
+  readonly kinds?: Kinds;
 }
 
 const NAME = /^[a-z0-9][a-z0-9-_.]{0,62}$/;
@@ -39,6 +43,29 @@ function checkName(field: string, name: unknown): asserts name is string {
 async function nameIsFree(registry: Registry, name: string): Promise<void> {
   const owner = await registry.findByName(name);
   if (owner) throw new KeyConflictError(keyOf.name(name), owner.id, owner.name);
+}
+
+/**
+ * Refuses at submission an ip or mac another node owns (with the mac an ip implies when none is
+ * given), so the command is never started. Two submissions racing for the same address both pass
+ * here; the registry lets only one of them register it.
+ */
+async function addressesAreFree(registry: Registry, network: { readonly ip?: string | undefined; readonly mac?: string | undefined } | undefined): Promise<void> {
+  const keys: string[] = [];
+  if (network?.ip) keys.push(keyOf.ip(network.ip));
+  const mac = network?.mac ?? (network?.ip ? macForIp(network.ip) : undefined);
+  if (mac) keys.push(keyOf.mac(mac));
+  for (const key of keys) {
+    const owner = await registry.findByKey(key);
+    if (owner) throw new KeyConflictError(key, owner.id, owner.name);
+  }
+}
+
+/** Refuses a new container's definition with every problem at once; stand-in addresses fill an ip or mac left out, which is allocated later. */
+function checkNewDefinition(provisioner: Provisioner, name: string, definition: CreateArgs['definition'] | undefined, subject: string): void {
+  const network = { ip: '10.255.255.254', mac: '02:00:00:00:00:00', ...(definition?.network ?? {}) };
+  const problems = provisioner.validate('container', { name, definition: { ...(definition ?? {}), network } });
+  if (problems.length) throw new InvalidInputError(problems, subject);
 }
 
 export class Vmflow {
@@ -55,13 +82,15 @@ export class Vmflow {
     readonly registry: Registry,
     private readonly owned: { connection?: Connection; registry?: Registry },
     readonly identity?: string,
+    /** The container kinds a definition may name. */
+    readonly kinds: Kinds = new Kinds(),
   ) {
-    const provisioner = new Provisioner(registry);
+    const provisioner = new Provisioner(registry, { kinds: kinds.names() });
     this.commands = new ContainerCommands(temporal, registry);
     this.nodes = new Nodes(registry);
     this.containers = new Containers(this.commands, registry, provisioner, identity);
     this.hypervisors = new Hypervisors(temporal, registry, provisioner);
-    this.environments = new Environments(new EnvironmentCommands(temporal, registry), registry, identity);
+    this.environments = new Environments(new EnvironmentCommands(temporal, registry), registry, provisioner, identity);
     this.info = new Info(temporal, registry);
   }
 
@@ -111,13 +140,15 @@ export class Containers {
     return this.registry.list({ ...query, type: 'container' });
   }
 
-  /** Creates a container; ip and mac are allocated when not given. Validated before anything is sent. */
+  /**
+   * Creates a container; ip and mac are allocated when not given. Validated before anything is
+   * sent: a bad definition is InvalidInputError, a taken name, ip or mac KeyConflictError.
+   */
   async create(name: string, args: CreateArgs): Promise<CommandHandle> {
     checkName('name', name);
-    const network = { ip: '10.255.255.254', mac: '02:00:00:00:00:00', ...(args?.definition?.network ?? {}) };
-    const problems = this.provisioner.validate('container', { name, definition: { ...(args?.definition ?? {}), network } });
-    if (problems.length) throw new InvalidInputError(problems, 'container definition');
+    checkNewDefinition(this.provisioner, name, args?.definition, 'container definition');
     await nameIsFree(this.registry, name);
+    await addressesAreFree(this.registry, args.definition.network);
     return this.commands.submit(name, 'create', args, this.identity);
   }
 
@@ -163,6 +194,7 @@ export class Containers {
     const network = { ...source.definition.network, ip: args.ip ?? '10.255.255.254', mac: args.mac ?? '02:00:00:00:00:00' };
     const problems = this.provisioner.validate('container', { name: args.name, definition: { ...source.definition, network } });
     if (problems.length) throw new InvalidInputError(problems, 'clone');
+    await addressesAreFree(this.registry, { ip: args.ip, mac: args.mac });
     if (args.hint) await this.hostExists(args.hint);
     return this.commands.submit(name, 'clone', args, this.identity);
   }
@@ -191,7 +223,7 @@ export class Hypervisors {
   ) {}
 
   /** Adds a host through the addHypervisor workflow: validated, registered, probed. */
-  async add(name: string, definition: HypervisorDefinition, tags?: Record<string, string>): Promise<NodeRecord<HypervisorDefinition>> {
+  async add(name: string, definition: HypervisorDefinitionInput, tags?: Record<string, string>): Promise<NodeRecord<HypervisorDefinition>> {
     return (await this.startAdd(name, definition, tags)).result();
   }
 
@@ -201,7 +233,7 @@ export class Hypervisors {
    */
   async startAdd(
     name: string,
-    definition: HypervisorDefinition,
+    definition: HypervisorDefinitionInput,
     tags?: Record<string, string>,
   ): Promise<{ readonly workflowId: string; result(): Promise<NodeRecord<HypervisorDefinition>> }> {
     checkName('name', name);
@@ -291,6 +323,7 @@ export class Environments {
   constructor(
     private readonly commands: EnvironmentCommands,
     private readonly registry: Registry,
+    private readonly provisioner: Provisioner,
     private readonly identity?: string,
   ) {}
 
@@ -323,9 +356,17 @@ export class Environments {
     await nameIsFree(this.registry, name);
     return this.commands.submit(name, 'create', args, this.identity);
   }
-  /** Adds an existing container (`{ container }`) or a new one (`{ create: { name, definition } }`). */
-  add(name: string, args: EnvironmentArgs['add']) {
-    if (args?.create) checkName('create.name', args.create.name);
+  /**
+   * Adds an existing container (`{ container }`) or a new one (`{ create: { name, definition } }`).
+   * A new one is checked as a create is: its definition, and its name, ip and mac not taken.
+   */
+  async add(name: string, args: EnvironmentArgs['add']) {
+    if (args?.create) {
+      checkName('create.name', args.create.name);
+      checkNewDefinition(this.provisioner, args.create.name, args.create.definition, `member ${args.create.name}`);
+      await nameIsFree(this.registry, args.create.name);
+      await addressesAreFree(this.registry, args.create.definition.network);
+    }
     return this.commands.submit(name, 'add', args, this.identity);
   }
   remove(name: string, container: string, options: { destroy?: boolean } = {}) {
@@ -369,5 +410,5 @@ export async function connect(options: ConnectOptions = {}): Promise<Vmflow> {
     registry = ownedRegistry = await openRegistry({ url: options.registryUrl });
   }
   const temporal = new Client({ connection, namespace: options.namespace ?? 'default', identity: options.identity });
-  return new Vmflow(temporal, registry, { connection: options.connection ? undefined : connection, registry: ownedRegistry }, options.identity);
+  return new Vmflow(temporal, registry, { connection: options.connection ? undefined : connection, registry: ownedRegistry }, options.identity, options.kinds);
 }

@@ -1,7 +1,8 @@
 // What may enter the cluster: JSON Schemas (TypeBox) of the provisioning requests per node type.
-// Pure data, importable anywhere; the provisioner compiles them with ajv. A schema may carry a
-// `problem` annotation: the sentence reported when a value fails its pattern.
+// Pure data, importable anywhere; the provisioner and the API compile them with ajv. A schema may
+// carry a `problem` annotation: the sentence reported when a value fails it (schema-problems.ts).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { MAX_CPUS, MAX_DISK_GIB, MAX_MEMORY_MIB } from './limits';
 import { DRIVER_NAMES } from './types';
 
 /** Node names: lower-case letters, digits, `-`, `_`, `.`; 1 to 63 characters, not starting with a symbol. */
@@ -17,12 +18,18 @@ const Name = Type.String({
   problem: 'must be 1 to 63 characters of a-z, 0-9, -, _ and ., starting with a letter or digit',
 });
 const Id = Type.String({ pattern: UUID_PATTERN, problem: 'must be a UUID' });
-const Positive = Type.Number({ exclusiveMinimum: 0 });
+/** A whole number of units from 1 to `max`. */
+function size(max: number, unit: string) {
+  return Type.Integer({ minimum: 1, maximum: max, description: `${unit}: a whole number from 1 to ${max}`, problem: `must be an integer from 1 to ${max}` });
+}
+export const CpusSchema = size(MAX_CPUS, 'cpus');
+export const MemoryMiBSchema = size(MAX_MEMORY_MIB, 'memory in MiB');
+export const DiskGiBSchema = size(MAX_DISK_GIB, 'disk in GiB');
 const Text = Type.String({ minLength: 1, maxLength: 1024 });
 const StringMap = Type.Record(Type.String({ minLength: 1, maxLength: 255 }), Type.String({ maxLength: 255 }));
 const Tags = StringMap;
 
-export const ResourcesSchema = Type.Object({ cpus: Positive, memoryMiB: Positive, diskGiB: Positive }, strict);
+export const ResourcesSchema = Type.Object({ cpus: CpusSchema, memoryMiB: MemoryMiBSchema, diskGiB: DiskGiBSchema }, strict);
 
 /** Each ratio defaults to 1 when left out. */
 export const OvercommitSchema = Type.Object(
@@ -60,18 +67,43 @@ export const NetworkInputSchema = Type.Object(
   strict,
 );
 
-export const ContainerDefinitionInputSchema = Type.Object(
+/**
+ * A container's kind: one of `kinds` (the names of the container kinds, src/hooks) when given;
+ * any short name when the caller does not know them.
+ */
+export function kindSchema(kinds?: readonly string[]) {
+  return kinds
+    ? Type.Unsafe<string>({ type: 'string', enum: [...kinds], description: `the container's kind: ${kinds.join(', ')}` })
+    : Type.String({ minLength: 1, maxLength: 64 });
+}
+
+export function containerDefinitionInputSchema(kinds?: readonly string[]) {
+  return Type.Object(
+    {
+      kind: kindSchema(kinds),
+      cpus: CpusSchema,
+      memoryMiB: MemoryMiBSchema,
+      diskGiB: DiskGiBSchema,
+      network: Type.Optional(NetworkInputSchema),
+      image: Type.Optional(Text),
+      requires: Type.Optional(StringMap),
+      group: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    },
+    strict,
+  );
+}
+export const ContainerDefinitionInputSchema = containerDefinitionInputSchema();
+
+/** What an update may change: any of the resources, the image, the host labels it requires. */
+export const DefinitionChangeSchema = Type.Object(
   {
-    kind: Type.String({ minLength: 1, maxLength: 64 }),
-    cpus: Positive,
-    memoryMiB: Positive,
-    diskGiB: Positive,
-    network: Type.Optional(NetworkInputSchema),
+    cpus: Type.Optional(CpusSchema),
+    memoryMiB: Type.Optional(MemoryMiBSchema),
+    diskGiB: Type.Optional(DiskGiBSchema),
     image: Type.Optional(Text),
     requires: Type.Optional(StringMap),
-    group: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
   },
-  strict,
+  { ...strict, minProperties: 1 },
 );
 
 export const EnvironmentDefinitionSchema = Type.Object(
@@ -93,18 +125,21 @@ export const HypervisorRequestSchema = Type.Object(
   strict,
 );
 
-export const ContainerRequestSchema = Type.Object(
-  {
-    id: Type.Optional(Id),
-    name: Name,
-    definition: ContainerDefinitionInputSchema,
-    tags: Type.Optional(Tags),
-    parentId: Type.Optional(Id),
-    /** vmflow's own metadata, written with the node (the workflow that creates it, its groups). */
-    metadata: Type.Optional(Type.Record(Type.String({ pattern: '^vmflow\\.' }), Type.Unknown())),
-  },
-  strict,
-);
+export function containerRequestSchema(kinds?: readonly string[]) {
+  return Type.Object(
+    {
+      id: Type.Optional(Id),
+      name: Name,
+      definition: containerDefinitionInputSchema(kinds),
+      tags: Type.Optional(Tags),
+      parentId: Type.Optional(Id),
+      /** vmflow's own metadata, written with the node (the workflow that creates it, its groups). */
+      metadata: Type.Optional(Type.Record(Type.String({ pattern: '^vmflow\\.' }), Type.Unknown())),
+    },
+    strict,
+  );
+}
+export const ContainerRequestSchema = containerRequestSchema();
 
 export const EnvironmentRequestSchema = Type.Object(
   {
@@ -117,6 +152,8 @@ export const EnvironmentRequestSchema = Type.Object(
 );
 
 export type HypervisorRequest = Static<typeof HypervisorRequestSchema>;
+/** A hypervisor definition as requested: overcommit ratios left out default to 1. */
+export type HypervisorDefinitionInput = Static<typeof HypervisorDefinitionSchema>;
 export type ContainerRequest = Static<typeof ContainerRequestSchema>;
 export type ContainerDefinitionInput = Static<typeof ContainerDefinitionInputSchema>;
 export type EnvironmentRequest = Static<typeof EnvironmentRequestSchema>;
@@ -125,8 +162,12 @@ export type EnvironmentRequest = Static<typeof EnvironmentRequestSchema>;
 export const PROVISIONED_TYPES = ['hypervisor', 'container', 'environment'] as const;
 export type ProvisionedType = (typeof PROVISIONED_TYPES)[number];
 
-export const REQUEST_SCHEMAS: Record<ProvisionedType, TSchema> = {
-  hypervisor: HypervisorRequestSchema,
-  container: ContainerRequestSchema,
-  environment: EnvironmentRequestSchema,
-};
+/** The request schema of each provisioned type; containers limited to `kinds` when given. */
+export function requestSchemas(kinds?: readonly string[]): Record<ProvisionedType, TSchema> {
+  return {
+    hypervisor: HypervisorRequestSchema,
+    container: kinds ? containerRequestSchema(kinds) : ContainerRequestSchema,
+    environment: EnvironmentRequestSchema,
+  };
+}
+export const REQUEST_SCHEMAS = requestSchemas();

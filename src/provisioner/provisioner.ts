@@ -25,6 +25,8 @@ export const DEFAULT_IP_POOL = '10.0.0.0/16';
 export interface ProvisionerOptions {
   /** CIDR block containers get their address from when they do not bring one. Default 10.0.0.0/16. */
   readonly ipPool?: string;
+  /** The container kinds a definition may name (src/hooks); any name when left out. */
+  readonly kinds?: readonly string[];
 }
 
 export interface ProvisionHypervisorInput {
@@ -63,17 +65,19 @@ export interface ProvisionEnvironmentInput {
 
 export class Provisioner {
   readonly pool: AddressPool;
+  private readonly kinds?: readonly string[];
 
   constructor(
     private readonly registry: Registry,
     options: ProvisionerOptions = {},
   ) {
     this.pool = parsePool(options.ipPool ?? DEFAULT_IP_POOL);
+    if (options.kinds) this.kinds = [...options.kinds].sort();
   }
 
   /** Every problem of a request for a node of `type`; [] when it may be provisioned. */
   validate(type: string, input: unknown): FieldProblem[] {
-    return requestProblems(type, input);
+    return requestProblems(type, input, this.kinds);
   }
 
   /** Provisions a node of any provisioned type; for callers that receive the type as data (API, CLI). */

@@ -8,7 +8,9 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { routeTable, type RouteInfo } from '../../src/api';
 import { seededRandom } from '../../src/allocator';
 import { createLogger } from '../../src/log';
-import { eventually } from '../support/invariants';
+import { MAX_CPUS, MAX_DISK_GIB, MAX_MEMORY_MIB } from '../../src/domain/limits';
+import { Provisioner } from '../../src/provisioner';
+import { eventually, snapshotCluster } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 import { commandEnd, registrySnapshot, startApi, type Answer, type ApiUnderTest } from './support';
 
@@ -318,6 +320,58 @@ describe('REST API on a real stack', () => {
         if (c.message) assert.match(r.json.error.message, c.message, c.what);
       }
       assert.equal(await registrySnapshot(stack, api.store), snapshot, 'refused requests changed the registry');
+    });
+
+    test('fractional or absurd sizes and unknown kinds get 400 naming the field, worded alike on every route; owned ip or mac get 409 naming the key and owner; nothing changes', async () => {
+      const registryBefore = await registrySnapshot(stack, api.store);
+      const clusterBefore = await snapshotCluster(stack);
+      const limits = { cpus: MAX_CPUS, memoryMiB: MAX_MEMORY_MIB, diskGiB: MAX_DISK_GIB };
+      const sizes: Array<[keyof typeof limits, number]> = [['cpus', 1e-300], ['cpus', 0.5], ['memoryMiB', 0.001], ['cpus', 1e308], ['diskGiB', 2 ** 53 + 1], ['memoryMiB', MAX_MEMORY_MIB + 1]];
+      const provisioner = new Provisioner(stack.services.registry, { kinds: stack.client.kinds.names() });
+      const refused = async (url: string, body: unknown, field: string, problem: string) => {
+        const r = await api.request('POST', url, { body });
+        const what = `POST ${url} ${JSON.stringify(body).slice(0, 160)}`;
+        assert.equal(r.status, 400, `${what}: ${r.text.slice(0, 300)}`);
+        assert.equal(r.json.error.code, 'INVALID_INPUT', what);
+        assert.deepEqual(r.json.error.details.problems, [{ field, problem }], what);
+        assert.equal(r.json.error.message, `invalid request: ${field} ${problem}`, what);
+      };
+      for (const [field, value] of sizes) {
+        // The wording the client and the provisioner give for the same value, so every path reads alike.
+        const [expected] = provisioner.validate('container', { name: 'sized', definition: { ...small, [field]: value, network: { ip: '10.9.9.9' } } });
+        assert.deepEqual(expected, { field, problem: `must be an integer from 1 to ${limits[field]}` });
+        await refused('/v1/containers', { name: 'sized', definition: { ...small, [field]: value } }, `body.definition.${field}`, expected!.problem);
+        await refused('/v1/containers/bad-c1/update', { definition: { [field]: value } }, `body.definition.${field}`, expected!.problem);
+        await refused('/v1/environments/bad-env/members', { create: { name: 'sized', definition: { ...small, [field]: value } } }, `body.create.definition.${field}`, expected!.problem);
+        const capacity = { cpus: 8, memoryMiB: 16384, diskGiB: 500, [field]: value };
+        await refused('/v1/hypervisors', { name: 'hv-sized', definition: { driver: 'sim', address: stack.sim.hostAddress('hv-sized'), capacity } }, `body.definition.capacity.${field}`, expected!.problem);
+      }
+
+      const kinds = `must be one of ${stack.client.kinds.names().join(', ')}`;
+      await refused('/v1/containers', { name: 'sized', definition: { ...small, kind: 'mainframe' } }, 'body.definition.kind', kinds);
+      await refused('/v1/environments/bad-env/members', { create: { name: 'sized', definition: { ...small, kind: 'mainframe' } } }, 'body.create.definition.kind', kinds);
+      const doc = (await api.request('GET', '/openapi.json', { token: null })).json;
+      assert.deepEqual(doc.paths['/v1/containers'].post.requestBody.content['application/json'].schema.properties.definition.properties.kind.enum, stack.client.kinds.names());
+
+      const { ip, mac } = (await stack.client.containers.get('bad-c1')).definition.network;
+      const owned = async (url: string, body: unknown, key: string) => {
+        const r = await api.request('POST', url, { body });
+        const what = `POST ${url} ${JSON.stringify(body)}`;
+        assert.equal(r.status, 409, `${what}: ${r.text.slice(0, 300)}`);
+        assert.equal(r.json.error.code, 'KEY_CONFLICT', what);
+        assert.equal(r.json.error.details.key, key, what);
+        assert.equal(r.json.error.details.ownerName, 'bad-c1', what);
+        assert.match(r.json.error.message, new RegExp(`key ${key} is already owned by bad-c1`), what);
+      };
+      await owned('/v1/containers', { name: 'sized', definition: { ...small, network: { ip } } }, `ip:${ip}`);
+      await owned('/v1/containers', { name: 'sized', definition: { ...small, network: { ip: '10.0.200.2', mac } } }, `mac:${mac}`);
+      await owned('/v1/containers/bad-c1/clone', { name: 'sized', ip }, `ip:${ip}`);
+      await owned('/v1/containers/bad-c1/clone', { name: 'sized', mac }, `mac:${mac}`);
+      await owned('/v1/environments/bad-env/members', { create: { name: 'sized', definition: { ...small, network: { ip } } } }, `ip:${ip}`);
+
+      assert.equal(await registrySnapshot(stack, api.store), registryBefore, 'refused requests changed the registry');
+      assert.deepEqual(await snapshotCluster(stack), clusterBefore, 'refused requests changed the registry or the sim');
+      assert.deepEqual(await stack.client.commands.list({ container: 'sized' }), [], 'no command was started');
     });
 
     test('a seeded fuzz of 1,000 random requests over every route never gets a 5xx', async () => {

@@ -1,7 +1,9 @@
-// Bad input gets a clear, typed error and changes nothing.
+// Bad input gets a clear, typed error naming the field or key, and changes nothing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { InvalidInputError, InvalidTransitionError, KeyConflictError, NotFoundError } from '../../src/domain/errors';
+import { MAX_CPUS, MAX_DISK_GIB, MAX_MEMORY_MIB } from '../../src/domain/limits';
+import { Provisioner } from '../../src/provisioner';
 import { assertConsistent, snapshotCluster } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 
@@ -53,10 +55,86 @@ describe('bad input', () => {
     await assert.rejects(stack.client.containers.create('Bad Name', { definition: web }), (e) => e instanceof InvalidInputError && /name must be/.test(e.message));
   });
 
-  test('a create with a taken ip is refused naming its owner, and leaves nothing behind', async () => {
+  test('a create with a taken ip is refused at submission naming its owner, and leaves nothing behind', async () => {
     const ip = (await stack.client.containers.get('web1')).definition.network.ip;
-    const h = await stack.client.containers.create('web9', { definition: { ...web, network: { ip } } });
-    await assert.rejects(h.result(), (e) => e instanceof KeyConflictError && e.message.includes(`ip:${ip}`) && /web1/.test(e.message));
+    await assert.rejects(stack.client.containers.create('web9', { definition: { ...web, network: { ip } } }), (e) => e instanceof KeyConflictError && e.key === `ip:${ip}` && /already owned by web1/.test(e.message));
     assert.equal(await stack.services.registry.findByName('web9'), undefined);
+    assert.deepEqual(await stack.client.commands.list({ container: 'web9' }), [], 'no command was started');
+  });
+
+  describe('sizes, kinds and addresses are refused before anything is written', () => {
+    const SIZES: Array<[field: 'cpus' | 'memoryMiB' | 'diskGiB', value: number]> = [
+      ['cpus', 1e-300],
+      ['cpus', 0.5],
+      ['memoryMiB', 0.001],
+      ['cpus', 1e308],
+      ['diskGiB', 2 ** 53 + 1],
+      ['cpus', MAX_CPUS + 1],
+      ['memoryMiB', MAX_MEMORY_MIB + 1],
+      ['diskGiB', 0],
+    ];
+    const refusedNaming = (field: string) => (e: unknown) => {
+      assert.ok(e instanceof InvalidInputError, String(e));
+      assert.deepEqual(e.problems.map((p) => p.field), [field], e.message);
+      assert.match(e.problems[0]!.problem, /^must be an integer from 1 to \d+$/);
+      return true;
+    };
+    let snapshot: unknown;
+    before(async () => {
+      snapshot = await snapshotCluster(stack);
+    });
+    after(async () => {
+      assert.deepEqual(await snapshotCluster(stack), snapshot, 'a refused input changed the registry or the sim');
+      assert.equal(await stack.services.registry.findByName('sized'), undefined);
+    });
+
+    for (const [field, value] of SIZES) {
+      test(`${field}: ${value} is refused by create, update, environment add and hypervisor add`, async () => {
+        await assert.rejects(stack.client.containers.create('sized', { definition: { ...web, [field]: value } }), refusedNaming(field));
+        await assert.rejects(stack.client.containers.update('web2', { definition: { [field]: value } }), refusedNaming(field));
+        await assert.rejects(stack.client.environments.add('any', { create: { name: 'sized', definition: { ...web, [field]: value } } }), refusedNaming(field));
+        const capacity = { cpus: 8, memoryMiB: 16384, diskGiB: 500, [field]: value };
+        await assert.rejects(stack.client.hypervisors.add('hv-sized', { driver: 'sim', address: stack.sim.hostAddress('hv-sized'), capacity }), refusedNaming(`capacity.${field}`));
+      });
+    }
+
+    test('sizes at their limits are accepted by validation', async () => {
+      const problems = new Provisioner(stack.services.registry).validate('container', { name: 'big', definition: { ...web, cpus: MAX_CPUS, memoryMiB: MAX_MEMORY_MIB, diskGiB: MAX_DISK_GIB, network: { ip: '10.9.9.9' } } });
+      assert.deepEqual(problems, []);
+    });
+
+    test('a kind that is not one of the known kinds is refused, naming the kinds', async () => {
+      const kinds = stack.client.kinds.names();
+      assert.deepEqual(kinds, ['balancer', 'db', 'generic', 'web']);
+      const named = (e: unknown) => e instanceof InvalidInputError && e.problems.length === 1 && e.problems[0]!.field === 'kind' && e.problems[0]!.problem === `must be one of ${kinds.join(', ')}`;
+      await assert.rejects(stack.client.containers.create('sized', { definition: { ...web, kind: 'mainframe' } }), named);
+      await assert.rejects(stack.client.environments.add('any', { create: { name: 'sized', definition: { ...web, kind: 'mainframe' } } }), named);
+    });
+
+    test('an ip or mac owned by another node is refused at submission, naming the key and its owner', async () => {
+      const owner = await stack.client.containers.get('web1');
+      const { ip, mac } = owner.definition.network;
+      const conflict = (key: string) => (e: unknown) => e instanceof KeyConflictError && e.key === key && e.ownerName === 'web1' && e.message.includes(`${key} is already owned by web1`);
+      await assert.rejects(stack.client.containers.create('sized', { definition: { ...web, network: { ip } } }), conflict(`ip:${ip}`));
+      await assert.rejects(stack.client.containers.create('sized', { definition: { ...web, network: { ip: '10.0.200.1', mac: mac.toUpperCase() } } }), conflict(`mac:${mac}`));
+      await assert.rejects(stack.client.containers.clone('web2', { name: 'sized', ip }), conflict(`ip:${ip}`));
+      await assert.rejects(stack.client.containers.clone('web2', { name: 'sized', mac }), conflict(`mac:${mac}`));
+      await assert.rejects(stack.client.environments.add('any', { create: { name: 'sized', definition: { ...web, network: { ip } } } }), conflict(`ip:${ip}`));
+      const commands = await stack.client.commands.list({ container: 'sized' });
+      assert.deepEqual(commands, [], 'no command was started');
+    });
+  });
+
+  test('two creates racing for one free ip: the registry lets exactly one have it', async () => {
+    const ip = '10.0.123.45';
+    const settled = await Promise.allSettled(['race-a', 'race-b'].map(async (name) => (await stack.client.containers.create(name, { definition: { ...web, network: { ip } }, hint: 'hv-2', start: false })).result()));
+    const won = settled.filter((s) => s.status === 'fulfilled');
+    const lost = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    assert.equal(won.length, 1, JSON.stringify(settled.map((s) => s.status)));
+    assert.ok(lost[0]!.reason instanceof KeyConflictError && lost[0]!.reason.key === `ip:${ip}`, String(lost[0]!.reason));
+    const owner = await stack.services.registry.findByKey(`ip:${ip}`);
+    assert.ok(owner && ['race-a', 'race-b'].includes(owner.name));
+    await (await stack.client.containers.destroy(owner.name)).result();
+    await assertConsistent(stack);
   });
 });

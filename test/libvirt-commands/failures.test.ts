@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { totalmem } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { CancelledError, DriverError, HostUnreachableError, fromFailure } from '../../src/domain/errors';
+import { CancelledError, DriverError, HostUnreachableError, InvalidInputError, fromFailure } from '../../src/domain/errors';
+import { MAX_CPUS, MAX_MEMORY_MIB } from '../../src/domain/limits';
 import { skipMessage } from '../support/libvirt';
 import { eventually } from '../support/invariants';
 import { domstate } from '../libvirt/checks';
@@ -14,8 +15,8 @@ let ls: LibvirtStack | undefined;
 
 before(async () => {
   ls = await startLibvirtStack([
-    // Registered far bigger than the machine, so the allocator lets through what libvirt then refuses.
-    { name: 'lv-big', capacity: { cpus: 1_000_000, memoryMiB: 2 ** 45, diskGiB: 100 } },
+    // Registered as big as vmflow allows, far bigger than the machine, so the allocator lets through what libvirt then refuses.
+    { name: 'lv-big', capacity: { cpus: MAX_CPUS, memoryMiB: MAX_MEMORY_MIB, diskGiB: 100 } },
     { name: 'lv-doomed' },
   ]);
   if (!ls) console.log(skipMessage());
@@ -54,15 +55,18 @@ async function assertNothingLeft(name: string): Promise<void> {
 describe('container commands that libvirt refuses', { concurrency: false }, () => {
   it('create with vcpus libvirt refuses at define fails with libvirt’s reason and leaves nothing', async (t) => {
     if (!ls) return t.skip(skipMessage());
-    const h = await containers().create('bad-cpus', { definition: { ...tiny, cpus: 100_000 }, hint: 'lv-big' });
+    // The pc machine type takes at most 255 vcpus.
+    const h = await containers().create('bad-cpus', { definition: { ...tiny, cpus: MAX_CPUS }, hint: 'lv-big' });
     await assert.rejects(h.result(), refusedBy('define', /Maximum CPUs greater than specified machine type limit/));
     await assertNothingLeft('bad-cpus');
   });
 
-  it('create with memory libvirt cannot represent fails at define and leaves nothing', async (t) => {
+  it('create with memory libvirt cannot represent is refused before it reaches libvirt, and leaves nothing', async (t) => {
     if (!ls) return t.skip(skipMessage());
-    const h = await containers().create('bad-mem', { definition: { ...tiny, memoryMiB: 2 ** 44 }, hint: 'lv-big' });
-    await assert.rejects(h.result(), refusedBy('define', /numerical overflow/));
+    await assert.rejects(
+      containers().create('bad-mem', { definition: { ...tiny, memoryMiB: 2 ** 44 }, hint: 'lv-big' }),
+      (e) => e instanceof InvalidInputError && e.problems[0]?.field === 'memoryMiB',
+    );
     await assertNothingLeft('bad-mem');
   });
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { HasChildrenError, InvalidInputError, KeyConflictError, type FieldProblem } from '../../src/domain/errors';
+import { MAX_CPUS, MAX_DISK_GIB, MAX_MEMORY_MIB } from '../../src/domain/limits';
 import { META } from '../../src/domain/types';
 import { Provisioner, allocateAddress, hostAddresses, macForIp, parsePool } from '../../src/provisioner';
 import type { SqlRegistry } from '../../src/registry';
@@ -154,7 +155,7 @@ describeOnDatabases('provisioner', (db) => {
     await assertRefusedUnchanged(
       registry,
       () => provisioner.provisionHypervisor({ name: 'hv', definition: { ...hypervisorDefinition(), capacity: { cpus: -2, memoryMiB: 0 } as never, overcommit: { cpu: 0.5, memory: 1, disk: 1 } } }),
-      invalid(['capacity.cpus must be > 0', 'capacity.memoryMiB must be > 0', 'capacity.diskGiB is required', 'overcommit.cpu must be >= 1']),
+      invalid([`capacity.cpus must be an integer from 1 to ${MAX_CPUS}`, `capacity.memoryMiB must be an integer from 1 to ${MAX_MEMORY_MIB}`, 'capacity.diskGiB is required', 'overcommit.cpu must be >= 1']),
     );
     await assertRefusedUnchanged(
       registry,
@@ -163,7 +164,7 @@ describeOnDatabases('provisioner', (db) => {
         'name must be 1 to 63 characters of a-z, 0-9, -, _ and ., starting with a letter or digit',
         'driver must be one of sim, libvirt',
         'address must not be empty',
-        'capacity.cpus must be a number',
+        `capacity.cpus must be an integer from 1 to ${MAX_CPUS}`,
         'color is not a known field',
       ]),
     );
@@ -183,12 +184,25 @@ describeOnDatabases('provisioner', (db) => {
     }
   });
 
+  test('sizes are whole numbers within the limits; a kind must be one of the kinds it is given', async () => {
+    const { registry, provisioner } = await setup();
+    for (const [field, value, max] of [['cpus', 0.5, MAX_CPUS], ['cpus', 1e-300, MAX_CPUS], ['cpus', 1e308, MAX_CPUS], ['memoryMiB', 0.001, MAX_MEMORY_MIB], ['diskGiB', 2 ** 53 + 1, MAX_DISK_GIB]] as const) {
+      await assertRefusedUnchanged(registry, () => provisioner.provisionContainer({ name: 'a', definition: container({ [field]: value }) }), invalid([`${field} must be an integer from 1 to ${max}`]));
+      await assertRefusedUnchanged(registry, () => provisioner.provisionHypervisor({ name: 'hv', definition: hypervisorDefinition({ cpus: 8, memoryMiB: 1024, diskGiB: 10, [field]: value }) }), invalid([`capacity.${field} must be an integer from 1 to ${max}`]));
+    }
+    assert.deepEqual(provisioner.validate('container', { name: 'a', definition: container({ cpus: MAX_CPUS, memoryMiB: MAX_MEMORY_MIB, diskGiB: MAX_DISK_GIB }) }), []);
+    assert.deepEqual(provisioner.validate('container', { name: 'a', definition: container({ kind: 'mainframe' }) }), [], 'any kind when none are given');
+    const kinded = new Provisioner(registry, { kinds: ['web', 'db'] });
+    await assertRefusedUnchanged(registry, () => kinded.provisionContainer({ name: 'a', definition: container({ kind: 'mainframe' }) }), invalid(['kind must be one of db, web']));
+    assert.deepEqual(kinded.validate('container', { name: 'a', definition: container({ kind: 'db' }) }), []);
+  });
+
   test('refuses bad container resources, unknown fields and keys passed by hand', async () => {
     const { registry, provisioner } = await setup();
     await assertRefusedUnchanged(
       registry,
       () => provisioner.provision('container', { name: 'a', definition: { cpus: 0, memoryMiB: -1, diskGiB: 10, gpu: 1 }, keys: ['name:b'] }),
-      invalid(['kind is required', 'cpus must be > 0', 'memoryMiB must be > 0', 'gpu is not a known field', 'keys is not a known field']),
+      invalid(['kind is required', `cpus must be an integer from 1 to ${MAX_CPUS}`, `memoryMiB must be an integer from 1 to ${MAX_MEMORY_MIB}`, 'gpu is not a known field', 'keys is not a known field']),
     );
     // The registry below refuses a hand-made name: key too, whoever calls it.
     await assertRefusedUnchanged(registry, () => registry.add({ type: 'container', name: 'a', definition: {}, state: 'new', keys: ['name:b'] }), (err: unknown) => {

@@ -68,7 +68,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const [temporal, sim] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [DevServer, SimHandle];
   const ipPool = options.ipPool ?? '10.0.0.0/16';
   const services = await openServices({ registryUrl, ipPool });
-  const client = await connect({ temporalAddress: temporal.address, registry: services.registry });
+  const client = await connect({ temporalAddress: temporal.address, registry: services.registry, ...(options.kinds ? { kinds: options.kinds } : {}) });
 
   const faults = new RegistryFaults();
   const workerServices: Services =

@@ -8,7 +8,7 @@ import { TASK_QUEUE } from '../../domain/names';
 import type { ApiContext } from '../context';
 import { href } from '../present';
 import { route } from '../route';
-import { AgentDetail, AgentResource, RefParams, listOf, type Body } from '../schemas';
+import { AgentDetail, AgentResource, RefParams, listOf } from '../schemas';
 
 function agent(host: NodeRecord, snapshot: HostSnapshot | undefined, containers: number) {
   const def = host.definition as HypervisorDefinition;
@@ -60,7 +60,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ApiContext): void {
     params: RefParams,
     response: { 200: AgentDetail },
     handler: async (req) => {
-      const host = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      const host = await ctx.node('hypervisor', req.params.ref);
       const [snapshot, info] = await Promise.all([registry.hostSnapshot(), ctx.client.info.host(host.name)]);
       return {
         ...agent(host, snapshot.find((s) => s.id === host.id), info.containers),

@@ -25,7 +25,7 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     querystring: CommandListQuery,
     response: { 200: listOf(CommandResource) },
     handler: async (req) => {
-      const items = await ctx.client.commands.list(req.query as Body<typeof CommandListQuery>);
+      const items = await ctx.client.commands.list(req.query);
       return { items: items.map((c) => present.command(c, webUiUrl, namespace)), total: items.length };
     },
   });
@@ -38,7 +38,7 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     summary: 'One command: its status, its progress while it runs, its result or error once it ended',
     params: CommandParams,
     response: { 200: CommandResource },
-    handler: async (req) => present.command(await handleOf(req.params as Body<typeof CommandParams>).describe(), webUiUrl, namespace),
+    handler: async (req) => present.command(await handleOf(req.params).describe(), webUiUrl, namespace),
   });
 
   route(app, {
@@ -51,7 +51,7 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     body: Empty,
     response: { 202: Type.Object({ workflowId: Type.String(), status: Type.String(), href: Type.String(), webUi: Type.String() }) },
     handler: async (req, reply) => {
-      const handle = handleOf(req.params as Body<typeof CommandParams>);
+      const handle = handleOf(req.params);
       const info = await handle.describe();
       if (info.status !== 'RUNNING') throw new InvalidTransitionError('cancel', handle.workflowId, info.status.toLowerCase(), `the command already ended: ${info.status.toLowerCase()}`);
       await handle.cancel();
@@ -71,8 +71,8 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     body: ModifyBody,
     response: { 200: Type.Object({ workflowId: Type.String(), target: Type.Union([Type.String(), Type.Null()]), href: Type.String() }) },
     handler: async (req) => {
-      const handle = handleOf(req.params as Body<typeof CommandParams>);
-      const body = req.body as Body<typeof ModifyBody>;
+      const handle = handleOf(req.params);
+      const body = req.body;
       if (handle.kind !== 'container' || handle.command !== 'migrate') throw new InvalidTransitionError('modify', handle.workflowId, handle.command, 'only a migration can be modified (its target)');
       const info = await handle.describe();
       if (info.status !== 'RUNNING') throw new InvalidTransitionError('modify', handle.workflowId, info.status.toLowerCase(), `the command already ended: ${info.status.toLowerCase()}`);

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { ApiContext } from '../context';
 import * as present from '../present';
 import { route } from '../route';
-import { ContainerResource, DrainBody, Empty, HypervisorCreate, HypervisorResource, RefParams, listOf, type Body } from '../schemas';
+import { ContainerResource, DrainBody, Empty, HypervisorCreate, HypervisorResource, RefParams, listOf } from '../schemas';
 
 /** How long POST /v1/hypervisors waits for the first probe before answering 202. */
 const ADD_WAIT_MS = 5_000;
@@ -41,8 +41,8 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
       ),
     },
     handler: async (req, reply) => {
-      const body = req.body as Body<typeof HypervisorCreate>;
-      const started = await ctx.client.hypervisors.startAdd(body.name, body.definition as never, body.tags);
+      const body = req.body;
+      const started = await ctx.client.hypervisors.startAdd(body.name, body.definition, body.tags);
       const done = started.result();
       const node = await Promise.race([done, new Promise<undefined>((r) => setTimeout(() => r(undefined), ADD_WAIT_MS).unref())]);
       if (!node) {
@@ -64,7 +64,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     params: RefParams,
     response: { 200: HypervisorResource },
     handler: async (req) => {
-      const node = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      const node = await ctx.node('hypervisor', req.params.ref);
       return present.hypervisor(node, await ctx.client.registry.usage(node.id));
     },
   });
@@ -78,7 +78,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     params: RefParams,
     response: { 200: listOf(ContainerResource) },
     handler: async (req) => {
-      const node = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      const node = await ctx.node('hypervisor', req.params.ref);
       const children = await ctx.client.registry.children(node.id, 'container');
       const names = await ctx.linkNames(children);
       return { items: children.map((c) => present.container(c, names)), total: children.length };
@@ -95,8 +95,8 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     body: DrainBody,
     response: { 200: HypervisorResource },
     handler: async (req) => {
-      const host = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
-      return present.hypervisor(await ctx.client.hypervisors.drain(host.id, (req.body as Body<typeof DrainBody>).reason));
+      const host = await ctx.node('hypervisor', req.params.ref);
+      return present.hypervisor(await ctx.client.hypervisors.drain(host.id, req.body.reason));
     },
   });
 
@@ -110,7 +110,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     body: Empty,
     response: { 200: HypervisorResource },
     handler: async (req) => {
-      const host = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      const host = await ctx.node('hypervisor', req.params.ref);
       return present.hypervisor(await ctx.client.hypervisors.undrain(host.id));
     },
   });
@@ -124,7 +124,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     params: RefParams,
     response: { 204: Type.Null() },
     handler: async (req, reply) => {
-      const host = await ctx.node('hypervisor', (req.params as Body<typeof RefParams>).ref);
+      const host = await ctx.node('hypervisor', req.params.ref);
       await ctx.client.hypervisors.remove(host.id);
       reply.status(204);
       return null;

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { ApiContext } from '../context';
 import { nodeHref } from '../present';
 import { route } from '../route';
-import { KeyParams, NodeLink, type Body } from '../schemas';
+import { KeyParams, NodeLink } from '../schemas';
 
 export function keyRoutes(app: FastifyInstance, ctx: ApiContext): void {
   route(app, {
@@ -16,7 +16,7 @@ export function keyRoutes(app: FastifyInstance, ctx: ApiContext): void {
     params: KeyParams,
     response: { 200: Type.Object({ key: Type.String(), owner: NodeLink }) },
     handler: async (req) => {
-      const { key } = req.params as Body<typeof KeyParams>;
+      const { key } = req.params;
       const owner = await ctx.client.nodes.owner(key);
       return { key, owner: { id: owner.id, name: owner.name, type: owner.type, href: nodeHref(owner) } };
     },

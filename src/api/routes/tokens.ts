@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { ApiContext } from '../context';
 import * as present from '../present';
 import { route } from '../route';
-import { TokenCreate, TokenCreated, TokenParams, TokenResource, listOf, type Body } from '../schemas';
+import { TokenCreate, TokenCreated, TokenParams, TokenResource, listOf } from '../schemas';
 
 export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const tag = 'tokens';
@@ -31,7 +31,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
     body: TokenCreate,
     response: { 201: TokenCreated },
     handler: async (req, reply) => {
-      const body = req.body as Body<typeof TokenCreate>;
+      const body = req.body;
       const { token, secret } = await ctx.tokens.create({ name: body.name, role: body.role, createdBy: `api:${req.principal?.name ?? 'unknown'}` });
       req.log.info({ tokenId: token.id, role: token.role, by: req.principal?.name }, 'token created');
       reply.status(201).header('location', present.href.token(token.id));
@@ -48,7 +48,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
     params: TokenParams,
     response: { 200: TokenResource },
     handler: async (req) => {
-      const token = await ctx.tokens.revoke((req.params as Body<typeof TokenParams>).id);
+      const token = await ctx.tokens.revoke(req.params.id);
       req.log.info({ tokenId: token.id, by: req.principal?.name }, 'token revoked');
       return present.token(token);
     },
