@@ -251,8 +251,8 @@ export const CHAOS_DEFAULTS: Omit<ChaosOptions, 'seed'> = {
   names: 24,
   lanes: 6,
   killEverySeconds: 6,
-  faults: { transient: 0.06, permanent: 0.02 },
-  cancelRate: 0.08,
+  faults: { transient: 0.12, permanent: 0.05 },
+  cancelRate: 0.1,
   laneWaitMs: 45_000,
   quiesceTimeoutMs: 180_000,
 };
@@ -337,11 +337,11 @@ async function chaosOn(stack: Stack, o: ChaosOptions, log: (line: string) => voi
       submitted++;
       const record: CommandRecord = { planned: await generator.next() };
       records.push(record);
+      if (records.length % 20 === 0) log(`${records.length} commands submitted, ${kills} kills so far`);
       const cancelAfter = laneRandom.chance(o.cancelRate) ? laneRandom.int(0, 2000) : undefined;
       const done = follow(stack, record, cancelAfter);
       following.push(done);
       await Promise.race([done, sleep(o.laneWaitMs)]);
-      if (records.length % 20 === 0) log(`${records.length} commands submitted, ${kills} kills`);
     }
   });
   await Promise.all(lanes);
@@ -357,6 +357,9 @@ async function chaosOn(stack: Stack, o: ChaosOptions, log: (line: string) => voi
   await Promise.race([Promise.all(following), sleep(o.quiesceTimeoutMs)]);
   for (const r of records) r.outcome ??= 'unended';
 
+  for (const r of records.filter((x) => x.outcome === 'unsubmitted' || x.outcome === 'unended')) {
+    log(`${r.outcome}: ${describePlanned(r.planned)}: ${r.workflowId ?? r.message ?? ''}`);
+  }
   const settleRounds = await settle(stack, log);
   const violations = await findViolations(stack);
   const outcomes = { completed: 0, failed: 0, cancelled: 0, rejected: 0, unsubmitted: 0, unended: 0 } as Record<Outcome, number>;
@@ -435,9 +438,11 @@ async function snapshot(stack: Stack): Promise<string> {
 
 // --- the report --------------------------------------------------------------------------
 
+const PLAIN = { head: [], border: [] };
+
 export function formatReport(reports: readonly ChaosReport[]): string {
   const lines: string[] = [];
-  const figures = new Table({ head: ['', ...reports.map((r) => r.database)] });
+  const figures = new Table({ head: ['', ...reports.map((r) => r.database)], style: PLAIN });
   const row = (label: string, f: (r: ChaosReport) => string | number) => figures.push([label, ...reports.map((r) => String(f(r)))]);
   row('seed', (r) => r.seed);
   row('commands', (r) => r.records.length);
@@ -450,13 +455,13 @@ export function formatReport(reports: readonly ChaosReport[]): string {
   lines.push(figures.toString());
   const codes = new Set(reports.flatMap((r) => Object.keys(r.codes)));
   if (codes.size) {
-    const t = new Table({ head: ['failures and refusals', ...reports.map((r) => r.database)] });
+    const t = new Table({ head: ['failures and refusals', ...reports.map((r) => r.database)], style: PLAIN });
     for (const c of [...codes].sort()) t.push([c, ...reports.map((r) => String(r.codes[c] ?? 0))]);
     lines.push(t.toString());
   }
   for (const r of reports) {
     if (!r.violations.length) continue;
-    const t = new Table({ head: [`${r.database} (seed ${r.seed})`, 'subject', 'detail'], colWidths: [30, 24, 90], wordWrap: true });
+    const t = new Table({ head: [`${r.database} (seed ${r.seed})`, 'subject', 'detail'], colWidths: [30, 24, 90], wordWrap: true, style: PLAIN });
     for (const v of r.violations) t.push([v.invariant, v.subject, v.detail]);
     lines.push(t.toString());
   }
