@@ -246,7 +246,7 @@ export interface ChaosOptions {
 }
 
 export const CHAOS_DEFAULTS: Omit<ChaosOptions, 'seed'> = {
-  commands: 120,
+  commands: 100,
   hosts: 10,
   names: 24,
   lanes: 6,
@@ -317,14 +317,18 @@ async function chaosOn(stack: Stack, o: ChaosOptions, log: (line: string) => voi
   let kills = 0;
   let chaos = true;
   const killerRandom = new Random(random.int(0, 2 ** 31));
+  const pollers = new Set<string>();
+  await newWorkerPolls(stack, pollers);
   const killer = (async () => {
     while (chaos) {
+      // Counted from when the worker polls, so a slow start on a busy machine still gets its time.
       await sleep(o.killEverySeconds * 1000 * (0.5 + killerRandom.float()));
       if (!chaos) break;
       await stack.killWorker();
       kills++;
       await sleep(killerRandom.int(0, 1000));
       await stack.startWorker();
+      await newWorkerPolls(stack, pollers);
     }
   })();
 
@@ -414,6 +418,28 @@ export async function settle(stack: Stack, log: (line: string) => void = () => u
   }
   return maxRounds;
 }
+
+/** Waits until a worker not in `known` polls the task queue (workers name themselves pid@host), and adds it. */
+async function newWorkerPolls(stack: Stack, known: Set<string>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { pollers } = await stack.client.temporal.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: TASK_QUEUE },
+      taskQueueType: WORKFLOW_TASK_QUEUE,
+    });
+    const fresh = (pollers ?? []).map((p) => p.identity ?? '').filter((id) => id && !known.has(id));
+    if (fresh.length) {
+      for (const id of fresh) known.add(id);
+      return;
+    }
+    await sleep(250);
+  }
+  throw new Error(`no new worker polled ${TASK_QUEUE} within ${timeoutMs} ms`);
+}
+
+/** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW */
+const WORKFLOW_TASK_QUEUE = 1;
 
 async function waitForCycles(stack: Stack): Promise<void> {
   const query = `WorkflowType IN ('monitorCycle', 'collectorCycle') AND ExecutionStatus = 'Running'`;

@@ -183,7 +183,8 @@ export async function findViolations(stack: Stack): Promise<Violation[]> {
     const used = await r.usage(h.id);
     const max = allowance(h.definition);
     if (used.cpus > max.cpus || used.memoryMiB > max.memoryMiB || used.diskGiB > max.diskGiB) {
-      add('over capacity', h.name, `claims ${JSON.stringify(used)} exceed ${JSON.stringify(max)}`);
+      const held = (await r.children(h.id)).map((n) => `${n.name} (${n.type} ${n.state}, ${String((n.definition as { cpus?: number }).cpus ?? (n.definition as PlaceholderDefinition).resources?.cpus)} cpu)`);
+      add('over capacity', h.name, `claims ${JSON.stringify(used)} exceed ${JSON.stringify(max)}: ${held.join(', ')}`);
     }
   }
 
