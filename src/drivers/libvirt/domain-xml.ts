@@ -1,63 +1,11 @@
-// Domain XML: built from a container's definition with a small escaping builder, and read back
-// from `virsh dumpxml` as text (no XML parser is installed; libvirt's own output is regular).
+// Domain XML: built from a container's definition, and read back from `virsh dumpxml`.
+import { childNamed, childrenNamed, el, elementsOf, localName, parseXml, renderXml, textOf, type XmlElement } from './xml';
+
+export { escapeXml, unescapeXml } from './xml';
 
 /** Namespace of vmflow's `<metadata>` element inside a domain. */
 export const METADATA_NS = 'urn:vmflow:container:1';
-
-export function escapeXml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) =>
-    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&apos;',
-  );
-}
-
-export function unescapeXml(value: string): string {
-  return value.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
-    switch (e) {
-      case 'amp':
-        return '&';
-      case 'lt':
-        return '<';
-      case 'gt':
-        return '>';
-      case 'quot':
-        return '"';
-      case 'apos':
-        return "'";
-      default:
-        return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
-    }
-  });
-}
-
-type Attrs = Record<string, string | number | undefined>;
-type Child = XmlElement | string | undefined | false;
-
-/** One element; text children are escaped when rendered, attribute values too. */
-export interface XmlElement {
-  readonly tag: string;
-  readonly attrs: Attrs;
-  readonly children: readonly Child[];
-}
-
-export function el(tag: string, attrs: Attrs = {}, ...children: Child[]): XmlElement {
-  return { tag, attrs, children };
-}
-
-export function renderXml(node: XmlElement, indent = ''): string {
-  const attrs = Object.entries(node.attrs)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` ${k}='${escapeXml(String(v))}'`)
-    .join('');
-  const kids = node.children.filter((c): c is XmlElement | string => c !== undefined && c !== false);
-  if (kids.length === 0) return `${indent}<${node.tag}${attrs}/>`;
-  if (kids.every((c) => typeof c === 'string')) {
-    return `${indent}<${node.tag}${attrs}>${kids.map((c) => escapeXml(c as string)).join('')}</${node.tag}>`;
-  }
-  const inner = kids
-    .map((c) => (typeof c === 'string' ? `${indent}  ${escapeXml(c)}` : renderXml(c, `${indent}  `)))
-    .join('\n');
-  return `${indent}<${node.tag}${attrs}>\n${inner}\n${indent}</${node.tag}>`;
-}
+const METADATA_PREFIX = 'vmflow';
 
 /** How the domain's network interface attaches; no variant changes the host's bridges. */
 export type InterfaceSource =
@@ -90,33 +38,38 @@ export interface DomainXmlInput {
   readonly metadata: ContainerMetadata;
 }
 
+function metadataXml(m: ContainerMetadata): XmlElement {
+  const field = (name: keyof ContainerMetadata, value: string | number | undefined) =>
+    value !== undefined && el(`${METADATA_PREFIX}:${name}`, {}, String(value));
+  return el(
+    `${METADATA_PREFIX}:container`,
+    { [`xmlns:${METADATA_PREFIX}`]: METADATA_NS },
+    field('id', m.id),
+    field('kind', m.kind),
+    field('ip', m.ip),
+    field('diskGiB', m.diskGiB),
+    field('image', m.image),
+  );
+}
+
+function interfaceXml(mac: string, iface: InterfaceSource): XmlElement {
+  const source =
+    iface.type === 'network'
+      ? el('source', { network: iface.network })
+      : iface.type === 'bridge'
+        ? el('source', { bridge: iface.bridge })
+        : undefined;
+  return el('interface', { type: iface.type }, el('mac', { address: mac }), source, el('model', { type: 'virtio' }));
+}
+
 /** A domain with one qcow2 disk, one NIC with the container's MAC, a serial console and no graphics. */
 export function domainXml(d: DomainXmlInput): string {
-  const iface =
-    d.iface.type === 'network'
-      ? el('source', { network: d.iface.network })
-      : d.iface.type === 'bridge'
-        ? el('source', { bridge: d.iface.bridge })
-        : undefined;
-  const m = d.metadata;
   const domain = el(
     'domain',
     { type: d.domainType },
     el('name', {}, d.name),
     el('uuid', {}, d.uuid),
-    el(
-      'metadata',
-      {},
-      el(
-        'vmflow:container',
-        { 'xmlns:vmflow': METADATA_NS },
-        el('vmflow:id', {}, m.id),
-        el('vmflow:kind', {}, m.kind),
-        el('vmflow:ip', {}, m.ip),
-        el('vmflow:diskGiB', {}, String(m.diskGiB)),
-        m.image !== undefined && el('vmflow:image', {}, m.image),
-      ),
-    ),
+    el('metadata', {}, metadataXml(d.metadata)),
     el('memory', { unit: 'MiB' }, String(d.memoryMiB)),
     el('currentMemory', { unit: 'MiB' }, String(d.memoryMiB)),
     el('vcpu', { placement: 'static' }, String(d.cpus)),
@@ -137,19 +90,13 @@ export function domainXml(d: DomainXmlInput): string {
         el('source', { file: d.diskPath }),
         el('target', { dev: 'vda', bus: 'virtio' }),
       ),
-      el(
-        'interface',
-        { type: d.iface.type },
-        el('mac', { address: d.mac }),
-        iface,
-        el('model', { type: 'virtio' }),
-      ),
+      interfaceXml(d.mac, d.iface),
       el('serial', { type: 'pty' }, el('target', { port: 0 })),
       el('console', { type: 'pty' }, el('target', { type: 'serial', port: 0 })),
       el('memballoon', { model: 'none' }),
     ),
   );
-  return renderXml(domain) + '\n';
+  return renderXml(domain);
 }
 
 /** What vmflow reads back from a domain's XML. */
@@ -180,87 +127,87 @@ const UNIT_TO_KIB: Record<string, number> = {
   tib: 1024 ** 3,
 };
 
-function text(xml: string, re: RegExp): string | undefined {
-  const m = re.exec(xml);
-  return m ? unescapeXml(m[1]!) : undefined;
+function domainRoot(xml: string): XmlElement {
+  const root = parseXml(xml);
+  if (root.tag !== 'domain') throw new Error(`expected a <domain> document, got <${root.tag}>`);
+  return root;
 }
 
-/** The disk blocks of a domain XML, with their offsets, so one can be rewritten in place. */
-function diskBlocks(xml: string): { start: number; block: string }[] {
-  const out: { start: number; block: string }[] = [];
-  const re = /<disk\b[^>]*>[\s\S]*?<\/disk>/g;
-  for (let m = re.exec(xml); m; m = re.exec(xml)) {
-    if (/\bdevice=(['"])disk\1/.test(m[0]) && /\btype=(['"])file\1/.test(m[0].slice(0, m[0].indexOf('>')))) {
-      out.push({ start: m.index, block: m[0] });
-    }
-  }
-  return out;
+/** The domain's file-backed disks (not cdroms or floppies), in document order. */
+function fileDisks(domain: XmlElement): XmlElement[] {
+  return childrenNamed(childNamed(domain, 'devices'), 'disk').filter(
+    (d) => d.attrs.type === 'file' && d.attrs.device === 'disk',
+  );
 }
 
-const SOURCE_FILE = /(<source\b[^>]*\bfile=)(['"])(.*?)\2/;
+/** vmflow's element inside `<metadata>`, whatever prefix the document binds to METADATA_NS. */
+function containerMetadata(domain: XmlElement): XmlElement | undefined {
+  return elementsOf(childNamed(domain, 'metadata')).find((e) => {
+    if (localName(e.tag) !== 'container') return false;
+    const prefix = e.tag.includes(':') ? e.tag.slice(0, e.tag.indexOf(':')) : undefined;
+    return (prefix ? e.attrs[`xmlns:${prefix}`] : e.attrs.xmlns) === METADATA_NS;
+  });
+}
 
-export function parseDomainXml(xml: string): DomainFacts {
-  const mem = /<memory\b([^>]*)>(\d+)<\/memory>/.exec(xml);
-  const unit = mem ? (/\bunit=['"](\w+)['"]/.exec(mem[1]!)?.[1] ?? 'KiB') : 'KiB';
-  const memKiB = mem ? Number(mem[2]) * (UNIT_TO_KIB[unit.toLowerCase()] ?? 1) : 0;
-  const disk = diskBlocks(xml)[0];
-  const source = disk ? SOURCE_FILE.exec(disk.block) : null;
-  const meta = /<(\w+:)?container\b[^>]*>([\s\S]*?)<\/\1?container>/.exec(xml)?.[2] ?? '';
-  const field = (name: string) => text(meta, new RegExp(`<(?:\\w+:)?${name}>([^<]*)</(?:\\w+:)?${name}>`));
+function metadataFacts(container: XmlElement | undefined): Partial<ContainerMetadata> {
+  const field = (name: keyof ContainerMetadata): string | undefined => {
+    const found = elementsOf(container).find((c) => localName(c.tag) === name);
+    return found && textOf(found);
+  };
   const diskGiB = field('diskGiB');
   return {
-    name: text(xml, /<name>([^<]*)<\/name>/),
-    uuid: text(xml, /<uuid>([^<]*)<\/uuid>/),
-    cpus: Number(/<vcpu\b[^>]*>(\d+)<\/vcpu>/.exec(xml)?.[1] ?? 0),
-    memoryMiB: Math.round(memKiB / 1024),
-    mac: text(xml, /<mac\b[^>]*\baddress=['"]([^'"]*)['"]/),
-    diskPath: source ? unescapeXml(source[3]!) : undefined,
-    metadata: {
-      id: field('id'),
-      kind: field('kind'),
-      ip: field('ip'),
-      diskGiB: diskGiB === undefined ? undefined : Number(diskGiB),
-      image: field('image'),
-    },
+    id: field('id'),
+    kind: field('kind'),
+    ip: field('ip'),
+    diskGiB: diskGiB === undefined ? undefined : Number(diskGiB),
+    image: field('image'),
+  };
+}
+
+/** A count written as digits; 0 when absent or not a count. */
+function count(element: XmlElement | undefined): number {
+  const t = textOf(element).trim();
+  return /^\d+$/.test(t) ? Number(t) : 0;
+}
+
+function memoryMiB(domain: XmlElement): number {
+  const memory = childNamed(domain, 'memory');
+  const unit = memory?.attrs.unit ?? 'KiB';
+  return Math.round((count(memory) * (UNIT_TO_KIB[unit.toLowerCase()] ?? 1)) / 1024);
+}
+
+function optionalText(element: XmlElement | undefined): string | undefined {
+  return element && textOf(element);
+}
+
+export function parseDomainXml(xml: string): DomainFacts {
+  const domain = domainRoot(xml);
+  const mac = childrenNamed(childNamed(domain, 'devices'), 'interface')
+    .map((i) => childNamed(i, 'mac')?.attrs.address)
+    .find((a) => a !== undefined);
+  return {
+    name: optionalText(childNamed(domain, 'name')),
+    uuid: optionalText(childNamed(domain, 'uuid')),
+    cpus: count(childNamed(domain, 'vcpu')),
+    memoryMiB: memoryMiB(domain),
+    mac,
+    diskPath: childNamed(fileDisks(domain)[0], 'source')?.attrs.file,
+    metadata: metadataFacts(containerMetadata(domain)),
   };
 }
 
 /** Points the domain's file disk at `to` instead of `from`; throws when no disk uses `from`. */
 export function rewriteDiskSource(xml: string, from: string, to: string): string {
-  for (const { start, block } of diskBlocks(xml)) {
-    const m = SOURCE_FILE.exec(block);
-    if (!m || unescapeXml(m[3]!) !== from) continue;
-    const replaced = block.replace(SOURCE_FILE, (_all, head: string, q: string) => `${head}${q}${escapeXml(to)}${q}`);
-    return xml.slice(0, start) + replaced + xml.slice(start + block.length);
-  }
-  throw new Error(`no file disk of the domain uses ${from}`);
-}
-
-/**
- * A storage volume. virsh's `vol-create-as` pastes the name into its XML unescaped (a name with `&`
- * fails to parse), so the driver writes the volume XML itself.
- */
-export function volumeXml(v: {
-  readonly name: string;
-  readonly capacityBytes: number;
-  readonly format: string;
-  readonly backing?: { readonly path: string; readonly format: string };
-}): string {
-  return (
-    renderXml(
-      el(
-        'volume',
-        { type: 'file' },
-        el('name', {}, v.name),
-        el('capacity', { unit: 'bytes' }, String(v.capacityBytes)),
-        el('target', {}, el('format', { type: v.format })),
-        v.backing && el('backingStore', {}, el('path', {}, v.backing.path), el('format', { type: v.backing.format })),
-      ),
-    ) + '\n'
-  );
-}
-
-/** A `dir` storage pool on a folder of the host. */
-export function dirPoolXml(name: string, dir: string): string {
-  return renderXml(el('pool', { type: 'dir' }, el('name', {}, name), el('target', {}, el('path', {}, dir)))) + '\n';
+  const domain = domainRoot(xml);
+  const disk = fileDisks(domain).find((d) => childNamed(d, 'source')?.attrs.file === from);
+  if (!disk) throw new Error(`no file disk of the domain uses ${from}`);
+  const replace = (node: XmlElement | string): XmlElement | string => {
+    if (typeof node === 'string') return node;
+    if (node === disk) {
+      const source = childNamed(disk, 'source')!;
+      return { ...disk, children: disk.children.map((c) => (c === source ? { ...source, attrs: { ...source.attrs, file: to } } : c)) };
+    }
+    return { ...node, children: node.children.map(replace) };
+  };
+  return renderXml(replace(domain) as XmlElement);
 }
