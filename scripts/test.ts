@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   process.env.TEMPORAL_TEST_SERVER ??= temporalTestServer();
   await workflowBundle();
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-  const files = testFiles(path.join(ROOT, 'test')).filter((f) => !filters.length || filters.some((x) => f.includes(x)));
+  const files = testFiles(path.join(ROOT, 'test')).filter((f) => !filters.length || filters.some((x) => path.relative(ROOT, f).includes(x)));
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   const r = spawnSync(
     process.execPath,

@@ -8,7 +8,7 @@ import type { CommandHandle } from '../../src/client/commands';
 import type { CommandResult } from '../../src/domain/commands';
 import { CancelledError, VmflowError } from '../../src/domain/errors';
 import { TASK_QUEUE } from '../../src/domain/names';
-import { mulberry32 } from '../../src/allocator/shuffle';
+import { seededRandom } from '../../src/domain/seeded-random';
 import { COLLECTOR_SCHEDULE, MONITOR_SCHEDULE } from '../../src/monitor/schedules';
 import { SIM_OPERATIONS, type FailureRuleInit } from '../../src/sim/protocol';
 import type { CollectorOptions, CollectorReport, MonitorOptions, MonitorReport } from '../../workflows/monitor';
@@ -19,7 +19,7 @@ import { startStack, type HostSpec, type Stack } from './stack';
 export class Random {
   private readonly next: () => number;
   constructor(readonly seed: number) {
-    this.next = mulberry32(seed);
+    this.next = seededRandom(seed);
   }
   float(): number {
     return this.next();
