@@ -22,6 +22,8 @@ async function main(): Promise<void> {
   process.env.TEMPORAL_TEST_SERVER ??= temporalTestServer();
   await workflowBundle();
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  // `--unit`: only the fast tier (no sim, no registry, Temporal's time-skipping test server).
+  if (process.argv.includes('--unit')) filters.push('test/unit/');
   const files = testFiles(path.join(ROOT, 'test')).filter((f) => !filters.length || filters.some((x) => path.relative(ROOT, f).includes(x)));
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   const r = spawnSync(

@@ -196,7 +196,7 @@ export class Command {
       return { ...out, steps: [...this.done] };
     } catch (err) {
       const cancelled = isCancellation(err);
-      this.error = cancelled ? 'cancelled' : err instanceof Error ? err.message : String(err);
+      this.error = cancelled ? 'cancelled' : messageOf(err);
       if (this.compensations.length) {
         this.phase = 'compensating';
         await CancellationScope.nonCancellable(() => this.compensate());
