@@ -5,7 +5,8 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { META, type HypervisorDefinition, type NodeRecord, type PlaceholderDefinition } from '../src/domain/types';
 import { workflowIds } from '../src/domain/names';
 import type { DriverRegistry, HostRef, HostStatus } from '../src/drivers/driver';
-import { EnvironmentCommands } from '../src/client/commands';
+import { entityStatusQuery, observedSignal } from '../src/domain/messages';
+import { EnvironmentCommands } from '../src/service/commands';
 import { reconcileHost, type HostPoll, type RegisteredContainer } from '../src/monitor/reconcile';
 import type { Registry } from '../src/registry/types';
 import { guardAll } from './guard';
@@ -61,7 +62,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
   /** True when the container's entity has commands queued or running: its state is theirs to set. */
   async function busy(container: string): Promise<boolean> {
     try {
-      const status = await temporal.workflow.getHandle(workflowIds.containerEntity(container)).query<{ queue: unknown[] }>('status');
+      const status = await temporal.workflow.getHandle(workflowIds.containerEntity(container)).query(entityStatusQuery);
       return status.queue.length > 0;
     } catch {
       return false;
@@ -129,7 +130,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       writes += 2;
       drifts++;
       try {
-        await temporal.workflow.getHandle(workflowIds.containerEntity(d.name)).signal('observed', { state: d.to, cause });
+        await temporal.workflow.getHandle(workflowIds.containerEntity(d.name)).signal(observedSignal, { state: d.to, cause });
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
       }
