@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, WithStartWorkflowOperation, WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
 import {
-  type CommandAccepted,
   type CommandArgs,
   type CommandProgress,
   type CommandRequest,
