@@ -8,7 +8,7 @@ import type { EnvironmentArgs } from '../src/domain/environments';
 import { workflowIds } from '../src/domain/names';
 import { META, type ContainerDefinition, type EnvironmentDefinition, type NodeRecord } from '../src/domain/types';
 import type { DriverRegistry } from '../src/drivers/driver';
-import { ContainerCommands } from '../src/client/commands';
+import { ContainerCommands } from '../src/service/commands';
 import { byPriority, type HookDecision, type HookEvent, type Kinds, type Member } from '../src/hooks';
 import type { Provisioner } from '../src/provisioner';
 import type { Registry } from '../src/registry/types';

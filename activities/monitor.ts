@@ -5,7 +5,8 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { META, type HypervisorDefinition, type JsonObject, type NodeRecord, type PlaceholderDefinition } from '../src/domain/types';
 import { workflowIds } from '../src/domain/names';
 import type { DriverRegistry, HostRef, HostStatus } from '../src/drivers/driver';
-import { EnvironmentCommands } from '../src/client/commands';
+import { entityStatusQuery, observedSignal } from '../src/domain/messages';
+import { EnvironmentCommands } from '../src/service/commands';
 import { reconcileHost, registryStateOf, type HostPoll, type RegisteredContainer } from '../src/monitor/reconcile';
 import { applySettlement, count, settle, type Copy } from '../src/monitor/settle';
 import { VersionConflictError } from '../src/domain/errors';
@@ -68,7 +69,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
   /** True when the container's entity has commands queued or running: its state is theirs to set. */
   async function busy(container: string): Promise<boolean> {
     try {
-      const status = await temporal.workflow.getHandle(workflowIds.containerEntity(container)).query<{ queue: unknown[] }>('status');
+      const status = await temporal.workflow.getHandle(workflowIds.containerEntity(container)).query(entityStatusQuery);
       return status.queue.length > 0;
     } catch {
       return false;
@@ -88,7 +89,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
   /** Tells the container's entity what the monitor saw, so it validates new commands against it. */
   async function tellEntity(container: string, state: string, cause: string): Promise<void> {
     try {
-      await temporal.workflow.getHandle(workflowIds.containerEntity(container)).signal('observed', { state, cause });
+      await temporal.workflow.getHandle(workflowIds.containerEntity(container)).signal(observedSignal, { state, cause });
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }

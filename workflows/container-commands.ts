@@ -1,6 +1,7 @@
 // One workflow per container command. Each is a saga: a step that succeeds pushes its undo,
 // and a failure or cancel unwinds them (see kit.ts).
-import { defineUpdate, patched, setHandler, uuid4 } from '@temporalio/workflow';
+import { patched, setHandler, uuid4 } from '@temporalio/workflow';
+import { retargetUpdate } from '../src/domain/messages';
 import { InvalidTransitionError } from '../src/domain/errors';
 import type { CommandResult, TrackedState } from '../src/domain/commands';
 import { META, resourcesOf } from '../src/domain/types';
@@ -250,12 +251,6 @@ export async function cloneContainer(input: CommandInput<'clone'>): Promise<Comm
     };
   });
 }
-
-export interface RetargetArgs {
-  readonly target?: string;
-}
-/** Changes a migration's target before its placeholder is claimed. */
-export const retargetUpdate = defineUpdate<{ target?: string }, [RetargetArgs]>('retarget');
 
 export async function migrateContainer(input: CommandInput<'migrate'>): Promise<CommandResult> {
   const cmd = new Command(input.request);

@@ -11,54 +11,14 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   isCancellation,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { InvalidInputError, type FieldProblem } from '../src/domain/errors';
-import { refuseWith, turnSignal } from './kit';
-
-/** The fields every entity command carries. */
-export interface EntityRequest {
-  readonly commandId: string;
-  readonly command: string;
-  readonly args: object;
-  readonly requestedBy?: string;
-  readonly requestedAt?: string;
-}
-
-export interface Accepted {
-  readonly commandId: string;
-  readonly workflowId: string;
-  /** Commands ahead of this one. */
-  readonly position: number;
-}
-
-export const submitUpdate = defineUpdate<Accepted, [EntityRequest]>('submit');
-/** Moves a queued (not yet running) command to a new position in the queue. */
-export const reorderUpdate = defineUpdate<string[], [{ commandId: string; position: number }]>('reorder');
-/** The monitor reports what it observed (a VM stopped behind vmflow's back). */
-export const observedSignal = defineSignal<[{ state: string; cause: string }]>('observed');
-export const entityStatusQuery = defineQuery<EntityStatus>('status');
-
-export interface FinishedCommand {
-  readonly commandId: string;
-  readonly command: string;
-  readonly workflowId: string;
-  readonly outcome: 'completed' | 'failed' | 'cancelled';
-  readonly error?: string;
-}
-
-export interface EntityStatus {
-  readonly target: string;
-  readonly state: string;
-  readonly queue: ReadonlyArray<{ commandId: string; command: string; workflowId: string; running: boolean }>;
-  readonly recent: readonly FinishedCommand[];
-}
+import { type EntityRequest, type FinishedCommand, entityStatusQuery, observedSignal, reorderUpdate, submitUpdate, turnSignal } from '../src/domain/messages';
+import { refuseWith } from './kit';
 
 export interface EntityInput {
   /** The name of what the entity serves. */

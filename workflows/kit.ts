@@ -7,8 +7,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  defineQuery,
-  defineSignal,
   isCancellation,
   log,
   proxyActivities,
@@ -22,13 +20,10 @@ import type { RegistryActivities } from '../activities/registry';
 import type { HostActivities } from '../activities/hosts';
 import type { HostRef } from '../src/drivers/driver';
 import type { CommandProgress, CommandRequest, ContainerCommand } from '../src/domain/commands';
+import { progressQuery, turnSignal } from '../src/domain/messages';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE } from '../src/domain/names';
 import { HostUnreachableError, UndoIncompleteError, toFailure } from '../src/domain/errors';
 import { TimeoutType } from '@temporalio/common';
-
-export const progressQuery = defineQuery<CommandProgress>('progress');
-/** Sent by the container's entity when this command may run. */
-export const turnSignal = defineSignal('turn');
 
 /**
  * Registry calls are short database transactions: they run as local activities, in the worker

@@ -1,6 +1,6 @@
 // What every route handler works with.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CommandHandle, Vmflow } from '../client';
+import type { CommandHandle, VmflowService } from '../service';
 import type { TokenStore } from '../auth';
 import type { Config } from '../config';
 import { NotFoundError } from '../domain/errors';
@@ -15,7 +15,7 @@ export class ApiContext {
   readonly startedAt = new Date();
 
   constructor(
-    readonly client: Vmflow,
+    readonly client: VmflowService,
     readonly tokens: TokenStore,
     readonly config: ApiConfig,
     readonly metrics: ApiMetrics,

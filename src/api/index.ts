@@ -4,7 +4,7 @@ import Ajv from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import { allows, ROLES, TokenAuthenticator, type Access, type Authenticator, type Role, type TokenStore } from '../auth';
-import type { Vmflow } from '../client';
+import type { VmflowService } from '../service';
 import { ForbiddenError } from '../domain/errors';
 import { commandLogger, createLogger, type Logger } from '../log';
 import { ApiMetrics } from '../metrics';
@@ -24,7 +24,7 @@ export { STATUS_OF_CODE, toHttpError } from './errors';
 export type { ApiConfig } from './context';
 
 export interface ApiOptions {
-  readonly client: Vmflow;
+  readonly client: VmflowService;
   /** The token store: checks bearer tokens and serves /v1/tokens. */
   readonly auth: TokenStore;
   readonly config: ApiConfig;

@@ -1,5 +1,5 @@
 // How resources look on the wire: ISO 8601 UTC times, related resources as `{ id, name, href }`.
-import type { CommandHandle, CommandInfo, CommandSummary, EnvironmentMember } from '../client';
+import type { CommandHandle, CommandInfo, CommandSummary, EnvironmentMember } from '../service';
 import type { TokenInfo } from '../auth';
 import { META, type NodeRecord, type Resources } from '../domain/types';
 

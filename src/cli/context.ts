@@ -1,59 +1,36 @@
-// What every CLI command shares: the configuration, a connected client, and how a submitted
-// command is reported (accepted, followed with --wait, or printed as JSON).
-import os from 'node:os';
-import type { CommandHandle, Vmflow } from '../client';
+// What every operator command shares: the configuration, a client of the REST API, and how a
+// submitted command is reported (accepted, followed with --wait, or printed as JSON).
 import { loadConfig, type Config } from '../config';
-import { follow, printAccepted, webUiLink } from './follow';
+import { ApiClient, tokenOf } from './api-client';
+import { follow, printAccepted } from './follow';
 import { printJson, type OutputOptions } from './output';
+import { kindOf, type Accepted } from './resources';
 
 export interface SubmitOptions extends OutputOptions {
   readonly wait?: boolean;
 }
 
-function identity(): string {
-  try {
-    return `cli:${os.userInfo().username}@${os.hostname()}`;
-  } catch {
-    return 'cli';
-  }
-}
-
-/** Runs `fn` with a client connected to Temporal and the registry, as the configuration says. */
-export async function withClient<T>(fn: (client: Vmflow, config: Config) => Promise<T>): Promise<T> {
+/** Runs `fn` with a client of the API at VMFLOW_API_URL, sending VMFLOW_TOKEN. */
+export async function withApi<T>(fn: (api: ApiClient, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  // Loaded here, not at the top: commands that need no client start faster.
-  const { connect } = await import('../client');
-  let client: Vmflow;
-  try {
-    client = await connect({ temporalAddress: config.temporalAddress, namespace: config.namespace, registryUrl: config.registryUrl, identity: identity() });
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    if (e.code) throw err;
-    throw new Error(`cannot reach Temporal at ${config.temporalAddress} (VMFLOW_TEMPORAL_ADDRESS) or the registry at ${config.registryUrl} (VMFLOW_REGISTRY_URL): ${e.message}`);
-  }
-  try {
-    return await fn(client, config);
-  } finally {
-    await client.close();
-  }
+  return fn(new ApiClient(config.apiUrl, tokenOf(config)), config);
 }
 
 /** Reports an accepted command; with --wait follows it and prints how it ended. */
-export async function reportCommand(handle: CommandHandle<unknown>, options: SubmitOptions, config: Config): Promise<void> {
-  const webUi = webUiLink(config.webUiUrl, config.namespace, handle.workflowId);
-  const accepted = { commandId: handle.commandId, workflowId: handle.workflowId, command: handle.command, kind: handle.kind, target: handle.target, webUi };
+export async function reportCommand(api: ApiClient, accepted: Accepted, options: SubmitOptions): Promise<void> {
+  const summary = { commandId: accepted.commandId, workflowId: accepted.workflowId, command: accepted.command, kind: kindOf(accepted.workflowId), target: accepted.target, webUi: accepted.webUi };
   if (options.output === 'json') {
-    if (!options.wait) return printJson(accepted);
-    const result = await follow(handle, { webUiUrl: config.webUiUrl, namespace: config.namespace, quiet: true });
-    return printJson({ ...accepted, status: 'COMPLETED', result });
+    if (!options.wait) return printJson(summary);
+    const ended = await follow(api, accepted.workflowId, { quiet: true });
+    return printJson({ ...summary, status: ended.status, result: ended.result });
   }
-  printAccepted(handle, { webUiUrl: config.webUiUrl, namespace: config.namespace });
+  printAccepted(accepted);
   if (!options.wait) {
-    process.stdout.write(`  follow it: vmflow commands show ${handle.workflowId} --wait\n`);
+    process.stdout.write(`  follow it: vmflow commands show ${accepted.workflowId} --wait\n`);
     return;
   }
-  const result = (await follow(handle, { webUiUrl: config.webUiUrl, namespace: config.namespace })) as { state?: string; host?: string; created?: { name: string; host: string } } | undefined;
+  const result = (await follow(api, accepted.workflowId)).result as { state?: string; host?: string; created?: { name: string; host: string } } | undefined;
   const where = result?.host ? ` on ${result.host}` : '';
   const created = result?.created ? `; created ${result.created.name} on ${result.created.host}` : '';
-  process.stdout.write(`done: ${handle.target} is ${result?.state ?? 'done'}${where}${created}\n`);
+  process.stdout.write(`done: ${accepted.target} is ${result?.state ?? 'done'}${where}${created}\n`);
 }

@@ -1,15 +1,10 @@
-// `--wait`: follows a command to its end with a live display of its steps (a redrawn line on a
-// terminal, one line per step elsewhere) and prints where it is in the Temporal Web UI.
-import type { CommandHandle } from '../client';
-import type { CommandProgress } from '../domain/commands';
-
-export function webUiLink(webUiUrl: string, namespace: string, workflowId: string): string {
-  return `${webUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-}
+// `--wait`: follows a command through the API to its end, with a live display of its steps (a
+// redrawn line on a terminal, one line per step elsewhere), and prints where it is in the
+// Temporal Web UI.
+import { ApiError, commandPath, type ApiClient } from './api-client';
+import { kindOf, type Accepted, type CommandResource } from './resources';
 
 export interface FollowOptions {
-  readonly webUiUrl: string;
-  readonly namespace: string;
   /** Prints nothing while following (for -o json). */
   readonly quiet?: boolean;
   readonly intervalMs?: number;
@@ -17,13 +12,20 @@ export interface FollowOptions {
 }
 
 /** Prints that a command was accepted, with its Web UI link. */
-export function printAccepted(handle: CommandHandle<unknown>, options: FollowOptions): void {
-  const out = options.out ?? process.stdout;
-  out.write(`${handle.kind} ${handle.target}: ${handle.command} accepted\n  command   ${handle.commandId}\n  workflow  ${handle.workflowId}\n  Web UI    ${webUiLink(options.webUiUrl, options.namespace, handle.workflowId)}\n`);
+export function printAccepted(accepted: Accepted, out: NodeJS.WriteStream = process.stdout): void {
+  out.write(`${kindOf(accepted.workflowId)} ${accepted.target}: ${accepted.command} accepted\n  command   ${accepted.commandId}\n  workflow  ${accepted.workflowId}\n  Web UI    ${accepted.webUi}\n`);
 }
 
-/** Waits for the command's result, showing its steps as they complete; throws its error. */
-export async function follow<R>(handle: CommandHandle<R>, options: FollowOptions): Promise<R> {
+/** The error a command ended with, as the API reported it. */
+export function commandError(c: CommandResource): ApiError {
+  return new ApiError(c.error?.code ?? 'INTERNAL', c.error?.message ?? `${c.workflowId} ended ${c.status.toLowerCase()}`, 0);
+}
+
+/**
+ * Polls the command until it has ended, showing its steps as they complete; returns the ended
+ * command. `throwOnFailure` (the default) throws its error when it did not complete.
+ */
+export async function follow(api: ApiClient, workflowId: string, options: FollowOptions = {}, throwOnFailure = true): Promise<CommandResource> {
   const out = options.out ?? process.stdout;
   const live = !options.quiet && !!out.isTTY;
   const spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -36,42 +38,37 @@ export async function follow<R>(handle: CommandHandle<R>, options: FollowOptions
   const clear = () => {
     if (live && lastLine) out.write('\r\x1b[2K');
   };
-  const outcome = handle.result().then(
-    (value) => ({ ok: true as const, value }),
-    (error: Error) => ({ ok: false as const, error }),
-  );
   for (;;) {
-    const settled = await Promise.race([outcome, new Promise<undefined>((r) => setTimeout(() => r(undefined), options.intervalMs ?? 300))]);
-    if (settled) {
+    const c = await api.get<CommandResource>(commandPath(workflowId));
+    if (c.status !== 'RUNNING') {
       clear();
-      const steps = settled.ok ? ((settled.value as { steps?: string[] } | undefined)?.steps ?? []) : [];
+      const steps: string[] = c.status === 'COMPLETED' ? (c.result?.steps ?? []) : [];
       for (const s of steps.slice(shown)) write(`  ✔ ${s}\n`);
-      if (!settled.ok) {
-        write(`  ✘ ${settled.error.message}\n`);
-        throw settled.error;
+      if (c.status !== 'COMPLETED') {
+        const err = commandError(c);
+        write(`  ✘ ${err.message}\n`);
+        if (throwOnFailure) throw err;
       }
-      return settled.value;
+      return c;
     }
-    let p: (CommandProgress & { status: string }) | undefined;
-    try {
-      p = await handle.progress();
-    } catch {
-      continue;
+    const p = c.progress;
+    if (p) {
+      if (p.stepsDone.length > shown) {
+        clear();
+        for (const s of p.stepsDone.slice(shown)) write(`  ✔ ${s}\n`);
+        shown = p.stepsDone.length;
+        lastLine = '';
+      }
+      const pct = p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : '';
+      const line = p.phase === 'queued' ? `waiting for its turn${p.ahead ? ` (${p.ahead} ahead)` : ''}` : `${p.phase === 'compensating' ? 'undoing: ' : ''}${p.step}${pct}`;
+      if (live) {
+        out.write(`\r\x1b[2K  ${spinner[tick++ % spinner.length]} ${line}`);
+        lastLine = line;
+      } else if (line !== lastLine) {
+        write(`  … ${line}\n`);
+        lastLine = line;
+      }
     }
-    if (p.stepsDone.length > shown) {
-      clear();
-      for (const s of p.stepsDone.slice(shown)) write(`  ✔ ${s}\n`);
-      shown = p.stepsDone.length;
-      lastLine = '';
-    }
-    const pct = p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : '';
-    const line = p.phase === 'queued' ? `waiting for its turn${p.ahead ? ` (${p.ahead} ahead)` : ''}` : `${p.phase === 'compensating' ? 'undoing: ' : ''}${p.step}${pct}`;
-    if (live) {
-      out.write(`\r\x1b[2K  ${spinner[tick++ % spinner.length]} ${line}`);
-      lastLine = line;
-    } else if (line !== lastLine) {
-      write(`  … ${line}\n`);
-      lastLine = line;
-    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 300));
   }
 }

@@ -1,10 +1,12 @@
-// `vmflow` command line: the processes (dev, worker, api, sim) and a command for every operation.
-// Lists print aligned tables, `-o json` prints JSON, `--wait` follows a command to its end; a
-// failure prints its message and exits non-zero.
+// `vmflow` command line: the processes (dev, worker, api, sim, agent), loaded only when run, and a
+// command for every operation, each a request to the REST API. Lists print aligned tables, `-o
+// json` prints JSON, `--wait` follows a command to its end; a failure prints its message and
+// exits non-zero.
 import { Command } from 'commander';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { VmflowError } from '../domain/errors';
+import { ApiError } from './api-client';
 import { commandCommands } from './commands/commands';
 import { containerCommands } from './commands/containers';
 import { controllerCommands } from './commands/controller';
@@ -74,11 +76,13 @@ async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
+    // An error vmflow names (a refusal, a failed command) exits 2; anything else, 1.
+    const refused = err instanceof ApiError ? err.code !== 'UNREACHABLE' && err.code !== 'INTERNAL' : err instanceof VmflowError;
     const cause = (err as { cause?: { message?: string } })?.cause?.message;
-    console.error(`vmflow: ${err instanceof Error ? err.message : String(err)}${cause && !(err instanceof VmflowError) ? ` (${cause})` : ''}`);
-    process.exitCode = err instanceof VmflowError ? 2 : 1;
+    console.error(`vmflow: ${err instanceof Error ? err.message : String(err)}${cause && !refused ? ` (${cause})` : ''}`);
+    process.exitCode = refused ? 2 : 1;
   }
-  // Connections to Temporal and the database are closed by now; nothing left needs the loop.
+  // Whatever a process command opened is closed by now; nothing left needs the loop.
   process.exit();
 }
 

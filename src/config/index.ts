@@ -12,6 +12,10 @@ export interface Config {
   readonly ipPool: string;
   readonly apiHost: string;
   readonly apiPort: number;
+  /** Where the CLI reaches the REST API. */
+  readonly apiUrl: string;
+  /** The bearer token the CLI sends; when empty, the token file `vmflow dev` writes, if any. */
+  readonly apiToken: string;
   readonly simUrl: string;
   readonly simPort: number;
   readonly webUiUrl: string;
@@ -54,6 +58,8 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   ipPool: { env: 'VMFLOW_IP_POOL', kind: 'string', fallback: () => '10.0.0.0/16' },
   apiHost: { env: 'VMFLOW_API_HOST', kind: 'string', fallback: () => '127.0.0.1' },
   apiPort: { env: 'VMFLOW_API_PORT', kind: 'port', fallback: () => 8080 },
+  apiUrl: { env: 'VMFLOW_API_URL', kind: 'url', fallback: (c) => `http://${c.apiHost === '0.0.0.0' ? '127.0.0.1' : c.apiHost}:${c.apiPort}` },
+  apiToken: { env: 'VMFLOW_TOKEN', kind: 'string', fallback: () => '' },
   simPort: { env: 'VMFLOW_SIM_PORT', kind: 'port', fallback: () => 7070 },
   simUrl: { env: 'VMFLOW_SIM_URL', kind: 'url', fallback: (c) => `http://127.0.0.1:${c.simPort}` },
   webUiUrl: { env: 'VMFLOW_WEB_UI_URL', kind: 'url', fallback: () => 'http://127.0.0.1:8233' },

@@ -53,6 +53,9 @@ describe('auth: every route × every caller', () => {
 
   /** A request that succeeds for `role`; containers and environments are the role's own. */
   const FIXTURES: Record<string, (role: Role) => Call> = {
+    // First, while every environment exists: each gets one controller event queued.
+    'POST /v1/controller/start': () => ({ path: '/v1/controller/start', body: {} }),
+    'POST /v1/controller/stop': () => ({ path: '/v1/controller/stop', body: {} }),
     'POST /v1/hypervisors': () => ({ path: '/v1/hypervisors', body: { name: 'hv-auth', definition: { driver: 'sim', address: stack.sim.hostAddress('hv-auth'), capacity: { cpus: 2, memoryMiB: 2048, diskGiB: 50 } } } }),
     'POST /v1/hypervisors/:ref/drain': () => ({ path: '/v1/hypervisors/hv-auth/drain', body: {} }),
     'POST /v1/hypervisors/:ref/undrain': () => ({ path: '/v1/hypervisors/hv-auth/undrain', body: {} }),
@@ -87,6 +90,7 @@ describe('auth: every route × every caller', () => {
   const READS: Record<string, () => string> = {
     'GET /v1/hypervisors/:ref': () => '/v1/hypervisors/hv-1',
     'GET /v1/hypervisors/:ref/containers': () => '/v1/hypervisors/hv-1/containers',
+    'GET /v1/hypervisors/:ref/children': () => '/v1/hypervisors/hv-1/children',
     'GET /v1/containers/:ref': () => '/v1/containers/c-admin',
     'GET /v1/containers/:ref/queue': () => '/v1/containers/c-admin/queue',
     'GET /v1/environments/:ref': () => '/v1/environments/e-admin',

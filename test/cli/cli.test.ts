@@ -1,6 +1,7 @@
 // The TypeScript client and the `vmflow` CLI (as a child process) each drive a container through
 // create → migrate → destroy on a real stack; the CLI's tables, JSON, --wait, exit codes, hypervisor
-// drain and remove, tokens, environments and sim admin.
+// drain and remove, tokens, environments and sim admin. The CLI's operator commands reach only the
+// REST API, with a token: their Temporal address and registry URL point nowhere.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TokenStore } from '../../src/auth';
+import { startApi, type ApiUnderTest } from '../api/support';
 import { eventually } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 
@@ -22,17 +24,20 @@ interface Run {
 
 describe('client and CLI on a real stack', () => {
   let stack: Stack;
+  let api: ApiUnderTest;
   let dataDir: string;
   before(async () => {
     stack = await startStack({ hosts: [{ name: 'hv-1' }, { name: 'hv-2' }, { name: 'hv-3' }] });
+    api = await startApi(stack);
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-cli-'));
   });
   after(async () => {
+    await api?.close();
     await stack?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** The environment of a `vmflow` child: only the settings below reach it. */
+  /** The environment of a process command (`vmflow api`) or a local admin command (`vmflow tokens`): the stack's Temporal and registry. */
   function cliEnv(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VMFLOW_')));
     return Object.assign(env, {
@@ -44,9 +49,27 @@ describe('client and CLI on a real stack', () => {
     });
   }
 
-  /** Runs `vmflow <args>` against the stack. */
+  /** The environment of an operator command: the API and a token; Temporal and the registry are unreachable. */
+  function operatorEnv(token: string = api.tokens.admin): NodeJS.ProcessEnv {
+    return Object.assign(cliEnv(), {
+      VMFLOW_API_URL: api.url,
+      VMFLOW_TOKEN: token,
+      VMFLOW_TEMPORAL_ADDRESS: '127.0.0.1:1',
+      VMFLOW_REGISTRY_URL: 'mysql://nobody:nothing@127.0.0.1:1/none',
+    });
+  }
+
+  /** Runs `vmflow <args>` as an operator, against the stack's API. */
   function vmflow(...args: string[]): Promise<Run> {
-    const env = cliEnv();
+    return run(operatorEnv(), args);
+  }
+
+  /** Runs `vmflow <args>` with the stack's Temporal and registry (tokens, the API process). */
+  function local(...args: string[]): Promise<Run> {
+    return run(cliEnv(), args);
+  }
+
+  function run(env: NodeJS.ProcessEnv, args: string[]): Promise<Run> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -63,6 +86,11 @@ describe('client and CLI on a real stack', () => {
     return r;
   };
   const json = async (...args: string[]) => JSON.parse((await ok(...args, '-o', 'json')).stdout);
+  const localJson = async (...args: string[]) => {
+    const r = await local(...args, '-o', 'json');
+    assert.equal(r.code, 0, `vmflow ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+    return JSON.parse(r.stdout);
+  };
 
   test('the client drives create → migrate → destroy', async () => {
     const client = stack.client;
@@ -103,7 +131,8 @@ describe('client and CLI on a real stack', () => {
     assert.ok(shown.webUi.endsWith(encodeURIComponent(moved.workflowId)));
 
     const node = (await json('containers', 'list')).find((c: { name: string }) => c.name === 'cli-web');
-    assert.equal(node.parentId, (await stack.client.hypervisors.get('hv-2')).id);
+    assert.equal(node.parent.id, (await stack.client.hypervisors.get('hv-2')).id);
+    assert.equal(node.parent.name, 'hv-2');
     const owner = await json('keys', 'owner', `ip:${node.definition.network.ip}`);
     assert.equal(owner.owner.name, 'cli-web');
 
@@ -138,6 +167,21 @@ describe('client and CLI on a real stack', () => {
     assert.match(failedWait.stderr, /hv-none not found/);
   });
 
+  test('the CLI sends its token: none is refused, a viewer reads but may not run commands', async () => {
+    const none = await run(operatorEnv(''), ['containers', 'list']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /vmflow: .*token/i);
+    const viewer = await run(operatorEnv(api.tokens.viewer), ['hypervisors', 'list']);
+    assert.equal(viewer.code, 0, viewer.stderr);
+    assert.match(viewer.stdout, /^NAME\s+STATE\s+DRIVER/);
+    const refused = await run(operatorEnv(api.tokens.viewer), ['containers', 'create', 'viewer-web', '--cpus', '1', '--memory', '512', '--disk', '5']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /operator/);
+    const unreachable = await run({ ...operatorEnv(), VMFLOW_API_URL: 'http://127.0.0.1:1' }, ['containers', 'list']);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /cannot reach the vmflow API at http:\/\/127\.0\.0\.1:1/);
+  });
+
   test('hypervisors: drain marks it draining, remove is refused while containers are on it', async () => {
     await (await stack.client.containers.create('on-3', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-3' })).result();
     assert.match((await ok('hypervisors', 'drain', 'hv-3', '--reason', 'disk swap')).stdout, /hv-3 is draining; 1 container/);
@@ -153,15 +197,16 @@ describe('client and CLI on a real stack', () => {
   });
 
   test('tokens: create prints the secret once, list never does, revoke refuses it from then on', async () => {
-    const created = await json('tokens', 'create', '--role', 'operator', '--name', 'ci');
+    const created = await localJson('tokens', 'create', '--role', 'operator', '--name', 'ci');
     assert.equal(created.token.role, 'operator');
     const store = await TokenStore.open(stack.registryUrl);
     try {
       assert.ok((await store.verify(created.secret)).ok);
-      const listed = await ok('tokens', 'list');
+      const listed = await local('tokens', 'list');
+      assert.equal(listed.code, 0, listed.stderr);
       assert.match(listed.stdout, new RegExp(`${created.token.id}\\s+ci\\s+operator`));
       assert.ok(!listed.stdout.includes(created.secret));
-      await ok('tokens', 'revoke', created.token.id);
+      assert.equal((await local('tokens', 'revoke', created.token.id)).code, 0);
       assert.deepEqual(await store.verify(created.secret), { ok: false, reason: 'revoked' });
     } finally {
       await store.close();
@@ -192,7 +237,7 @@ describe('client and CLI on a real stack', () => {
   });
 
   test('vmflow api serves the REST API with the tokens the CLI makes, and stops on SIGTERM', async () => {
-    const { secret } = await json('tokens', 'create', '--role', 'viewer', '--name', 'api-check');
+    const { secret } = await localJson('tokens', 'create', '--role', 'viewer', '--name', 'api-check');
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'api', '--port', '0'], { cwd: ROOT, env: { ...cliEnv(), VMFLOW_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = await new Promise<string>((resolve, reject) => {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { CollectorOptions, CollectorReport, MonitorOptions, MonitorReport } from '../../workflows/monitor';
-import { TASK_QUEUE } from '../../src/domain/names';
+import { entityStatusQuery } from '../../src/domain/messages';
+import { TASK_QUEUE, workflowIds } from '../../src/domain/names';
 import { META } from '../../src/domain/types';
 import { UPSTREAM_PATH, upstreamAddresses } from '../../src/hooks/nginx';
 import { assertConsistent, eventually } from '../support/invariants';
@@ -29,7 +30,7 @@ describe('monitor and collector', () => {
   /** Waits until an environment has no command queued or running. */
   const settled = (env: string) =>
     eventually(async () => {
-      const status = await stack.client.temporal.workflow.getHandle(`environment/${env}`).query<{ queue: unknown[] }>('status');
+      const status = await stack.client.temporal.workflow.getHandle(workflowIds.environmentEntity(env)).query(entityStatusQuery);
       return status.queue.length === 0;
     }, 60_000, `environment ${env} to settle`);
   const events = async (name: string) => stack.services.registry.events((await stack.client.nodes.get(name)).id, 50);

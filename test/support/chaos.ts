@@ -4,7 +4,7 @@
 // sim and Temporal. The chaos test and `npm run soak` both run `runChaos`.
 import { randomUUID } from 'node:crypto';
 import Table from 'cli-table3';
-import type { CommandHandle } from '../../src/client/commands';
+import type { CommandHandle } from '../../src/service/commands';
 import type { CommandResult } from '../../src/domain/commands';
 import { CancelledError, VmflowError } from '../../src/domain/errors';
 import { TASK_QUEUE } from '../../src/domain/names';

@@ -6,6 +6,16 @@ import * as present from '../present';
 import { route } from '../route';
 import { ContainerResource, DrainBody, Empty, HypervisorCreate, HypervisorResource, RefParams, listOf } from '../schemas';
 
+/** A container or placeholder on a host. */
+const ChildResource = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  type: Type.String(),
+  state: Type.String(),
+  href: Type.String(),
+  definition: Type.Object({}, { additionalProperties: true }),
+});
+
 /** How long POST /v1/hypervisors waits for the first probe before answering 202. */
 const ADD_WAIT_MS = 5_000;
 
@@ -82,6 +92,21 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const children = await ctx.client.registry.children(node.id, 'container');
       const names = await ctx.linkNames(children);
       return { items: children.map((c) => present.container(c, names)), total: children.length };
+    },
+  });
+
+  route(app, {
+    method: 'GET',
+    url: '/v1/hypervisors/:ref/children',
+    role: 'viewer',
+    tag,
+    summary: 'Everything that claims capacity on a hypervisor: its containers and the placeholders of commands in flight',
+    params: RefParams,
+    response: { 200: listOf(ChildResource) },
+    handler: async (req) => {
+      const node = await ctx.node('hypervisor', req.params.ref);
+      const children = await ctx.client.registry.children(node.id);
+      return { items: children.map((c) => ({ id: c.id, name: c.name, type: c.type, state: c.state, href: present.nodeHref(c), definition: c.definition })), total: children.length };
     },
   });
 

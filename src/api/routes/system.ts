@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { NODE_TYPES } from '../../domain/types';
 import type { ApiContext } from '../context';
 import { route } from '../route';
+import { Accepted } from '../schemas';
 
 const VERSION: string = require('../../../package.json').version;
 
@@ -117,6 +118,27 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, counters: { 
       };
     },
   });
+
+  for (const [action, event] of [
+    ['start', 'afterControllerStart'],
+    ['stop', 'beforeControllerStop'],
+  ] as const) {
+    route(app, {
+      method: 'POST',
+      url: `/v1/controller/${action}`,
+      role: 'operator',
+      tag: 'system',
+      summary: `Run ${event} in every environment: one environment command each, followed at its href`,
+      body: Type.Object({}, { additionalProperties: false }),
+      response: { 202: Type.Object({ items: Type.Array(Accepted) }) },
+      handler: async (req, reply) => {
+        const handles = await ctx.client.environments.controller(event);
+        const items = handles.map((h) => ctx.accepted(req, reply, h));
+        reply.status(202);
+        return { items };
+      },
+    });
+  }
 
   route(app, {
     method: 'GET',

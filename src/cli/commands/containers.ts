@@ -2,8 +2,16 @@
 import { Command } from 'commander';
 import type { CreateArgs } from '../../domain/commands';
 import { META, type ContainerDefinition } from '../../domain/types';
-import { reportCommand, withClient, type SubmitOptions } from '../context';
+import { seg } from '../api-client';
+import { reportCommand, withApi, type SubmitOptions } from '../context';
+import type { Accepted, ContainerResource, List } from '../resources';
 import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
+
+/** A container's queued and recent commands, from its entity. */
+interface Queue {
+  readonly queue?: Array<{ command: string; workflowId: string; running: boolean }>;
+  readonly recent?: Array<{ command: string; workflowId: string; outcome: string; error?: string }>;
+}
 
 /** A command that submits: `--wait` and `-o`. */
 function submitting(cmd: Command): Command {
@@ -23,39 +31,30 @@ export function containerCommands(): Command {
       .option('--limit <n>', 'at most this many', flag.integer('--limit', 1), 500)
       .option('--offset <n>', 'skip this many', flag.integer('--offset', 0), 0),
   ).action(async (o: OutputOptions & { host?: string; state?: string; tag?: string; limit: number; offset: number }) =>
-    withClient(async (client) => {
-      const parentId = o.host ? (await client.hypervisors.get(o.host)).id : undefined;
-      const [key, ...value] = (o.tag ?? '').split('=');
-      const list = await client.containers.list({
-        ...(parentId ? { parentId } : {}),
-        ...(o.state ? { state: o.state } : {}),
-        ...(o.tag ? { tag: { key: key!, ...(value.length ? { value: value.join('=') } : {}) } } : {}),
-        limit: o.limit,
-        offset: o.offset,
-      });
-      if (o.output === 'json') return printJson(list);
-      const hosts = new Map((await client.hypervisors.list()).map((h) => [h.id, h.name]));
+    withApi(async (api) => {
+      const { items } = await api.get<List<ContainerResource>>('/v1/containers', { host: o.host, state: o.state, tag: o.tag, limit: o.limit, offset: o.offset });
+      if (o.output === 'json') return printJson(items);
       printTable(
         ['NAME', 'STATE', 'HOST', 'KIND', 'CPUS', 'MEMORY MiB', 'DISK GiB', 'IP', 'AGE'],
-        list.map((c) => {
+        items.map((c) => {
           const d = c.definition as ContainerDefinition;
-          return [c.name, c.state, c.parentId ? hosts.get(c.parentId) : '', d.kind, d.cpus, d.memoryMiB, d.diskGiB, d.network?.ip, age(c.createdAt)];
+          return [c.name, c.state, c.parent?.name, d.kind, d.cpus, d.memoryMiB, d.diskGiB, d.network?.ip, age(c.createdAt)];
         }),
       );
     }),
   );
 
   withOutput(cmd.command('show <container>').description('one container, with its queued and recent commands')).action(async (name: string, o: OutputOptions) =>
-    withClient(async (client) => {
-      const c = await client.containers.get(name);
-      const [host, queue] = await Promise.all([c.parentId ? client.registry.find(c.parentId) : undefined, client.commands.queue(name).catch(() => undefined)]);
-      if (o.output === 'json') return printJson({ ...c, host: host?.name ?? null, commands: queue ?? null });
-      const d = c.definition;
+    withApi(async (api) => {
+      const c = await api.get<ContainerResource>(`/v1/containers/${seg(name)}`);
+      const queue = await api.get<Queue>(`/v1/containers/${seg(c.id)}/queue`).catch(() => undefined);
+      if (o.output === 'json') return printJson({ ...c, host: c.parent?.name ?? null, commands: queue ?? null });
+      const d = c.definition as ContainerDefinition;
       printFields([
         ['name', c.name],
         ['id', c.id],
         ['state', c.state],
-        ['host', host?.name],
+        ['host', c.parent?.name],
         ['kind', d.kind],
         ['resources', `${d.cpus} cpus, ${d.memoryMiB} MiB, ${d.diskGiB} GiB`],
         ['ip', d.network?.ip],
@@ -68,7 +67,7 @@ export function containerCommands(): Command {
         ['created', c.createdAt],
         ['updated', c.updatedAt],
       ]);
-      const q = queue as { queue?: Array<{ command: string; workflowId: string; running: boolean }>; recent?: Array<{ command: string; workflowId: string; outcome: string; error?: string }> } | undefined;
+      const q = queue;
       const rows = [
         ...(q?.queue ?? []).map((x) => [x.command, x.running ? 'running' : 'queued', x.workflowId, '']),
         ...(q?.recent ?? [])
@@ -105,7 +104,7 @@ export function containerCommands(): Command {
       name: string,
       o: SubmitOptions & { kind: string; cpus: number; memory: number; disk: number; image?: string; ip?: string; mac?: string; bridge?: string; hint?: string; group?: string; require?: Record<string, string>; tag?: Record<string, string>; start: boolean },
     ) =>
-      withClient(async (client, config) => {
+      withApi(async (api) => {
         const network = { ...(o.ip ? { ip: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.bridge ? { bridge: o.bridge } : {}) };
         const args: CreateArgs = {
           definition: {
@@ -122,7 +121,7 @@ export function containerCommands(): Command {
           ...(o.hint ? { hint: o.hint } : {}),
           start: o.start,
         };
-        await reportCommand(await client.containers.create(name, args), o, config);
+        await reportCommand(api, await api.post<Accepted>('/v1/containers', { name, ...args }), o);
       }),
   );
 
@@ -135,12 +134,14 @@ export function containerCommands(): Command {
     ['destroy', 'destroy a container: remove it from its host, release its keys'],
   ] as const) {
     submitting(cmd.command(`${command} <container>`).description(what)).action(async (name: string, o: SubmitOptions) =>
-      withClient(async (client, config) => reportCommand(await client.containers[command](name), o, config)),
+      withApi(async (api) =>
+        reportCommand(api, command === 'destroy' ? await api.delete<Accepted>(`/v1/containers/${seg(name)}`) : await api.post<Accepted>(`/v1/containers/${seg(name)}/${command}`), o),
+      ),
     );
   }
 
   submitting(cmd.command('shutdown <container>').description('shut a container down gracefully').option('--timeout <ms>', 'power it off after this long', flag.integer('--timeout', 1))).action(
-    async (name: string, o: SubmitOptions & { timeout?: number }) => withClient(async (client, config) => reportCommand(await client.containers.shutdown(name, o.timeout), o, config)),
+    async (name: string, o: SubmitOptions & { timeout?: number }) => withApi(async (api) => reportCommand(api, await api.post<Accepted>(`/v1/containers/${seg(name)}/shutdown`, o.timeout === undefined ? {} : { timeoutMs: o.timeout }), o)),
   );
 
   submitting(
@@ -152,10 +153,10 @@ export function containerCommands(): Command {
       .option('--disk <GiB>', 'disk in GiB', flag.positive('--disk'))
       .option('--image <image>', 'base image'),
   ).action(async (name: string, o: SubmitOptions & { cpus?: number; memory?: number; disk?: number; image?: string }) =>
-    withClient(async (client, config) => {
+    withApi(async (api) => {
       const definition = { ...(o.cpus ? { cpus: o.cpus } : {}), ...(o.memory ? { memoryMiB: o.memory } : {}), ...(o.disk ? { diskGiB: o.disk } : {}), ...(o.image ? { image: o.image } : {}) };
       if (!Object.keys(definition).length) throw new Error('nothing to update: give --cpus, --memory, --disk or --image');
-      await reportCommand(await client.containers.update(name, { definition }), o, config);
+      await reportCommand(api, await api.post<Accepted>(`/v1/containers/${seg(name)}/update`, { definition }), o);
     }),
   );
 
@@ -168,11 +169,11 @@ export function containerCommands(): Command {
       .option('--hint <hypervisor>', 'place the copy on this host')
       .option('--tag <key=value>', 'a tag of the copy (repeatable)', flag.pairs('--tag')),
   ).action(async (name: string, newName: string, o: SubmitOptions & { ip?: string; mac?: string; hint?: string; tag?: Record<string, string> }) =>
-    withClient(async (client, config) =>
+    withApi(async (api) =>
       reportCommand(
-        await client.containers.clone(name, { name: newName, ...(o.ip ? { ip: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.hint ? { hint: o.hint } : {}), ...(o.tag ? { tags: o.tag } : {}) }),
+        api,
+        await api.post<Accepted>(`/v1/containers/${seg(name)}/clone`, { name: newName, ...(o.ip ? { ip: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.hint ? { hint: o.hint } : {}), ...(o.tag ? { tags: o.tag } : {}) }),
         o,
-        config,
       ),
     ),
   );
@@ -184,7 +185,7 @@ export function containerCommands(): Command {
       .option('--to <hypervisor>', 'target host; the allocator picks one when left out')
       .option('--cold', 'stop, move and start a running container'),
   ).action(async (name: string, o: SubmitOptions & { to?: string; cold?: boolean }) =>
-    withClient(async (client, config) => reportCommand(await client.containers.migrate(name, { ...(o.to ? { target: o.to } : {}), ...(o.cold ? { cold: true } : {}) }), o, config)),
+    withApi(async (api) => reportCommand(api, await api.post<Accepted>(`/v1/containers/${seg(name)}/migrate`, { ...(o.to ? { target: o.to } : {}), ...(o.cold ? { cold: true } : {}) }), o)),
   );
 
   return cmd;

@@ -1,8 +1,10 @@
 // `vmflow controller start|stop`: tells every environment the controller started, or is about to
 // stop, so container kinds can re-register or drain (afterControllerStart / beforeControllerStop).
 import { Command } from 'commander';
-import { withClient } from '../context';
+import { withApi } from '../context';
+import { follow } from '../follow';
 import { printJson, printTable, withOutput, type OutputOptions } from '../output';
+import type { Accepted } from '../resources';
 
 export function controllerCommands(): Command {
   const cmd = new Command('controller').description('controller lifecycle events for every environment');
@@ -11,13 +13,13 @@ export function controllerCommands(): Command {
     ['stop', 'beforeControllerStop'],
   ] as const) {
     withOutput(cmd.command(name).description(`run ${event} in every environment and wait for it`)).action(async (o: OutputOptions) =>
-      withClient(async (client) => {
-        const handles = await client.environments.controller(event);
-        const results = await Promise.allSettled(handles.map((h) => h.result()));
-        const rows = handles.map((h, i) => [h.target, results[i]!.status === 'fulfilled' ? 'done' : `failed: ${(results[i] as PromiseRejectedResult).reason?.message ?? ''}`, h.workflowId]);
+      withApi(async (api) => {
+        const { items } = await api.post<{ items: Accepted[] }>(`/v1/controller/${name}`);
+        const ended = await Promise.all(items.map((a) => follow(api, a.workflowId, { quiet: true }, false)));
+        const rows = items.map((a, i) => [a.target, ended[i]!.status === 'COMPLETED' ? 'done' : `failed: ${ended[i]!.error?.message ?? ended[i]!.status.toLowerCase()}`, a.workflowId]);
         if (o.output === 'json') printJson(rows.map(([environment, outcome, workflowId]) => ({ environment, outcome, workflowId })));
         else printTable(['ENVIRONMENT', 'OUTCOME', 'WORKFLOW'], rows);
-        if (results.some((r) => r.status === 'rejected')) process.exitCode = 2;
+        if (ended.some((c) => c.status !== 'COMPLETED')) process.exitCode = 2;
       }),
     );
   }

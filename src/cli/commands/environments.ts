@@ -2,7 +2,9 @@
 import { Command } from 'commander';
 import type { EnvironmentArgs } from '../../domain/environments';
 import { InvalidInputError } from '../../domain/errors';
-import { reportCommand, withClient, type SubmitOptions } from '../context';
+import { seg } from '../api-client';
+import { reportCommand, withApi, type SubmitOptions } from '../context';
+import type { Accepted, EnvironmentResource, List } from '../resources';
 import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
 
 function submitting(cmd: Command): Command {
@@ -13,8 +15,15 @@ export function environmentCommands(): Command {
   const cmd = new Command('environments').alias('env').description('groups of containers that work together');
 
   withOutput(cmd.command('list').description('list environments')).action(async (o: OutputOptions) =>
-    withClient(async (client) => {
-      const envs = await client.environments.list();
+    withApi(async (api) => {
+      const envs: EnvironmentResource[] = [];
+      // Paged by the API: read every page.
+      for (let offset = 0; ; ) {
+        const page = await api.get<List<EnvironmentResource>>('/v1/environments', { limit: 1000, offset });
+        envs.push(...page.items);
+        offset += page.items.length;
+        if (!page.items.length || offset >= (page.total ?? 0)) break;
+      }
       if (o.output === 'json') return printJson(envs);
       printTable(
         ['NAME', 'STATE', 'MEMBERS', 'DESCRIPTION', 'AGE'],
@@ -24,8 +33,9 @@ export function environmentCommands(): Command {
   );
 
   withOutput(cmd.command('show <environment>').description('one environment and its members, lowest priority first')).action(async (name: string, o: OutputOptions) =>
-    withClient(async (client) => {
-      const [env, members] = await Promise.all([client.environments.get(name), client.environments.members(name)]);
+    withApi(async (api) => {
+      const env = await api.get<EnvironmentResource>(`/v1/environments/${seg(name)}`);
+      const members = env.members.items ?? [];
       if (o.output === 'json') return printJson({ ...env, members });
       printFields([
         ['name', env.name],
@@ -38,7 +48,7 @@ export function environmentCommands(): Command {
       process.stdout.write('\n');
       printTable(
         ['MEMBER', 'KIND', 'PRIORITY', 'STATE', 'HOST', 'IP'],
-        members.map((m) => [m.name, m.kind, m.priority, m.state, m.host, m.ip]),
+        members.map((m) => [m.name, m.kind, m.priority, m.state, m.host?.name, m.ip]),
       );
     }),
   );
@@ -50,8 +60,8 @@ export function environmentCommands(): Command {
       .option('--description <text>', 'what it is for')
       .option('--anti-affinity', 'keep its members on different hosts'),
   ).action(async (name: string, o: SubmitOptions & { description?: string; antiAffinity?: boolean }) =>
-    withClient(async (client, config) =>
-      reportCommand(await client.environments.create(name, { ...(o.description ? { description: o.description } : {}), ...(o.antiAffinity ? { antiAffinity: true } : {}) }), o, config),
+    withApi(async (api) =>
+      reportCommand(api, await api.post<Accepted>('/v1/environments', { name, ...(o.description ? { description: o.description } : {}), ...(o.antiAffinity ? { antiAffinity: true } : {}) }), o),
     ),
   );
 
@@ -68,7 +78,7 @@ export function environmentCommands(): Command {
       .option('--hint <hypervisor>', 'place the new container on this host'),
   ).action(
     async (env: string, container: string | undefined, o: SubmitOptions & { create?: string; kind: string; cpus?: number; memory?: number; disk?: number; image?: string; hint?: string }) =>
-      withClient(async (client, config) => {
+      withApi(async (api) => {
         if (!!container === !!o.create) throw new InvalidInputError([{ field: 'container', problem: 'give either an existing container or --create <name>, not both' }], 'arguments');
         let args: EnvironmentArgs['add'];
         if (o.create) {
@@ -82,13 +92,13 @@ export function environmentCommands(): Command {
             },
           };
         } else args = { container: container! };
-        await reportCommand(await client.environments.add(env, args), o, config);
+        await reportCommand(api, await api.post<Accepted>(`/v1/environments/${seg(env)}/members`, args), o);
       }),
   );
 
   submitting(cmd.command('remove <environment> <container>').description('remove a member').option('--destroy', 'destroy the container too')).action(
     async (env: string, container: string, o: SubmitOptions & { destroy?: boolean }) =>
-      withClient(async (client, config) => reportCommand(await client.environments.remove(env, container, o.destroy ? { destroy: true } : {}), o, config)),
+      withApi(async (api) => reportCommand(api, await api.delete<Accepted>(`/v1/environments/${seg(env)}/members/${seg(container)}`, { destroy: o.destroy }), o)),
   );
 
   for (const [command, what] of [
@@ -99,16 +109,18 @@ export function environmentCommands(): Command {
     ['destroy', 'destroy the environment and its members'],
   ] as const) {
     submitting(cmd.command(`${command} <environment>`).description(what)).action(async (env: string, o: SubmitOptions) =>
-      withClient(async (client, config) => reportCommand(await client.environments[command](env), o, config)),
+      withApi(async (api) =>
+        reportCommand(api, command === 'destroy' ? await api.delete<Accepted>(`/v1/environments/${seg(env)}`) : await api.post<Accepted>(`/v1/environments/${seg(env)}/${command}`), o),
+      ),
     );
   }
 
   submitting(cmd.command('down <environment> <container>').description('mark a member down and run the isDown hooks').requiredOption('--cause <text>', 'why it is down')).action(
-    async (env: string, container: string, o: SubmitOptions & { cause: string }) => withClient(async (client, config) => reportCommand(await client.environments.down(env, container, o.cause), o, config)),
+    async (env: string, container: string, o: SubmitOptions & { cause: string }) => withApi(async (api) => reportCommand(api, await api.post<Accepted>(`/v1/environments/${seg(env)}/members/${seg(container)}/down`, { cause: o.cause }), o)),
   );
 
   submitting(cmd.command('up <environment> <container>').description('mark a member up again and run the isUp hooks')).action(async (env: string, container: string, o: SubmitOptions) =>
-    withClient(async (client, config) => reportCommand(await client.environments.up(env, container), o, config)),
+    withApi(async (api) => reportCommand(api, await api.post<Accepted>(`/v1/environments/${seg(env)}/members/${seg(container)}/up`), o)),
   );
 
   return cmd;

@@ -1,12 +1,14 @@
 // `vmflow hypervisors`: add, list, show, drain, undrain, remove.
 import { Command, Option } from 'commander';
-import { DRIVER_NAMES, META, type HypervisorDefinition, type NodeRecord } from '../../domain/types';
-import { withClient } from '../context';
+import { DRIVER_NAMES, META, type HypervisorDefinition } from '../../domain/types';
+import { seg } from '../api-client';
+import { withApi } from '../context';
 import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
+import type { ChildResource, ContainerResource, HypervisorResource, List } from '../resources';
 
-function hostRow(h: NodeRecord, used?: { cpus: number; memoryMiB: number; diskGiB: number }) {
+function hostRow(h: HypervisorResource) {
   const d = h.definition as HypervisorDefinition;
-  const u = used ?? { cpus: 0, memoryMiB: 0, diskGiB: 0 };
+  const u = h.usage ?? { cpus: 0, memoryMiB: 0, diskGiB: 0 };
   return [h.name, h.state, d.driver, `${u.cpus}/${d.capacity.cpus}`, `${u.memoryMiB}/${d.capacity.memoryMiB}`, `${u.diskGiB}/${d.capacity.diskGiB}`, h.metadata[META.load], age(h.metadata[META.lastContact] as string | undefined)];
 }
 const HEAD = ['NAME', 'STATE', 'DRIVER', 'CPUS', 'MEMORY MiB', 'DISK GiB', 'LOAD', 'SEEN'];
@@ -15,20 +17,20 @@ export function hypervisorCommands(): Command {
   const cmd = new Command('hypervisors').alias('hv').description('hosts that run containers');
 
   withOutput(cmd.command('list').description('list hypervisors with claimed/total capacity')).action(async (o: OutputOptions) =>
-    withClient(async (client) => {
-      const [hosts, snapshot] = await Promise.all([client.hypervisors.list(), client.registry.hostSnapshot()]);
-      if (o.output === 'json') return printJson(hosts);
-      const used = new Map(snapshot.map((s) => [s.id, s.used]));
-      printTable(HEAD, hosts.map((h) => hostRow(h, used.get(h.id))));
+    withApi(async (api) => {
+      const { items } = await api.get<List<HypervisorResource>>('/v1/hypervisors');
+      if (o.output === 'json') return printJson(items);
+      printTable(HEAD, items.map(hostRow));
     }),
   );
 
   withOutput(cmd.command('show <hypervisor>').description('one hypervisor, its usage and its containers')).action(async (ref: string, o: OutputOptions) =>
-    withClient(async (client) => {
-      const host = await client.hypervisors.get(ref);
-      const [usage, children] = await Promise.all([client.registry.usage(host.id), client.registry.children(host.id)]);
-      if (o.output === 'json') return printJson({ ...host, usage, children: children.map((c) => ({ id: c.id, name: c.name, type: c.type, state: c.state })) });
-      const d = host.definition;
+    withApi(async (api) => {
+      const host = await api.get<HypervisorResource>(`/v1/hypervisors/${seg(ref)}`);
+      const { items: children } = await api.get<List<ChildResource>>(`/v1/hypervisors/${seg(host.id)}/children`);
+      const usage = host.usage ?? { cpus: 0, memoryMiB: 0, diskGiB: 0 };
+      if (o.output === 'json') return printJson({ ...host, children: children.map((c) => ({ id: c.id, name: c.name, type: c.type, state: c.state })) });
+      const d = host.definition as HypervisorDefinition;
       printFields([
         ['name', host.name],
         ['id', host.id],
@@ -68,7 +70,7 @@ export function hypervisorCommands(): Command {
       .option('--agent-queue <queue>', 'task queue of an agent on the host')
       .option('--tag <key=value>', 'a tag (repeatable)', flag.pairs('--tag')),
   ).action(async (name: string, o: OutputOptions & { driver: string; address: string; cpus: number; memory: number; disk: number; overcommit?: Record<string, string>; label?: Record<string, string>; agentQueue?: string; tag?: Record<string, string> }) =>
-    withClient(async (client) => {
+    withApi(async (api) => {
       const definition = {
         driver: o.driver,
         address: o.address,
@@ -76,35 +78,37 @@ export function hypervisorCommands(): Command {
         ...(o.overcommit ? { overcommit: Object.fromEntries(Object.entries(o.overcommit).map(([k, v]) => [k, Number(v)])) } : {}),
         ...(o.label ? { labels: o.label } : {}),
         ...(o.agentQueue ? { agentQueue: o.agentQueue } : {}),
-      } as unknown as HypervisorDefinition;
-      const host = await client.hypervisors.add(name, definition, o.tag);
-      if (o.output === 'json') return printJson(host);
-      process.stdout.write(`hypervisor ${host.name} added (${host.id}), state ${host.state}\n`);
+      };
+      // 201 with the host once probed; 202 while a host that does not answer yet is still being probed.
+      const out = await api.post<HypervisorResource | { name: string; workflowId: string; webUi: string }>('/v1/hypervisors', { name, definition, ...(o.tag ? { tags: o.tag } : {}) });
+      if (o.output === 'json') return printJson(out);
+      if ('workflowId' in out) process.stdout.write(`hypervisor ${out.name} accepted; its first probe is still running\n  workflow  ${out.workflowId}\n  Web UI    ${out.webUi}\n`);
+      else process.stdout.write(`hypervisor ${out.name} added (${out.id}), state ${out.state}\n`);
     }),
   );
 
   withOutput(cmd.command('drain <hypervisor>').description('place no new containers on it; what runs there stays').option('--reason <text>', 'why')).action(
     async (ref: string, o: OutputOptions & { reason?: string }) =>
-      withClient(async (client) => {
-        const host = await client.hypervisors.drain(ref, o.reason);
-        const count = (await client.registry.children(host.id, 'container')).length;
+      withApi(async (api) => {
+        const host = await api.post<HypervisorResource>(`/v1/hypervisors/${seg(ref)}/drain`, o.reason ? { reason: o.reason } : {});
         if (o.output === 'json') return printJson(host);
-        process.stdout.write(`hypervisor ${host.name} is draining; ${count} container(s) still on it (vmflow containers migrate <name> to move them)\n`);
+        const { items } = await api.get<List<ContainerResource>>(`/v1/hypervisors/${seg(host.id)}/containers`);
+        process.stdout.write(`hypervisor ${host.name} is draining; ${items.length} container(s) still on it (vmflow containers migrate <name> to move them)\n`);
       }),
   );
 
   withOutput(cmd.command('undrain <hypervisor>').description('take a draining host back into placement')).action(async (ref: string, o: OutputOptions) =>
-    withClient(async (client) => {
-      const host = await client.hypervisors.undrain(ref);
+    withApi(async (api) => {
+      const host = await api.post<HypervisorResource>(`/v1/hypervisors/${seg(ref)}/undrain`);
       if (o.output === 'json') return printJson(host);
       process.stdout.write(`hypervisor ${host.name} is ${host.state}\n`);
     }),
   );
 
   withOutput(cmd.command('remove <hypervisor>').description('deprovision a host; refused while containers or claims are on it')).action(async (ref: string, o: OutputOptions) =>
-    withClient(async (client) => {
-      const host = await client.hypervisors.get(ref);
-      await client.hypervisors.remove(host.id);
+    withApi(async (api) => {
+      const host = await api.get<HypervisorResource>(`/v1/hypervisors/${seg(ref)}`);
+      await api.delete(`/v1/hypervisors/${seg(host.id)}`);
       if (o.output === 'json') return printJson({ removed: host.id, name: host.name });
       process.stdout.write(`hypervisor ${host.name} removed\n`);
     }),

@@ -1,13 +1,16 @@
 // `vmflow keys owner ip:10.0.0.5`: who owns a unique key.
 import { Command } from 'commander';
-import { withClient } from '../context';
+import { seg } from '../api-client';
+import { withApi } from '../context';
+import type { NodeResource } from '../resources';
 import { printJson, printTable, withOutput, type OutputOptions } from '../output';
 
 export function keyCommands(): Command {
   const cmd = new Command('keys').description('unique keys: name:, ip:, mac:, volume:, claim:');
   withOutput(cmd.command('owner <key>').description('the node that owns a key')).action(async (key: string, o: OutputOptions) =>
-    withClient(async (client) => {
-      const node = await client.nodes.owner(key);
+    withApi(async (api) => {
+      const owned = await api.get<{ key: string; owner: { id: string } }>(`/v1/keys/${seg(key)}`);
+      const node = await api.get<NodeResource & { type: string }>(`/v1/nodes/${seg(owned.owner.id)}`);
       if (o.output === 'json') return printJson({ key, owner: node });
       printTable(['KEY', 'OWNER', 'TYPE', 'STATE', 'ID'], [[key, node.name, node.type, node.state, node.id]]);
     }),

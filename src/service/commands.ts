@@ -1,8 +1,8 @@
-// Submitting container commands and following them: the handle every command returns.
+// Submitting container and environment commands to their entities, and following them: the
+// handle every command returns, and the listing of commands from Temporal's visibility.
 import { randomUUID } from 'node:crypto';
 import { Client, WithStartWorkflowOperation, WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
 import {
-  type CommandAccepted,
   type CommandArgs,
   type CommandProgress,
   type CommandRequest,
@@ -15,7 +15,7 @@ import { CancelledError, InvalidInputError, NotFoundError, fromFailure, unwrapEr
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, workflowIds } from '../domain/names';
 import type { EnvironmentArgs, EnvironmentCommand, EnvironmentRequest, EnvironmentResult } from '../domain/environments';
 import type { Registry } from '../registry/types';
-import type { RetargetArgs } from '../../workflows/container-commands';
+import { type EntityStatus, type RetargetArgs, entityStatusQuery, progressQuery, reorderUpdate, retargetUpdate, submitUpdate } from '../domain/messages';
 
 /** A submitted command: follow it, cancel it, change it. */
 export class CommandHandle<R = CommandResult> {
@@ -45,7 +45,7 @@ export class CommandHandle<R = CommandResult> {
   /** Its current step and phase, with the driver's progress for the step when it reports one. */
   async progress(): Promise<CommandProgress & { status: string }> {
     const handle = this.client.workflow.getHandle(this.workflowId);
-    const [p, d] = await Promise.all([handle.query<CommandProgress>('progress'), handle.describe()]);
+    const [p, d] = await Promise.all([handle.query(progressQuery), handle.describe()]);
     // A driver call reports its own sub-step and progress in its heartbeats.
     const beat = d.raw.pendingActivities?.find((a) => a.heartbeatDetails?.payloads?.length);
     let detail: { step?: string; fraction?: number } | undefined;
@@ -104,7 +104,7 @@ export class CommandHandle<R = CommandResult> {
   async modify(change: RetargetArgs): Promise<{ target?: string }> {
     if (this.command !== 'migrate') throw new NotFoundError('modifiable command', `${this.command} ${this.target}`);
     try {
-      return await this.client.workflow.getHandle(this.workflowId).executeUpdate<{ target?: string }, [RetargetArgs]>('retarget', { args: [change] });
+      return await this.client.workflow.getHandle(this.workflowId).executeUpdate(retargetUpdate, { args: [change] });
     } catch (err) {
       throw unwrapError(err);
     }
@@ -238,7 +238,7 @@ export class ContainerCommands {
     const state: TrackedState = TRACKED[node.state] ?? 'stopped';
     const entityId = workflowIds.containerEntity(container);
     try {
-      const accepted = await this.client.workflow.executeUpdateWithStart<any, CommandAccepted, [CommandRequest]>('submit', {
+      const accepted = await this.client.workflow.executeUpdateWithStart(submitUpdate, {
         args: [req],
         startWorkflowOperation: new WithStartWorkflowOperation('containerEntity', {
           workflowId: entityId,
@@ -308,7 +308,7 @@ export class ContainerCommands {
   /** Moves a queued command of a container to `position` in its queue (0 = next to run). */
   async reorder(container: string, commandId: string, position: number): Promise<string[]> {
     try {
-      return await this.client.workflow.getHandle(workflowIds.containerEntity(container)).executeUpdate<string[], [{ commandId: string; position: number }]>('reorder', {
+      return await this.client.workflow.getHandle(workflowIds.containerEntity(container)).executeUpdate(reorderUpdate, {
         args: [{ commandId, position }],
       });
     } catch (err) {
@@ -318,9 +318,9 @@ export class ContainerCommands {
   }
 
   /** The container's queue and recent commands, from its entity; undefined when none runs. */
-  async queue(container: string): Promise<unknown> {
+  async queue(container: string): Promise<EntityStatus | undefined> {
     try {
-      return await this.client.workflow.getHandle(workflowIds.containerEntity(container)).query('status');
+      return await this.client.workflow.getHandle(workflowIds.containerEntity(container)).query(entityStatusQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
@@ -344,7 +344,7 @@ export class EnvironmentCommands {
     if (command !== 'create' && (!node || node.type !== 'environment')) throw new NotFoundError('environment', environment);
     const req: EnvironmentRequest<C> = { commandId: randomUUID(), command, environment, args, requestedAt: new Date().toISOString(), requestedBy };
     try {
-      const accepted = await this.client.workflow.executeUpdateWithStart<any, CommandAccepted, [EnvironmentRequest]>('submit', {
+      const accepted = await this.client.workflow.executeUpdateWithStart(submitUpdate, {
         args: [req],
         startWorkflowOperation: new WithStartWorkflowOperation('environmentEntity', {
           workflowId: workflowIds.environmentEntity(environment),

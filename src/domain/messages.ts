@@ -1,0 +1,61 @@
+// Every signal, update and query of vmflow's workflows, defined once: workflows set their
+// handlers with these objects and clients send them, so a name never drifts between the two.
+// The names are part of stored histories: changing one breaks replay of running workflows.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CommandAccepted, CommandProgress } from './commands';
+
+/** The fields every command submitted to an entity carries. */
+export interface EntityRequest {
+  readonly commandId: string;
+  readonly command: string;
+  readonly args: object;
+  readonly requestedBy?: string;
+  readonly requestedAt?: string;
+}
+
+export interface FinishedCommand {
+  readonly commandId: string;
+  readonly command: string;
+  readonly workflowId: string;
+  readonly outcome: 'completed' | 'failed' | 'cancelled';
+  readonly error?: string;
+}
+
+/** An entity's queue (the running command first) and its recently finished commands. */
+export interface EntityStatus {
+  readonly target: string;
+  readonly state: string;
+  readonly queue: ReadonlyArray<{ commandId: string; command: string; workflowId: string; running: boolean }>;
+  readonly recent: readonly FinishedCommand[];
+}
+
+export interface ReorderArgs {
+  readonly commandId: string;
+  /** 0 = next to run. */
+  readonly position: number;
+}
+
+export interface RetargetArgs {
+  readonly target?: string;
+}
+
+export interface ObservedState {
+  readonly state: string;
+  readonly cause: string;
+}
+
+// Entities (container/<name>, environment/<name>).
+/** Accepts a command into the entity's queue; the validator refuses an impossible one. */
+export const submitUpdate = defineUpdate<CommandAccepted, [EntityRequest]>('submit');
+/** Moves a queued (not yet running) command to a new position in the queue. */
+export const reorderUpdate = defineUpdate<string[], [ReorderArgs]>('reorder');
+/** The monitor reports what it observed (a VM stopped behind vmflow's back). */
+export const observedSignal = defineSignal<[ObservedState]>('observed');
+export const entityStatusQuery = defineQuery<EntityStatus>('status');
+
+// Commands (container/<name>/<command>/<id>, environment/<name>/<command>/<id>).
+export const progressQuery = defineQuery<CommandProgress>('progress');
+/** Sent by the command's entity when the command may run. */
+export const turnSignal = defineSignal('turn');
+/** Changes a migration's target before its placeholder is claimed. */
+export const retargetUpdate = defineUpdate<{ target?: string }, [RetargetArgs]>('retarget');

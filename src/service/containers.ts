@@ -1,0 +1,100 @@
+// Containers: reads from the registry; commands validated here, then submitted to their entity.
+import type { CloneArgs, CreateArgs, MigrateArgs, UpdateArgs } from '../domain/commands';
+import { InvalidInputError, NotFoundError } from '../domain/errors';
+import type { ContainerDefinition, NodeRecord } from '../domain/types';
+import type { Provisioner } from '../provisioner';
+import type { NodeQuery, Registry } from '../registry/types';
+import type { CommandHandle, ContainerCommands } from './commands';
+import { addressesAreFree, checkName, checkNewDefinition, nameIsFree } from './names';
+
+export class Containers {
+  constructor(
+    private readonly commands: ContainerCommands,
+    private readonly registry: Registry,
+    private readonly provisioner: Provisioner,
+    private readonly identity?: string,
+  ) {}
+
+  async get(name: string): Promise<NodeRecord<ContainerDefinition>> {
+    const node = await this.registry.findByName(name);
+    if (!node || node.type !== 'container') throw new NotFoundError('container', name);
+    return node as NodeRecord<ContainerDefinition>;
+  }
+
+  list(query: Omit<NodeQuery, 'type'> = {}): Promise<NodeRecord[]> {
+    return this.registry.list({ ...query, type: 'container' });
+  }
+
+  /**
+   * Creates a container; ip and mac are allocated when not given. Validated before anything is
+   * sent: a bad definition is InvalidInputError, a taken name, ip or mac KeyConflictError.
+   */
+  async create(name: string, args: CreateArgs): Promise<CommandHandle> {
+    checkName('name', name);
+    checkNewDefinition(this.provisioner, name, args?.definition, 'container definition');
+    await nameIsFree(this.registry, name);
+    await addressesAreFree(this.registry, args.definition.network);
+    return this.commands.submit(name, 'create', args, this.identity);
+  }
+
+  start(name: string) {
+    return this.commands.submit(name, 'start', {}, this.identity);
+  }
+  stop(name: string) {
+    return this.commands.submit(name, 'stop', {}, this.identity);
+  }
+  shutdown(name: string, timeoutMs?: number) {
+    return this.commands.submit(name, 'shutdown', timeoutMs === undefined ? {} : { timeoutMs }, this.identity);
+  }
+  reboot(name: string) {
+    return this.commands.submit(name, 'reboot', {}, this.identity);
+  }
+  suspend(name: string) {
+    return this.commands.submit(name, 'suspend', {}, this.identity);
+  }
+  resume(name: string) {
+    return this.commands.submit(name, 'resume', {}, this.identity);
+  }
+  destroy(name: string) {
+    return this.commands.submit(name, 'destroy', {}, this.identity);
+  }
+  /** Asks every host where the container is and makes the registry follow (the way out of `unknown` and `missing`). */
+  reconcile(name: string) {
+    return this.commands.submit(name, 'reconcile', {}, this.identity);
+  }
+
+  async update(name: string, args: UpdateArgs): Promise<CommandHandle> {
+    const current = await this.get(name);
+    const merged = { ...current.definition, ...(args?.definition ?? {}), kind: current.definition.kind, network: current.definition.network };
+    const problems = this.provisioner.validate('container', { name, definition: merged });
+    if (problems.length) throw new InvalidInputError(problems, 'container definition');
+    return this.commands.submit(name, 'update', args, this.identity);
+  }
+
+  async clone(name: string, args: CloneArgs): Promise<CommandHandle> {
+    const source = await this.get(name);
+    checkName('clone name', args?.name);
+    await nameIsFree(this.registry, args.name);
+    const network = { ...source.definition.network, ip: args.ip ?? '10.255.255.254', mac: args.mac ?? '02:00:00:00:00:00' };
+    const problems = this.provisioner.validate('container', { name: args.name, definition: { ...source.definition, network } });
+    if (problems.length) throw new InvalidInputError(problems, 'clone');
+    await addressesAreFree(this.registry, { ip: args.ip, mac: args.mac });
+    if (args.hint) await this.hostExists(args.hint);
+    return this.commands.submit(name, 'clone', args, this.identity);
+  }
+
+  async migrate(name: string, args: MigrateArgs = {}): Promise<CommandHandle> {
+    const node = await this.get(name);
+    if (args.target) {
+      const host = await this.hostExists(args.target);
+      if (host.id === node.parentId) throw new InvalidInputError([{ field: 'target', problem: `${name} is already on ${host.name}` }]);
+    }
+    return this.commands.submit(name, 'migrate', args, this.identity);
+  }
+
+  private async hostExists(ref: string): Promise<NodeRecord> {
+    const host = (await this.registry.findByName(ref)) ?? (await this.registry.find(ref).catch(() => undefined));
+    if (!host || host.type !== 'hypervisor') throw new NotFoundError('hypervisor', ref);
+    return host;
+  }
+}

@@ -1,0 +1,104 @@
+// Hypervisors: added through the addHypervisor workflow, drained, undrained and removed in the registry.
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { InvalidInputError, InvalidTransitionError, NotFoundError, unwrapError } from '../domain/errors';
+import { TASK_QUEUE, workflowIds } from '../domain/names';
+import { META, type HypervisorDefinition, type NodeRecord } from '../domain/types';
+import type { Provisioner } from '../provisioner';
+import type { HypervisorDefinitionInput } from '../domain/schemas';
+import type { Registry } from '../registry/types';
+import { checkName } from './names';
+
+export class Hypervisors {
+  constructor(
+    private readonly temporal: Client,
+    private readonly registry: Registry,
+    private readonly provisioner: Provisioner,
+  ) {}
+
+  /** Adds a host through the addHypervisor workflow: validated, registered, probed. */
+  async add(name: string, definition: HypervisorDefinitionInput, tags?: Record<string, string>): Promise<NodeRecord<HypervisorDefinition>> {
+    return (await this.startAdd(name, definition, tags)).result();
+  }
+
+  /**
+   * Starts the addHypervisor workflow and returns at once: `result()` waits for the host to be
+   * registered and probed (a probe of a host that does not answer retries for minutes).
+   */
+  async startAdd(
+    name: string,
+    definition: HypervisorDefinitionInput,
+    tags?: Record<string, string>,
+  ): Promise<{ readonly workflowId: string; result(): Promise<NodeRecord<HypervisorDefinition>> }> {
+    checkName('name', name);
+    const problems = this.provisioner.validate('hypervisor', { name, definition });
+    if (problems.length) throw new InvalidInputError(problems, 'hypervisor definition');
+    try {
+      const handle = await this.temporal.workflow.start('addHypervisor', {
+        taskQueue: TASK_QUEUE,
+        workflowId: workflowIds.hypervisorCommand(name, 'add', randomUUID()),
+        args: [{ name, definition, tags }],
+        staticSummary: `add hypervisor ${name} (${definition.driver} at ${definition.address})`,
+      });
+      return {
+        workflowId: handle.workflowId,
+        result: () => handle.result().catch((err) => Promise.reject(unwrapError(err))) as Promise<NodeRecord<HypervisorDefinition>>,
+      };
+    } catch (err) {
+      throw unwrapError(err);
+    }
+  }
+
+  async get(ref: string): Promise<NodeRecord<HypervisorDefinition>> {
+    const node = (await this.registry.findByName(ref)) ?? (await this.registry.find(ref).catch(() => undefined));
+    if (!node || node.type !== 'hypervisor') throw new NotFoundError('hypervisor', ref);
+    return node as NodeRecord<HypervisorDefinition>;
+  }
+
+  list(): Promise<NodeRecord[]> {
+    return this.registry.list({ type: 'hypervisor' });
+  }
+
+  /** Containers and placeholders on a host. */
+  async children(ref: string): Promise<NodeRecord[]> {
+    return this.registry.children((await this.get(ref)).id);
+  }
+
+  usage(ref: string) {
+    return this.get(ref).then((h) => this.registry.usage(h.id));
+  }
+
+  /**
+   * Stops placing new containers on a host: its state becomes `draining`, which the allocator
+   * skips. What runs there stays; migrate it away, then remove the host.
+   */
+  async drain(ref: string, reason = 'drained by an operator'): Promise<NodeRecord<HypervisorDefinition>> {
+    const host = await this.get(ref);
+    if (host.state === 'draining') return host;
+    return (await this.registry.update(host.id, undefined, { state: 'draining', metadata: { [META.stateCause]: reason } })) as NodeRecord<HypervisorDefinition>;
+  }
+
+  /** Takes a draining host back into placement. A host that is down stays down until it answers. */
+  async undrain(ref: string): Promise<NodeRecord<HypervisorDefinition>> {
+    const host = await this.get(ref);
+    if (host.state === 'up') return host;
+    if (host.state !== 'draining') throw new InvalidTransitionError('undrain', host.name, host.state, `it is ${host.state}, not draining; the monitor marks it up when it answers`);
+    return (await this.registry.update(host.id, undefined, { state: 'up', metadata: { [META.stateCause]: null } })) as NodeRecord<HypervisorDefinition>;
+  }
+
+  /** Deprovisions a host: removes it and its keys from the registry. Refused while anything is on it. */
+  async remove(ref: string): Promise<void> {
+    const host = await this.get(ref);
+    const children = await this.registry.children(host.id);
+    if (children.length) {
+      const containers = children.filter((c) => c.type === 'container').length;
+      throw new InvalidTransitionError(
+        'remove',
+        host.name,
+        host.state,
+        `it still has ${containers} container(s) and ${children.length - containers} placeholder(s); drain it and migrate or destroy them first`,
+      );
+    }
+    await this.provisioner.deprovision(host.id);
+  }
+}
