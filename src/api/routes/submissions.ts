@@ -62,11 +62,11 @@ export function submissions(kinds: readonly string[]): readonly Row[] {
         return ctx.client.containers.create(name, args);
       },
     }),
-    ...(['start', 'stop', 'reboot', 'suspend', 'resume'] as const).map((command) =>
+    ...(['start', 'stop', 'reboot', 'suspend', 'resume', 'reconcile'] as const).map((command) =>
       row('containers', {
         method: 'POST',
         url: `/v1/containers/:ref/${command}`,
-        summary: `${capitalized(command)} a container`,
+        summary: command === 'reconcile' ? 'Ask every host where the container is and make the registry follow (the way out of unknown and missing)' : `${capitalized(command)} a container`,
         params: RefParams,
         body: Empty,
         submit: async (ctx, { params }) => ctx.client.containers[command](await container(ctx, params.ref)),

@@ -132,6 +132,7 @@ export function containerCommands(): Command {
     ['suspend', 'suspend a running container'],
     ['resume', 'resume a suspended container'],
     ['destroy', 'destroy a container: remove it from its host, release its keys'],
+    ['reconcile', 'ask every host where a container is and make the registry follow (clears unknown and missing)'],
   ] as const) {
     submitting(cmd.command(`${command} <container>`).description(what)).action(async (name: string, o: SubmitOptions) =>
       withApi(async (api) =>
