@@ -4,7 +4,7 @@
 import { setMaxListeners } from 'node:events';
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from '../registry/types';
-import { NODE_TYPES } from '../domain/types';
+import { CONTAINER_STATES, NODE_TYPES } from '../domain/types';
 
 /** What the follower needs of a submitted command. */
 export interface FollowedCommand {
@@ -84,6 +84,18 @@ export class ApiMetrics {
           const counts = await Promise.all(NODE_TYPES.map((type) => nodes.count({ type }).catch(() => undefined)));
           NODE_TYPES.forEach((type, i) => {
             if (counts[i] !== undefined) this.set({ type }, counts[i]!);
+          });
+        },
+      });
+      new Gauge({
+        name: 'vmflow_containers',
+        help: 'Containers in the registry by state; missing and unknown ones wait for the monitor or a reconcile',
+        labelNames: ['state'],
+        registers,
+        async collect() {
+          const counts = await Promise.all(CONTAINER_STATES.map((state) => nodes.count({ type: 'container', state }).catch(() => undefined)));
+          CONTAINER_STATES.forEach((state, i) => {
+            if (counts[i] !== undefined) this.set({ state }, counts[i]!);
           });
         },
       });

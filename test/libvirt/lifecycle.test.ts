@@ -57,6 +57,7 @@ describe('libvirt driver: a container from define to deprovision', { concurrency
     const seen = await driver.containerStatus(host.ref, 'life-1');
     assert.deepEqual(seen, {
       name: 'life-1',
+      uuid: spec.id,
       state: 'defined',
       cpus: 1,
       memoryMiB: 64,

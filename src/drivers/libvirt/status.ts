@@ -68,6 +68,7 @@ export class StatusReader {
     const disk = await this.storage.diskFacts(host, facts.diskPath, ctx);
     return {
       name,
+      ...(facts.uuid ? { uuid: facts.uuid } : {}),
       state: observedState(st.state, st.reason, disk.provisioned),
       cpus: facts.cpus,
       memoryMiB: facts.memoryMiB,
