@@ -70,6 +70,7 @@ describe('auth: every route × every caller', () => {
     'POST /v1/containers/:ref/clone': (r) => ({ path: `/v1/containers/c-${r}/clone`, body: { name: `k-${r}` } }),
     'POST /v1/containers/:ref/start': (r) => ({ path: `/v1/containers/c-${r}/start`, body: {} }),
     'POST /v1/containers/:ref/stop': (r) => ({ path: `/v1/containers/c-${r}/stop`, body: {} }),
+    'POST /v1/containers/:ref/reconcile': (r) => ({ path: `/v1/containers/c-${r}/reconcile`, body: {} }),
     'DELETE /v1/containers/:ref': (r) => ({ path: `/v1/containers/c-${r}` }),
     'POST /v1/environments': (r) => ({ path: '/v1/environments', body: { name: `ne-${r}` } }),
     'POST /v1/environments/:ref/members': (r) => ({ path: `/v1/environments/e-${r}/members`, body: { create: { name: `m-${r}`, definition: small } } }),
