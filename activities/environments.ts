@@ -170,7 +170,10 @@ export function createEnvironmentActivities(deps: EnvironmentDeps) {
       container: string;
       command: ContainerCommand;
       args: CommandArgs[ContainerCommand];
-      environment: string;
+      /** The environment that asks for it, if one does. */
+      environment?: string;
+      /** Who asks for it, when it is not an environment (a host failover). */
+      requestedBy?: string;
       /** For destroy: succeed when the container is already gone. */
       ifExists?: boolean;
     }): Promise<CommandResult | null> {
@@ -181,9 +184,9 @@ export function createEnvironmentActivities(deps: EnvironmentDeps) {
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
         if (input.ifExists && !(await registry.findByName(input.container))) return null;
-        handle = await commands.submit(input.container, input.command, input.args as never, `environment ${input.environment}`, {
+        handle = await commands.submit(input.container, input.command, input.args as never, input.requestedBy ?? `environment ${input.environment}`, {
           commandId: input.commandId,
-          environment: input.environment,
+          ...(input.environment ? { environment: input.environment } : {}),
         });
       }
       const ctx = Context.current();

@@ -3,7 +3,7 @@
 // Each checks the host's own view first, so a retry after a crash does not repeat a done step.
 import { Context } from '@temporalio/activity';
 import type { Driver, DriverContext, DriverRegistry, HostRef, ContainerSpec, HostStatus, ObservedContainer, Progress } from '../src/drivers/driver';
-import { DriverError, VmMissingError } from '../src/domain/errors';
+import { DriverError, HostUnreachableError, VmMissingError } from '../src/domain/errors';
 import { guardAll } from './guard';
 
 export type PowerOp = 'start' | 'stop' | 'reboot' | 'suspend' | 'resume' | 'undefine' | 'deprovision';
@@ -85,6 +85,7 @@ async function observe(driver: Driver, host: HostRef, name: string, ctx: DriverC
   try {
     return await driver.containerStatus(host, name, ctx);
   } catch (err) {
+    if (err instanceof HostUnreachableError) throw err;
     throw new DriverError(driver.name, 'containerStatus', host.name, err instanceof Error ? err.message : String(err), false);
   }
 }

@@ -129,7 +129,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     if (verdict.lost.length) {
       const lost = [];
       for (const c of verdict.lost) {
-        await registry.update(c.id, undefined, { state: 'lost', metadata: { [META.stateCause]: `host ${host} is down` } });
+        await registry.update(c.id, undefined, { state: 'lost', metadata: { [META.stateCause]: `host ${host} is down`, [META.stateBeforeLost]: c.state } });
         await registry.recordEvent({ nodeId: c.id, what: `state ${c.state} → lost`, why: `host ${host} stopped answering`, by: BY.monitor, commandId: null, data: { host } });
         writes += 2;
         lost.push({ name: c.name, environment: await environmentOf(c.id) });

@@ -169,8 +169,17 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
     },
 
     /** The container becomes a child of the claimed host; the placeholder goes; the state is set. */
-    async commitPlacement(input: { commandId: string; containerId: string; state: string }): Promise<void> {
-      await registry.commitClaim(input.commandId, input.containerId, { state: input.state, metadata: { [META.lastCommand]: input.commandId } });
+    async commitPlacement(input: { commandId: string; containerId: string; state: string; cause?: string }): Promise<void> {
+      const before = input.cause ? await registry.get(input.containerId) : undefined;
+      const after = await registry.commitClaim(input.commandId, input.containerId, {
+        state: input.state,
+        metadata: { [META.lastCommand]: input.commandId, ...(input.cause ? { [META.stateCause]: input.cause, [META.stateBeforeLost]: null } : {}) },
+      });
+      // A move with a reason (a failover) is kept in the container's history.
+      if (before && input.cause && before.parentId !== after.parentId) {
+        const host = after.parentId ? (await registry.find(after.parentId))?.name : undefined;
+        await registry.recordEvent({ nodeId: after.id, what: `state ${before.state} → ${after.state} on ${host}`, why: input.cause, by: 'failover', commandId: input.commandId, data: { host: host ?? null } });
+      }
     },
 
     async setContainerState(input: { containerId: string; state: string; commandId: string; cause?: string }): Promise<void> {

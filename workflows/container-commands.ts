@@ -252,6 +252,41 @@ export async function cloneContainer(input: CommandInput<'clone'>): Promise<Comm
   });
 }
 
+/**
+ * Rebuilds a container whose host went down on another host, from its definition, in the state it
+ * had (running or stopped; a suspended one's memory died with its host, so it starts afresh). Its
+ * name, keys, addresses and uuid stay; its disk is provisioned anew from its image. The host was
+ * fenced first, so the old copy cannot run; when that host rejoins, its copy is a stale copy the
+ * collector removes once this one has been seen alive.
+ */
+export async function failoverContainer(input: CommandInput<'failover'>): Promise<CommandResult> {
+  const cmd = new Command(input.request);
+  return cmd.run(input.queued, async () => {
+    const { commandId, container: name, args } = input.request;
+    const ctx = await cmd.step('load', () => registry.loadContainer(name));
+    cmd.containerId = ctx.container.id;
+    await registry.expectState({ containerId: ctx.container.id, command: 'failover', allowed: ['lost'] });
+    const before = ctx.container.metadata[META.stateBeforeLost];
+    const state: TrackedState = before === 'stopped' ? 'stopped' : 'running';
+    cmd.host = args.from;
+    const groups = (ctx.container.metadata[META.groups] as string[] | undefined) ?? undefined;
+    const claim = await claimCapacity(cmd, commandId, ctx, { driver: ctx.host?.definition.driver, exclude: [ctx.host?.id ?? args.from], groups });
+    const dest = claim.host;
+    cmd.target = dest.name;
+    cmd.tagHosts(args.from, dest.name);
+    const hosts = hostActivities(dest);
+    await cmd.step(
+      `rebuild on ${dest.name} from its definition${state === 'running' ? ', start' : ''}`,
+      () => hosts.containerBuild({ host: dest, spec: ctx.spec, start: state === 'running' }),
+      () => hosts.containerRemove({ host: dest, name, uuid: ctx.container.id }),
+    );
+    await cmd.commit(`commit: ${name} is on ${dest.name}`, () =>
+      registry.commitPlacement({ commandId, containerId: ctx.container.id, state, cause: `failover from ${args.from} (${args.cause})` }),
+    );
+    return { ...about(input), containerId: ctx.container.id, state, host: dest.name };
+  });
+}
+
 export async function migrateContainer(input: CommandInput<'migrate'>): Promise<CommandResult> {
   const cmd = new Command(input.request);
   let target = input.request.args.target;

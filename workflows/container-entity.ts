@@ -19,6 +19,7 @@ const WORKFLOW_OF: Record<ContainerCommand, (input: any) => Promise<CommandResul
   clone: commands.cloneContainer,
   migrate: commands.migrateContainer,
   reconcile: commands.reconcileContainer,
+  failover: commands.failoverContainer,
 };
 
 const containerSpec: EntitySpec<CommandRequest> = {

@@ -4,3 +4,4 @@ export { containerEntity } from './container-entity';
 export { environmentCommand, environmentEntity } from './environments';
 export * from './hypervisors';
 export { collectorCycle, monitorCycle } from './monitor';
+export { failoverHost } from './failover';

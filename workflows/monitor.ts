@@ -1,5 +1,7 @@
 // The monitor and the collector, each one cycle per run; Temporal Schedules run them.
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, startChild, uuid4 } from '@temporalio/workflow';
+import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
+import { failoverHost } from './failover';
 import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
 import type { HostActivities } from '../activities/hosts';
 import { hostActivities } from './kit';
@@ -81,6 +83,18 @@ export async function monitorCycle(options: MonitorOptions): Promise<MonitorRepo
   // Containers an undo left unknown are settled from what the hosts report.
   const settled = patched('settle-unknown') ? (await acts.settleUnknown()).settled : 0;
   const environmentsNotified = all.down.length || all.up.length ? await acts.notifyEnvironments({ down: all.down, up: all.up }) : 0;
+  // Each host that went down gets one durable failover command, which outlives this cycle.
+  if (all.down.length && patched('failover-on-down')) {
+    for (const d of all.down) {
+      await startChild(failoverHost, {
+        workflowId: workflowIds.hypervisorCommand(d.host, 'failover', uuid4()),
+        args: [{ host: d.host, cause: `${options.downAfter} polls in a row failed` }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: [d.host], [SEARCH_ATTRIBUTES.command]: ['failover'] },
+        staticSummary: `fail over the containers of ${d.host}`,
+      });
+    }
+  }
   return { ...all, settled, hosts: hosts.length, down: all.down.map((d) => d.host), up: all.up.map((u) => u.host), environmentsNotified };
 }
 

@@ -15,6 +15,7 @@ export const CONTAINER_COMMANDS = [
   'clone',
   'migrate',
   'reconcile',
+  'failover',
 ] as const;
 export type ContainerCommand = (typeof CONTAINER_COMMANDS)[number];
 
@@ -50,6 +51,12 @@ export interface MigrateArgs {
   /** Force cold migration of a running container (stop, move, start). */
   readonly cold?: boolean;
 }
+export interface FailoverArgs {
+  /** The host that went down. */
+  readonly from: string;
+  /** Why: shown in the container's state cause and history. */
+  readonly cause: string;
+}
 export interface ShutdownArgs {
   readonly timeoutMs?: number;
 }
@@ -67,6 +74,7 @@ export interface CommandArgs {
   clone: CloneArgs;
   migrate: MigrateArgs;
   reconcile: Record<string, never>;
+  failover: FailoverArgs;
 }
 
 /** What the client submits to a container's entity workflow. */
@@ -136,6 +144,8 @@ const TRANSITIONS: Record<ContainerCommand, { from: readonly TrackedState[]; to:
   migrate: { from: ['stopped', 'running'], to: (f) => f },
   // Its outcome is whatever the hosts show; until it has run, later commands see the state as it is.
   reconcile: { from: ['stopped', 'running', 'suspended', 'lost', 'missing', 'unknown'], to: (f) => f },
+  // Rebuilt on another host in the state it had when its host went down.
+  failover: { from: ['lost'], to: () => 'running' },
 };
 
 const WHY: Partial<Record<ContainerCommand, string>> = {
@@ -188,6 +198,8 @@ export function describeCommand(req: Pick<CommandRequest, 'command' | 'container
       return `clone ${req.container} as ${a.name}`;
     case 'migrate':
       return `migrate ${req.container}${a.target ? ` to ${a.target}` : ' to a host the allocator picks'}`;
+    case 'failover':
+      return `fail ${req.container} over from ${a.from}`;
     case 'update':
       return `update ${req.container}: ${Object.keys(a.definition ?? {}).join(', ')}`;
     default:

@@ -59,3 +59,15 @@ export const progressQuery = defineQuery<CommandProgress>('progress');
 export const turnSignal = defineSignal('turn');
 /** Changes a migration's target before its placeholder is claimed. */
 export const retargetUpdate = defineUpdate<{ target?: string }, [RetargetArgs]>('retarget');
+
+/** A host failover's progress: what is rebuilt, what failed, what is still to do. */
+export interface FailoverProgress {
+  readonly host: string;
+  readonly fenced: boolean;
+  readonly restarted: ReadonlyArray<{ readonly name: string; readonly host?: string }>;
+  readonly failed: ReadonlyArray<{ readonly name: string; readonly error: string }>;
+  /** Containers whose policy is `none`, left lost. */
+  readonly stayed: readonly string[];
+  readonly pending?: readonly string[];
+}
+export const failoverProgressQuery = defineQuery<FailoverProgress>('failoverProgress');

@@ -77,6 +77,12 @@ export function kindSchema(kinds?: readonly string[]) {
     : Type.String({ minLength: 1, maxLength: 64 });
 }
 
+/** A container's high-availability policy and its failover order. */
+const HaFields = {
+  ha: Type.Optional(Type.Union([Type.Literal('restart'), Type.Literal('none')], { description: 'restart: rebuilt on another host when its host goes down; none: left lost' })),
+  haPriority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'failover order, lowest first (default: its kind priority)' })),
+};
+
 export function containerDefinitionInputSchema(kinds?: readonly string[]) {
   return Type.Object(
     {
@@ -88,13 +94,14 @@ export function containerDefinitionInputSchema(kinds?: readonly string[]) {
       image: Type.Optional(Text),
       requires: Type.Optional(StringMap),
       group: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+      ...HaFields,
     },
     strict,
   );
 }
 export const ContainerDefinitionInputSchema = containerDefinitionInputSchema();
 
-/** What an update may change: any of the resources, the image, the host labels it requires. */
+/** What an update may change: any of the resources, the image, the host labels it requires, its HA policy. */
 export const DefinitionChangeSchema = Type.Object(
   {
     cpus: Type.Optional(CpusSchema),
@@ -102,6 +109,7 @@ export const DefinitionChangeSchema = Type.Object(
     diskGiB: Type.Optional(DiskGiBSchema),
     image: Type.Optional(Text),
     requires: Type.Optional(StringMap),
+    ...HaFields,
   },
   { ...strict, minProperties: 1 },
 );

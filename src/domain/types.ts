@@ -70,7 +70,17 @@ export interface ContainerDefinition {
   readonly image?: string;
   /** Labels a host must carry to receive this container. */
   readonly requires?: Record<string, string>;
+  /**
+   * High availability: `restart` rebuilds it on another host when its host goes down; `none`
+   * leaves it `lost`. Default: its kind's policy.
+   */
+  readonly ha?: HaPolicy;
+  /** Order of failover (lowest first). Default: its kind's priority. */
+  readonly haPriority?: number;
 }
+
+export const HA_POLICIES = ['restart', 'none'] as const;
+export type HaPolicy = (typeof HA_POLICIES)[number];
 
 export interface PlaceholderDefinition {
   readonly resources: Resources;
@@ -125,6 +135,8 @@ export const META = {
   members: 'vmflow.members',
   /** The container that replaced an illegal one (its live copy). */
   replacedBy: 'vmflow.replacedBy',
+  /** The state a container had when its host went down, so a failover rebuilds it as it was. */
+  stateBeforeLost: 'vmflow.stateBeforeLost',
   /** VMs on a host whose registry owner lives elsewhere: name → confirmations that the owner's copy is alive. */
   staleCopies: 'vmflow.staleCopies',
 } as const;

@@ -93,6 +93,11 @@ export interface Driver {
   /** Writes a configuration file inside the container (a balancer's upstream list). */
   applyConfig(host: HostRef, name: string, path: string, content: string, ctx?: DriverContext): Promise<void>;
   readConfig(host: HostRef, name: string, path: string, ctx?: DriverContext): Promise<string | undefined>;
+  /**
+   * Powers the host off out of band (its BMC), so nothing it runs can keep running: what makes a
+   * failover safe while the host is unreachable. Absent when the driver has no fencing device.
+   */
+  fence?(host: HostRef, ctx?: DriverContext): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -107,6 +107,14 @@ export class SimDriver implements Driver {
     await this.operate(source, 'migrate', spec.name, { target: target.definition.address, live: options.live }, ctx, [target]);
   }
 
+  /** The farm's admin API plays the host's BMC: a fenced host loses power (its VMs stop). */
+  async fence(host: HostRef): Promise<void> {
+    const base = baseOf(host);
+    const i = base.lastIndexOf('/hosts/');
+    const res = await fetch(`${base.slice(0, i)}/admin/hosts/${enc(hostIdOf(base))}/crash`, { method: 'POST', signal: AbortSignal.timeout(this.requestTimeoutMs) });
+    if (!res.ok) throw new DriverError('sim', 'fence', host.name, `the BMC answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`, res.status >= 500 ? false : true);
+  }
+
   async applyConfig(
     host: HostRef,
     name: string,

@@ -1,5 +1,5 @@
 // Container kinds and their event handlers (Cloud48's Container event interface).
-import type { ContainerDefinition } from '../domain/types';
+import type { ContainerDefinition, HaPolicy } from '../domain/types';
 
 export const HOOK_EVENTS = [
   'beforeItIsAdded',
@@ -58,6 +58,11 @@ export type Handler = (ctx: HookContext) => Promise<HookDecision> | HookDecision
 export interface ContainerKind {
   readonly name: string;
   readonly priority: number;
+  /**
+   * What a failover does with containers of this kind when their host goes down, unless their
+   * definition says otherwise: `restart` rebuilds them on another host, `none` leaves them lost.
+   */
+  readonly ha: HaPolicy;
   /** Defaults for containers of this kind that a handler asks for. */
   readonly defaults: Omit<ContainerDefinition, 'network' | 'kind'>;
   readonly handlers: Partial<Record<HookEvent, Handler>>;

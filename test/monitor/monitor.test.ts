@@ -60,8 +60,9 @@ describe('monitor and collector', () => {
 
   test('a crashed host is down only after K failed cycles; then its containers are lost and the balancer is replaced elsewhere', async () => {
     await (await stack.client.environments.create('shop')).result();
-    await (await stack.client.environments.add('shop', { create: { name: 'web1', definition: web, hint: 'hv-1' } })).result();
-    await (await stack.client.environments.add('shop', { create: { name: 'web2', definition: web, hint: 'hv-1' } })).result();
+    // Without a failover (policy none) they stay lost: what the environment's hooks do alone.
+    await (await stack.client.environments.add('shop', { create: { name: 'web1', definition: { ...web, ha: 'none' }, hint: 'hv-1' } })).result();
+    await (await stack.client.environments.add('shop', { create: { name: 'web2', definition: { ...web, ha: 'none' }, hint: 'hv-1' } })).result();
     await (await stack.client.environments.add('shop', { create: { name: 'web3', definition: web, hint: 'hv-2' } })).result();
     const lb = (await stack.client.environments.members('shop')).find((m) => m.kind === 'balancer')!;
     if (lb.host !== 'hv-1') {

@@ -405,6 +405,10 @@ export async function settle(stack: Stack, log: (line: string) => void = () => u
     });
   let previous = '';
   for (let round = 1; round <= maxRounds; round++) {
+    // Hosts a failover fenced (powered off) are repaired by their operator and rejoin; the
+    // collector then removes their stale copies once the rebuilt ones have been seen alive.
+    for (const h of await stack.sim.admin.hosts()) if (h.power !== 'up') await stack.sim.admin.rejoin(h.id);
+    await failoversDone(stack);
     const m = await monitor();
     // Placeholders of ended commands go once expired: wait until the newest has.
     const placeholders = await stack.services.registry.list({ type: 'placeholder' });
@@ -417,6 +421,17 @@ export async function settle(stack: Stack, log: (line: string) => void = () => u
     previous = now;
   }
   return maxRounds;
+}
+
+/** Waits until no host failover runs (the monitor starts them; they outlive its cycle). */
+async function failoversDone(stack: Stack, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let running = 0;
+    for await (const _ of stack.client.temporal.workflow.list({ query: `WorkflowType = 'failoverHost' AND ExecutionStatus = 'Running'` })) running++;
+    if (!running || Date.now() > deadline) return;
+    await sleep(1000);
+  }
 }
 
 /** Waits until a worker not in `known` polls the task queue (workers name themselves pid@host), and adds it. */

@@ -104,6 +104,7 @@ const UNREACHABLE = [
   /client socket is closed/i,
   /disconnected from .* due to/i,
   /keepalive timeout/i,
+  /no valid connection/i,
   /connection reset by peer/i,
   /broken pipe/i,
   /no route to host/i,

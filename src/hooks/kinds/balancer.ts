@@ -18,6 +18,7 @@ async function publishUpstreams(ctx: HookContext, without?: string) {
 export const kind: ContainerKind = {
   name: 'balancer',
   priority: 30,
+  ha: 'none',
   defaults: { cpus: 1, memoryMiB: 512, diskGiB: 5 },
   handlers: {
     beforeOtherIsAdded: ({ other, self }) =>

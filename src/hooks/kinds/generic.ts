@@ -4,6 +4,7 @@ import type { ContainerKind } from '../types';
 export const kind: ContainerKind = {
   name: 'generic',
   priority: 50,
+  ha: 'restart',
   defaults: { cpus: 1, memoryMiB: 512, diskGiB: 10 },
   handlers: {},
 };

@@ -7,6 +7,7 @@ import type { ContainerKind } from '../types';
 export const kind: ContainerKind = {
   name: 'web',
   priority: 20,
+  ha: 'restart',
   defaults: { cpus: 1, memoryMiB: 1024, diskGiB: 10 },
   handlers: {
     beforeItIsAdded: ({ environment, self }) => {
