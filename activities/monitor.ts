@@ -132,6 +132,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
         await registry.update(c.id, undefined, { state: 'lost', metadata: { [META.stateCause]: `host ${host} is down`, [META.stateBeforeLost]: c.state } });
         await registry.recordEvent({ nodeId: c.id, what: `state ${c.state} → lost`, why: `host ${host} stopped answering`, by: BY.monitor, commandId: null, data: { host } });
         writes += 2;
+        await tellEntity(c.name, 'lost', `host ${host} is down`);
         lost.push({ name: c.name, environment: await environmentOf(c.id) });
       }
       down.push({ host, containers: lost });
