@@ -184,7 +184,7 @@ describe('monitor at scale', () => {
     const r: MonitorReport = await stack.client.temporal.workflow.execute('monitorCycle', {
       taskQueue: TASK_QUEUE,
       workflowId: `test-monitor-${randomUUID()}`,
-      args: [{ ...MONITOR, pollTimeoutMs: 2000 }],
+      args: [{ ...MONITOR, pollTimeoutMs: 5000 }],
     });
     const seconds = (Date.now() - started) / 1000;
     assert.equal(r.hosts, 200);

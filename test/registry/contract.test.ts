@@ -399,9 +399,9 @@ describeOnDatabases('registry contract', (db) => {
   test('counts live placeholders but not expired ones, and lists the expired', async () => {
     const r = await fresh();
     const hv = await addHost(r, 'hv', { cpus: 2, memoryMiB: 2048, diskGiB: 20 });
-    await r.claim({ hostId: hv.id, commandId: 'short', containerName: 'x', resources: { cpus: 2, memoryMiB: 2048, diskGiB: 20 }, ttlSeconds: 0.05 });
+    await r.claim({ hostId: hv.id, commandId: 'short', containerName: 'x', resources: { cpus: 2, memoryMiB: 2048, diskGiB: 20 }, ttlSeconds: 1 });
     await assert.rejects(r.claim({ hostId: hv.id, commandId: 'blocked', containerName: 'y', resources: { cpus: 1, memoryMiB: 1, diskGiB: 1 }, ttlSeconds: 60 }), NoCapacityError);
-    await sleep(120);
+    await sleep(1100);
     assert.deepEqual(await r.usage(hv.id), { cpus: 0, memoryMiB: 0, diskGiB: 0 });
     assert.deepEqual((await r.expiredPlaceholders()).map((p) => p.name), ['placeholder-short']);
     const live = await r.claim({ hostId: hv.id, commandId: 'long', containerName: 'y', resources: { cpus: 2, memoryMiB: 2048, diskGiB: 20 }, ttlSeconds: 60 });
