@@ -5,7 +5,7 @@ import type { Kinds } from '../src/hooks';
 import type { Provisioner } from '../src/provisioner';
 import type { Registry } from '../src/registry/types';
 import { createEnvironmentActivities } from './environments';
-import { createFailoverActivities } from './failover';
+import { createMaintenanceActivities } from './maintenance';
 import { createHostActivities } from './hosts';
 import { createHypervisorActivities } from './hypervisors';
 import { createMonitorActivities } from './monitor';
@@ -29,7 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHypervisorActivities(deps.registry, deps.provisioner),
     ...createHostActivities(deps.drivers),
     ...createEnvironmentActivities(deps),
-    ...createFailoverActivities(deps),
+    ...createMaintenanceActivities(deps),
   };
 }
 

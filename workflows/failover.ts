@@ -4,10 +4,10 @@
 import { ApplicationFailure, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import { type FailoverProgress, failoverProgressQuery } from '../src/domain/messages';
 import type { EnvironmentActivities } from '../activities/environments';
-import type { FailoverActivities } from '../activities/failover';
+import type { MaintenanceActivities } from '../activities/maintenance';
 import type { MonitorActivities } from '../activities/monitor';
 
-const acts = proxyActivities<FailoverActivities & Pick<MonitorActivities, 'notifyEnvironments'>>({
+const acts = proxyActivities<MaintenanceActivities & Pick<MonitorActivities, 'notifyEnvironments'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
@@ -32,13 +32,16 @@ function messageOf(err: unknown): string {
 }
 
 export async function failoverHost(input: FailoverInput): Promise<FailoverReport> {
-  const plan = await acts.failoverPlan({ host: input.host });
   const restarted: Array<{ name: string; host?: string }> = [];
   const failed: Array<{ name: string; error: string }> = [];
   let fenced = false;
-  const pending = plan.restart.map((c) => c.name);
-  const report = (): FailoverReport => ({ host: input.host, fenced, restarted, failed, stayed: plan.stay });
-  setHandler(failoverProgressQuery, () => ({ ...report(), pending }));
+  let stayed: readonly string[] = [];
+  const pending: string[] = [];
+  const report = (): FailoverReport => ({ host: input.host, fenced, restarted: [...restarted], failed: [...failed], stayed });
+  setHandler(failoverProgressQuery, () => ({ ...report(), pending: [...pending] }));
+  const plan = await acts.failoverPlan({ host: input.host });
+  stayed = plan.stay;
+  pending.push(...plan.restart.map((c) => c.name));
   if (!plan.restart.length) return report();
   if (!plan.fenceable) {
     for (const c of plan.restart) failed.push({ name: c.name, error: `${input.host} cannot be fenced; rebuilding ${c.name} elsewhere could run it twice` });

@@ -5,3 +5,4 @@ export { environmentCommand, environmentEntity } from './environments';
 export * from './hypervisors';
 export { collectorCycle, monitorCycle } from './monitor';
 export { failoverHost } from './failover';
+export { drainHost } from './maintenance';

@@ -60,7 +60,13 @@ export const CommandListQuery = Type.Object(
 export const MemberRemoveQuery = Type.Object({ destroy: Type.Optional(Type.Boolean()) }, strict);
 
 export const HypervisorCreate = Type.Object({ name: Name, definition: HypervisorDefinitionSchema, tags: Type.Optional(Tags) }, strict);
-export const DrainBody = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, strict);
+export const DrainBody = Type.Object(
+  {
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    keep: Type.Optional(Type.Boolean({ description: 'only cordon it: place nothing new there, move nothing away' })),
+  },
+  strict,
+);
 
 export function containerCreate(kinds: readonly string[]) {
   return Type.Object(

@@ -71,3 +71,13 @@ export interface FailoverProgress {
   readonly pending?: readonly string[];
 }
 export const failoverProgressQuery = defineQuery<FailoverProgress>('failoverProgress');
+
+/** A drain's progress: what moved (and whether cold), what could not, what is left. */
+export interface DrainProgress {
+  readonly host: string;
+  readonly moved: ReadonlyArray<{ readonly name: string; readonly host?: string; readonly cold: boolean }>;
+  readonly failed: ReadonlyArray<{ readonly name: string; readonly error: string }>;
+  readonly pending: readonly string[];
+  readonly current?: string;
+}
+export const drainProgressQuery = defineQuery<DrainProgress>('drainProgress');

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { InvalidInputError, InvalidTransitionError, NotFoundError, unwrapError } from '../domain/errors';
-import { TASK_QUEUE, workflowIds } from '../domain/names';
+import { SEARCH_ATTRIBUTES, TASK_QUEUE, workflowIds } from '../domain/names';
 import { META, type HypervisorDefinition, type NodeRecord } from '../domain/types';
 import type { Provisioner } from '../provisioner';
 import type { HypervisorDefinitionInput } from '../domain/schemas';
@@ -69,13 +69,41 @@ export class Hypervisors {
   }
 
   /**
-   * Stops placing new containers on a host: its state becomes `draining`, which the allocator
-   * skips. What runs there stays; migrate it away, then remove the host.
+   * Drains a host: it is cordoned (its state becomes `draining`, which the allocator skips) and,
+   * unless `keep` is set, one durable command moves each container away — live when it runs,
+   * cold when it is stopped — and can be cancelled. Returns the host and that command.
    */
-  async drain(ref: string, reason = 'drained by an operator'): Promise<NodeRecord<HypervisorDefinition>> {
+  async drain(ref: string, reason = 'drained by an operator', options: { keep?: boolean } = {}): Promise<{ host: NodeRecord<HypervisorDefinition>; workflowId?: string }> {
+    let host = await this.get(ref);
+    if (host.state !== 'draining') host = (await this.registry.update(host.id, undefined, { state: 'draining', metadata: { [META.stateCause]: reason } })) as NodeRecord<HypervisorDefinition>;
+    if (options.keep) return { host };
+    const workflowId = workflowIds.hypervisorCommand(host.name, 'drain', randomUUID());
+    await this.temporal.workflow.start('drainHost', {
+      workflowId,
+      taskQueue: TASK_QUEUE,
+      args: [{ host: host.name, reason }],
+      searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: [host.name], [SEARCH_ATTRIBUTES.command]: ['drain'] },
+      staticSummary: `drain ${host.name}: move every container away (${reason})`,
+    });
+    return { host, workflowId };
+  }
+
+  /**
+   * Rebuilds what a host that is down held on other hosts, as the monitor's failover does when it
+   * declares a host down: the host is fenced first. Refused while the host is up.
+   */
+  async evacuate(ref: string): Promise<{ workflowId: string }> {
     const host = await this.get(ref);
-    if (host.state === 'draining') return host;
-    return (await this.registry.update(host.id, undefined, { state: 'draining', metadata: { [META.stateCause]: reason } })) as NodeRecord<HypervisorDefinition>;
+    if (host.state !== 'down') throw new InvalidTransitionError('evacuate', host.name, host.state, `it is ${host.state}; drain a host that is up`);
+    const workflowId = workflowIds.hypervisorCommand(host.name, 'failover', randomUUID());
+    await this.temporal.workflow.start('failoverHost', {
+      workflowId,
+      taskQueue: TASK_QUEUE,
+      args: [{ host: host.name, cause: 'evacuated by an operator' }],
+      searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: [host.name], [SEARCH_ATTRIBUTES.command]: ['failover'] },
+      staticSummary: `fail over the containers of ${host.name}`,
+    });
+    return { workflowId };
   }
 
   /** Takes a draining host back into placement. A host that is down stays down until it answers. */

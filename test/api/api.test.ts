@@ -161,7 +161,7 @@ describe('REST API on a real stack', () => {
     const created = await api.request('POST', '/v1/containers', { body: { name: 'on-x', definition: small, hint: 'hv-x' } });
     assert.equal((await commandEnd(api, created.json.href)).status, 'COMPLETED');
 
-    const drained = await api.request('POST', '/v1/hypervisors/hv-x/drain', { body: { reason: 'maintenance' } });
+    const drained = await api.request('POST', '/v1/hypervisors/hv-x/drain', { body: { reason: 'maintenance', keep: true } });
     assert.equal(drained.status, 200, drained.text);
     assert.equal(drained.json.state, 'draining');
     assert.equal((await stack.client.hypervisors.get('hv-x')).state, 'draining');

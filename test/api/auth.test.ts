@@ -29,6 +29,10 @@ describe('auth: every route × every caller', () => {
     victim = (await api.store.create({ name: 'victim', role: 'viewer' })).token.id;
     hostId = (await stack.client.hypervisors.get('hv-1')).id;
     await stack.sim.admin.addHost({ id: 'hv-auth', cpus: 2, memoryMiB: 2048, diskGiB: 50 });
+    // A host the monitor declared down, with nothing on it, for evacuate.
+    await stack.sim.admin.addHost({ id: 'hv-gone', cpus: 2, memoryMiB: 2048, diskGiB: 50 });
+    const gone = await stack.client.hypervisors.add('hv-gone', { driver: 'sim', address: stack.sim.hostAddress('hv-gone'), capacity: { cpus: 2, memoryMiB: 2048, diskGiB: 50 } });
+    await stack.services.registry.update(gone.id, undefined, { state: 'down' });
     const ready: Promise<unknown>[] = [];
     for (const role of ['operator', 'admin'] as const) {
       ready.push((await stack.client.containers.create(`c-${role}`, { definition: small, hint: 'hv-1' })).result());
@@ -57,7 +61,8 @@ describe('auth: every route × every caller', () => {
     'POST /v1/controller/start': () => ({ path: '/v1/controller/start', body: {} }),
     'POST /v1/controller/stop': () => ({ path: '/v1/controller/stop', body: {} }),
     'POST /v1/hypervisors': () => ({ path: '/v1/hypervisors', body: { name: 'hv-auth', definition: { driver: 'sim', address: stack.sim.hostAddress('hv-auth'), capacity: { cpus: 2, memoryMiB: 2048, diskGiB: 50 } } } }),
-    'POST /v1/hypervisors/:ref/drain': () => ({ path: '/v1/hypervisors/hv-auth/drain', body: {} }),
+    'POST /v1/hypervisors/:ref/drain': () => ({ path: '/v1/hypervisors/hv-auth/drain', body: { keep: true } }),
+    'POST /v1/hypervisors/:ref/evacuate': () => ({ path: '/v1/hypervisors/hv-gone/evacuate', body: {} }),
     'POST /v1/hypervisors/:ref/undrain': () => ({ path: '/v1/hypervisors/hv-auth/undrain', body: {} }),
     'DELETE /v1/hypervisors/:ref': () => ({ path: '/v1/hypervisors/hv-auth' }),
     'POST /v1/containers': (r) => ({ path: '/v1/containers', body: { name: `n-${r}`, definition: small, start: false } }),

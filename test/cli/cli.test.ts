@@ -184,7 +184,7 @@ describe('client and CLI on a real stack', () => {
 
   test('hypervisors: drain marks it draining, remove is refused while containers are on it', async () => {
     await (await stack.client.containers.create('on-3', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-3' })).result();
-    assert.match((await ok('hypervisors', 'drain', 'hv-3', '--reason', 'disk swap')).stdout, /hv-3 is draining; 1 container/);
+    assert.match((await ok('hypervisors', 'drain', 'hv-3', '--reason', 'disk swap', '--keep')).stdout, /hv-3 is draining; 1 container/);
     const list = (await ok('hypervisors', 'list')).stdout;
     assert.match(list.split('\n').find((l) => l.startsWith('hv-3'))!, /draining/);
     const refused = await vmflow('hypervisors', 'remove', 'hv-3');

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { drainProgressQuery } from '../../src/domain/messages';
 import { TASK_QUEUE } from '../../src/domain/names';
 import { UPSTREAM_PATH, upstreamAddresses } from '../../src/hooks/nginx';
 import type { FailoverReport } from '../../workflows/failover';
@@ -168,5 +169,42 @@ describe('failover', () => {
     await collect();
     await collect();
     await assertConsistent(stack);
+  });
+
+  test('drain moves every container off a host as one command while other commands run; none is lost', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `drain-${i + 1}`);
+    for (const name of names) await (await stack.client.containers.create(name, { definition: { kind: 'generic', ...small }, hint: 'hv-3', start: !name.endsWith('0') })).result();
+    const { workflowId } = await stack.client.hypervisors.drain('hv-3', 'disk swap');
+    assert.ok(workflowId);
+    // Other work goes on meanwhile, and none of it lands on the cordoned host.
+    const others = await Promise.all(['busy-1', 'busy-2'].map(async (name) => (await stack.client.containers.create(name, { definition: { kind: 'generic', ...small } })).result()));
+    assert.ok(others.every((r) => r.host !== 'hv-3'));
+    const report = await stack.client.temporal.workflow.getHandle(workflowId!).result();
+    assert.deepEqual(report.failed, []);
+    assert.deepEqual(report.moved.map((m: { name: string }) => m.name).sort(), [...names].sort());
+    assert.equal(report.moved.find((m: { name: string }) => m.name === 'drain-10').cold, true, 'a stopped container moves cold');
+    assert.equal((await stack.services.registry.children((await stack.client.hypervisors.get('hv-3')).id)).length, 0);
+    assert.equal((await stack.client.hypervisors.get('hv-3')).state, 'draining');
+    for (const name of names) assert.equal((await stack.client.containers.get(name)).state, name.endsWith('0') ? 'stopped' : 'running');
+    await assertConsistent(stack);
+    assert.equal((await stack.client.hypervisors.undrain('hv-3')).state, 'up');
+  });
+
+  test('a drain cancelled midway leaves each container on exactly one host', async () => {
+    const names = Array.from({ length: 5 }, (_, i) => `cut-${i + 1}`);
+    for (const name of names) await (await stack.client.containers.create(name, { definition: { kind: 'generic', ...small }, hint: 'hv-3' })).result();
+    await stack.sim.admin.setDelays({ migrate: 1500 });
+    try {
+      const { workflowId } = await stack.client.hypervisors.drain('hv-3', 'cancelled later');
+      const handle = stack.client.temporal.workflow.getHandle(workflowId!);
+      await eventually(async () => (await handle.query(drainProgressQuery)).moved.length >= 2, 60_000, 'two moves done');
+      await handle.cancel();
+      await assert.rejects(handle.result());
+    } finally {
+      await stack.sim.admin.setDelays({ migrate: null });
+    }
+    for (const name of names) assert.equal((await stack.sim.admin.vms()).filter((v) => v.name === name).length, 1, `${name} is on exactly one host`);
+    await assertConsistent(stack);
+    await stack.client.hypervisors.undrain('hv-3');
   });
 });

@@ -115,13 +115,32 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     url: '/v1/hypervisors/:ref/drain',
     role: 'admin',
     tag,
-    summary: 'Drain a hypervisor: no new containers are placed on it; what runs there stays',
+    summary: 'Drain a hypervisor: it is cordoned (nothing new is placed there) and, unless keep is set, one durable command moves every container away; its workflow id is in the Location header',
     params: RefParams,
     body: DrainBody,
     response: { 200: HypervisorResource },
-    handler: async (req) => {
+    handler: async (req, reply) => {
       const host = await ctx.node('hypervisor', req.params.ref);
-      return present.hypervisor(await ctx.client.hypervisors.drain(host.id, req.body.reason));
+      const drained = await ctx.client.hypervisors.drain(host.id, req.body.reason, { keep: req.body.keep });
+      if (drained.workflowId) reply.header('location', `/v1/commands/${encodeURIComponent(drained.workflowId)}`);
+      return present.hypervisor(drained.host);
+    },
+  });
+
+  route(app, {
+    method: 'POST',
+    url: '/v1/hypervisors/:ref/evacuate',
+    role: 'admin',
+    tag,
+    summary: 'Rebuild what a hypervisor that is down held on other hosts (fenced first), as a failover does; its workflow id is in the Location header',
+    params: RefParams,
+    body: Empty,
+    response: { 202: Empty },
+    handler: async (req, reply) => {
+      const host = await ctx.node('hypervisor', req.params.ref);
+      const { workflowId } = await ctx.client.hypervisors.evacuate(host.id);
+      reply.status(202).header('location', `/v1/commands/${encodeURIComponent(workflowId)}`);
+      return {};
     },
   });
 
@@ -130,7 +149,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     url: '/v1/hypervisors/:ref/undrain',
     role: 'admin',
     tag,
-    summary: 'Take a draining hypervisor back into placement',
+    summary: 'Uncordon a hypervisor: take a draining one back into placement',
     params: RefParams,
     body: Empty,
     response: { 200: HypervisorResource },

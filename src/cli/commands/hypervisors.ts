@@ -87,17 +87,34 @@ export function hypervisorCommands(): Command {
     }),
   );
 
-  withOutput(cmd.command('drain <hypervisor>').description('place no new containers on it; what runs there stays').option('--reason <text>', 'why')).action(
-    async (ref: string, o: OutputOptions & { reason?: string }) =>
-      withApi(async (api) => {
-        const host = await api.post<HypervisorResource>(`/v1/hypervisors/${seg(ref)}/drain`, o.reason ? { reason: o.reason } : {});
-        if (o.output === 'json') return printJson(host);
-        const { items } = await api.get<List<ContainerResource>>(`/v1/hypervisors/${seg(host.id)}/containers`);
-        process.stdout.write(`hypervisor ${host.name} is draining; ${items.length} container(s) still on it (vmflow containers migrate <name> to move them)\n`);
-      }),
+  withOutput(
+    cmd
+      .command('drain <hypervisor>')
+      .description('cordon it (place nothing new there) and move every container away, live when it runs, as one command')
+      .option('--reason <text>', 'why')
+      .option('--keep', 'only cordon it: what runs there stays'),
+  ).action(async (ref: string, o: OutputOptions & { reason?: string; keep?: boolean }) =>
+    withApi(async (api) => {
+      const host = await api.post<HypervisorResource>(`/v1/hypervisors/${seg(ref)}/drain`, { ...(o.reason ? { reason: o.reason } : {}), ...(o.keep ? { keep: true } : {}) });
+      if (o.output === 'json') return printJson(host);
+      const { items } = await api.get<List<ContainerResource>>(`/v1/hypervisors/${seg(host.id)}/containers`);
+      process.stdout.write(
+        o.keep
+          ? `hypervisor ${host.name} is draining; ${items.length} container(s) still on it (vmflow containers migrate <name> to move them)\n`
+          : `hypervisor ${host.name} is draining; moving ${items.length} container(s) away (vmflow commands list --hypervisor ${host.name} to follow)\n`,
+      );
+    }),
   );
 
-  withOutput(cmd.command('undrain <hypervisor>').description('take a draining host back into placement')).action(async (ref: string, o: OutputOptions) =>
+  withOutput(cmd.command('evacuate <hypervisor>').description('rebuild what a host that is down held on other hosts (it is fenced first)')).action(async (ref: string, o: OutputOptions) =>
+    withApi(async (api) => {
+      await api.post(`/v1/hypervisors/${seg(ref)}/evacuate`, {});
+      if (o.output === 'json') return printJson({ evacuating: ref });
+      process.stdout.write(`evacuating ${ref} (vmflow commands list --hypervisor ${ref} to follow)\n`);
+    }),
+  );
+
+  withOutput(cmd.command('undrain <hypervisor>').alias('uncordon').description('take a draining host back into placement')).action(async (ref: string, o: OutputOptions) =>
     withApi(async (api) => {
       const host = await api.post<HypervisorResource>(`/v1/hypervisors/${seg(ref)}/undrain`);
       if (o.output === 'json') return printJson(host);

@@ -1,5 +1,6 @@
-// What a host failover needs besides the container commands it runs: which containers to
-// rebuild, in which order, and fencing the dead host so that none of them can run twice.
+// What host maintenance needs besides the container commands it runs: for a failover, which
+// containers to rebuild, in which order, and fencing the dead host so none can run twice; for a
+// drain, cordoning the host and what to move off it.
 import { DriverError } from '../src/domain/errors';
 import { META, type ContainerDefinition, type NodeRecord } from '../src/domain/types';
 import type { DriverRegistry } from '../src/drivers/driver';
@@ -18,7 +19,7 @@ export interface FailoverPlan {
   readonly stay: readonly string[];
 }
 
-export function createFailoverActivities(deps: { registry: Registry; drivers: DriverRegistry; kinds: Kinds }) {
+export function createMaintenanceActivities(deps: { registry: Registry; drivers: DriverRegistry; kinds: Kinds }) {
   const { registry, drivers, kinds } = deps;
 
   async function environmentName(node: NodeRecord): Promise<string | undefined> {
@@ -46,6 +47,23 @@ export function createFailoverActivities(deps: { registry: Registry; drivers: Dr
       return { host: host.name, fenceable: typeof drivers.forHost(hostRef(host)).fence === 'function', restart, stay: stay.sort() };
     },
 
+    /**
+     * Cordons the host (no new placements: the allocator skips `draining` hosts) and lists what
+     * to move off it: running and stopped containers by name; suspended ones cannot migrate.
+     */
+    async drainPlan(input: { host: string; reason?: string }): Promise<{ containers: Array<{ name: string; state: string }>; skipped: string[] }> {
+      const host = await registry.getByName(input.host);
+      if (host.state === 'up') {
+        await registry.update(host.id, undefined, { state: 'draining', metadata: { [META.stateCause]: input.reason ?? 'drained by an operator' } });
+        await registry.recordEvent({ nodeId: host.id, what: 'state up → draining', why: input.reason ?? 'drained by an operator', by: 'drain', commandId: null, data: {} });
+      }
+      const children = (await registry.children(host.id, 'container')).sort((a, b) => a.name.localeCompare(b.name));
+      return {
+        containers: children.filter((c) => c.state === 'running' || c.state === 'stopped').map((c) => ({ name: c.name, state: c.state })),
+        skipped: children.filter((c) => c.state === 'suspended').map((c) => c.name),
+      };
+    },
+
     /** Powers the host off out of band; retried until it is done, for nothing may be rebuilt before. */
     async fenceHost(input: { host: string }): Promise<void> {
       const ref = hostRef(await registry.getByName(input.host));
@@ -57,4 +75,4 @@ export function createFailoverActivities(deps: { registry: Registry; drivers: Dr
   });
 }
 
-export type FailoverActivities = ReturnType<typeof createFailoverActivities>;
+export type MaintenanceActivities = ReturnType<typeof createMaintenanceActivities>;
