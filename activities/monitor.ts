@@ -12,7 +12,6 @@ import { applySettlement, count, settle, type Copy } from '../src/monitor/settle
 import { VersionConflictError } from '../src/domain/errors';
 import { isOurs } from './hosts';
 import type { Registry } from '../src/registry/types';
-import { guardAll } from './guard';
 import { hostRef } from './registry';
 
 export interface MonitorSettings {
@@ -199,7 +198,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
 
   const environments = new EnvironmentCommands(temporal, registry);
 
-  return guardAll({
+  return {
     /** Tells the environments of containers whose host went down or came back, so their hooks run. */
     async notifyEnvironments(input: { down: HostChange[]; up: HostChange[] }): Promise<number> {
       let sent = 0;
@@ -409,7 +408,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       }
       return { destroyed, adopted };
     },
-  });
+  };
 
   /** The container that replaced an illegal one, if the registry still has it. */
   async function replacementOf(illegal: NodeRecord): Promise<NodeRecord | undefined> {

@@ -3,7 +3,6 @@
 // as a child that waits for its turn, and lets them run one at a time in acceptance order. It
 // ends when idle, and continues as new when its history grows.
 import {
-  ApplicationFailure,
   ChildWorkflowCancellationType,
   type ChildWorkflowHandle,
   type SearchAttributes,
@@ -16,9 +15,8 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import { InvalidInputError, type FieldProblem } from '../src/domain/errors';
+import { InvalidInputError, UndoIncompleteError, fromFailure, type FieldProblem } from '../src/domain/errors';
 import { type EntityRequest, type FinishedCommand, entityStatusQuery, observedSignal, reorderUpdate, submitUpdate, turnSignal } from '../src/domain/messages';
-import { refuseWith } from './kit';
 
 export interface EntityInput {
   /** The name of what the entity serves. */
@@ -71,10 +69,8 @@ export function commonShapeProblems(req: EntityRequest): FieldProblem[] {
 
 /** A failed command whose undo could not finish names the state it left (`unknown`). */
 function stateAfterFailure(error: unknown): string | undefined {
-  for (let e: any = error, depth = 0; e && depth < 8; e = e.cause, depth++) {
-    if (e instanceof ApplicationFailure && e.type === 'UndoIncompleteError') return (e.details?.[0] as { state?: string } | undefined)?.state;
-  }
-  return undefined;
+  const known = fromFailure(error);
+  return known instanceof UndoIncompleteError ? known.state : undefined;
 }
 
 export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, input: EntityInput): Promise<void> {
@@ -120,7 +116,7 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
       await p.started;
       return { commandId: req.commandId, workflowId, position: queue.indexOf(p) };
     },
-    { validator: (req) => refuseWith(() => validate(req as R)) },
+    { validator: (req) => validate(req as R) },
   );
 
   setHandler(
@@ -135,17 +131,16 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
       return queue.map((p) => p.request.commandId);
     },
     {
-      validator: ({ commandId, position }) =>
-        refuseWith(() => {
-          const p = queue.find((q) => q.request.commandId === commandId);
-          if (!p) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is not queued on ${input.target}` }]);
-          if (p.running) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is already running` }]);
-          if (!Number.isInteger(position) || position < 0) throw new InvalidInputError([{ field: 'position', problem: 'must be an integer >= 0' }]);
-          // The reordered queue must still be a valid sequence of transitions.
-          const order = queue.filter((q) => q !== p);
-          order.splice(Math.min(position, order.length), 0, p);
-          order.reduce((s, q) => spec.next(s, q.request), state);
-        }),
+      validator: ({ commandId, position }) => {
+        const p = queue.find((q) => q.request.commandId === commandId);
+        if (!p) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is not queued on ${input.target}` }]);
+        if (p.running) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is already running` }]);
+        if (!Number.isInteger(position) || position < 0) throw new InvalidInputError([{ field: 'position', problem: 'must be an integer >= 0' }]);
+        // The reordered queue must still be a valid sequence of transitions.
+        const order = queue.filter((q) => q !== p);
+        order.splice(Math.min(position, order.length), 0, p);
+        order.reduce((s, q) => spec.next(s, q.request), state);
+      },
     },
   );
 

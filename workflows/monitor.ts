@@ -2,7 +2,7 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
 import type { HostActivities } from '../activities/hosts';
-import { hostActivities } from './kit';
+import { hostActivities } from './command-runtime';
 
 const acts = proxyActivities<MonitorActivities>({
   startToCloseTimeout: '2 minutes',
