@@ -12,7 +12,6 @@ import { ContainerCommands } from '../src/service/commands';
 import { byPriority, type HookDecision, type HookEvent, type Kinds, type Member } from '../src/hooks';
 import type { Provisioner } from '../src/provisioner';
 import type { Registry } from '../src/registry/types';
-import { guardAll } from './guard';
 import { hostRef } from './registry';
 
 /** How an environment keeps its members: container id, kind and priority. */
@@ -75,7 +74,7 @@ export function createEnvironmentActivities(deps: EnvironmentDeps) {
     return { id: env.id, name: env.name, definition: env.definition as EnvironmentDefinition, members: byPriority(members) };
   }
 
-  return guardAll({
+  return {
     async provisionEnvironment(input: { id: string; name: string; args: EnvironmentArgs['create'] }): Promise<void> {
       if (await registry.find(input.id)) return;
       await deps.provisioner.provisionEnvironment({
@@ -215,7 +214,7 @@ export function createEnvironmentActivities(deps: EnvironmentDeps) {
       await registry.recordEvent({ nodeId: node.id, what: `state ${node.state} → ${input.state}`, why: input.cause, by: 'environment', commandId: input.commandId, data: {} });
     },
 
-  });
+  };
 }
 
 export type EnvironmentActivities = ReturnType<typeof createEnvironmentActivities>;

@@ -4,7 +4,6 @@
 import { Context } from '@temporalio/activity';
 import type { Driver, DriverContext, DriverRegistry, HostRef, ContainerSpec, HostStatus, ObservedContainer, Progress } from '../src/drivers/driver';
 import { DriverError, HostUnreachableError, VmMissingError } from '../src/domain/errors';
-import { guardAll } from './guard';
 
 export type PowerOp = 'start' | 'stop' | 'reboot' | 'suspend' | 'resume' | 'undefine' | 'deprovision';
 
@@ -99,7 +98,7 @@ async function present(driver: Driver, host: HostRef, name: string, uuid: string
 }
 
 export function createHostActivities(drivers: DriverRegistry) {
-  return guardAll({
+  return {
     async containerPower({ host, name, op, uuid }: PowerInput): Promise<void> {
       const driver = drivers.forHost(host);
       await withDriverContext(async (ctx) => {
@@ -228,7 +227,7 @@ export function createHostActivities(drivers: DriverRegistry) {
     async hostStatus({ host }: { host: HostRef }): Promise<HostStatus> {
       return withDriverContext((ctx) => drivers.forHost(host).hostStatus(host, ctx));
     },
-  });
+  };
 }
 
 export type HostActivities = ReturnType<typeof createHostActivities>;

@@ -4,11 +4,10 @@ import { META } from '../src/domain/types';
 import type { HostStatus } from '../src/drivers/driver';
 import type { Registry } from '../src/registry/types';
 import type { Provisioner } from '../src/provisioner';
-import { guardAll } from './guard';
 import { hostRef } from './registry';
 
 export function createHypervisorActivities(registry: Registry, provisioner: Provisioner) {
-  return guardAll({
+  return {
     async provisionHypervisor(input: { id: string; name: string; definition: HypervisorDefinition; tags?: Record<string, string> }): Promise<NodeRecord> {
       return (await registry.find(input.id)) ?? provisioner.provisionHypervisor(input);
     },
@@ -26,7 +25,7 @@ export function createHypervisorActivities(registry: Registry, provisioner: Prov
       return hostRef(await registry.get(id));
     },
 
-  });
+  };
 }
 
 export type HypervisorActivities = ReturnType<typeof createHypervisorActivities>;

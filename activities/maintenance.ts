@@ -6,7 +6,6 @@ import { META, type ContainerDefinition, type NodeRecord } from '../src/domain/t
 import type { DriverRegistry } from '../src/drivers/driver';
 import type { Kinds } from '../src/hooks';
 import type { Registry } from '../src/registry/types';
-import { guardAll } from './guard';
 import { hostRef } from './registry';
 
 export interface FailoverPlan {
@@ -27,7 +26,7 @@ export function createMaintenanceActivities(deps: { registry: Registry; drivers:
     return typeof env === 'string' ? (await registry.find(env))?.name : undefined;
   }
 
-  return guardAll({
+  return {
     /** The lost containers of a host that went down, split by their HA policy. */
     async failoverPlan(input: { host: string }): Promise<FailoverPlan> {
       const host = await registry.getByName(input.host);
@@ -72,7 +71,7 @@ export function createMaintenanceActivities(deps: { registry: Registry; drivers:
       await driver.fence(ref);
       await registry.recordEvent({ nodeId: ref.id, what: 'fenced', why: 'powered off out of band before its containers are rebuilt elsewhere', by: 'failover', commandId: null, data: {} });
     },
-  });
+  };
 }
 
 export type MaintenanceActivities = ReturnType<typeof createMaintenanceActivities>;

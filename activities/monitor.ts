@@ -7,12 +7,11 @@ import { workflowIds } from '../src/domain/names';
 import type { DriverRegistry, HostRef, HostStatus } from '../src/drivers/driver';
 import { entityStatusQuery, observedSignal } from '../src/domain/messages';
 import { EnvironmentCommands } from '../src/service/commands';
-import { reconcileHost, registryStateOf, type HostPoll, type RegisteredContainer } from '../src/monitor/reconcile';
+import { reconcileHost, registryStateOf, type Drift, type HostPoll, type HostVerdict, type RegisteredContainer } from '../src/monitor/reconcile';
 import { applySettlement, count, settle, type Copy } from '../src/monitor/settle';
 import { VersionConflictError } from '../src/domain/errors';
 import { isOurs } from './hosts';
 import type { Registry } from '../src/registry/types';
-import { guardAll } from './guard';
 import { hostRef } from './registry';
 
 export interface MonitorSettings {
@@ -106,11 +105,33 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     }
   }
 
+  /** Makes the registry follow one host's poll; each step records its writes. */
   async function apply(pollResult: HostPoll, settings: MonitorSettings, status?: HostStatus): Promise<BatchReport> {
-    const now = new Date();
-    const verdict = reconcileHost(pollResult, { now, downAfter: settings.downAfter, contactEverySeconds: settings.contactEverySeconds });
-    let writes = 0;
+    const verdict = reconcileHost(pollResult, { now: new Date(), downAfter: settings.downAfter, contactEverySeconds: settings.contactEverySeconds });
     const host = pollResult.hostName;
+    let writes = await recordHostVerdict(pollResult, verdict, settings);
+    const down: HostChange[] = [];
+    const up: HostChange[] = [];
+    if (verdict.lost.length) {
+      const lost = await markLost(host, verdict.lost);
+      writes += lost.writes;
+      down.push({ host, containers: lost.containers });
+    } else if (verdict.state === 'down') {
+      down.push({ host, containers: [] });
+    }
+    const found = await markFound(host, verdict.found);
+    writes += found.writes;
+    if (found.back.length || verdict.state === 'up') up.push({ host, containers: found.back });
+    const drifts = await markDrifts(host, verdict.drifts);
+    const missing = await markMissing(host, verdict.missing);
+    writes += (drifts + missing) * 2;
+    const adopted = status ? await adoptMissing(pollResult, status, verdict.unknown) : 0;
+    return { polled: 1, unreachable: pollResult.status ? 0 : 1, writes: writes + adopted * 3, down, up, drifts, orphans: verdict.unknown.length - adopted, missing, adopted };
+  }
+
+  /** The host's own metadata and state; returns the writes. */
+  async function recordHostVerdict(pollResult: HostPoll, verdict: HostVerdict, settings: MonitorSettings): Promise<number> {
+    let writes = 0;
     if (Object.keys(verdict.metadata).length || verdict.state) {
       await registry.update(pollResult.hostId, undefined, { metadata: verdict.metadata, ...(verdict.state ? { state: verdict.state } : {}) });
       writes++;
@@ -120,27 +141,31 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       await registry.recordEvent({ nodeId: pollResult.hostId, what: `state ${pollResult.hostState} → ${verdict.state}`, why, by: BY.monitor, commandId: null, data: {} });
       writes++;
     }
-    const environmentOf = async (id: string) => {
-      const env = (await registry.find(id))?.metadata[META.environment];
-      return typeof env === 'string' ? (await registry.find(env))?.name : undefined;
-    };
-    const down: HostChange[] = [];
-    const up: HostChange[] = [];
-    if (verdict.lost.length) {
-      const lost = [];
-      for (const c of verdict.lost) {
-        await registry.update(c.id, undefined, { state: 'lost', metadata: { [META.stateCause]: `host ${host} is down`, [META.stateBeforeLost]: c.state } });
-        await registry.recordEvent({ nodeId: c.id, what: `state ${c.state} → lost`, why: `host ${host} stopped answering`, by: BY.monitor, commandId: null, data: { host } });
-        writes += 2;
-        await tellEntity(c.name, 'lost', `host ${host} is down`);
-        lost.push({ name: c.name, environment: await environmentOf(c.id) });
-      }
-      down.push({ host, containers: lost });
-    } else if (verdict.state === 'down') {
-      down.push({ host, containers: [] });
+    return writes;
+  }
+
+  async function environmentOf(id: string): Promise<string | undefined> {
+    const env = (await registry.find(id))?.metadata[META.environment];
+    return typeof env === 'string' ? (await registry.find(env))?.name : undefined;
+  }
+
+  /** The containers of a host that went down become `lost`. */
+  async function markLost(host: string, containers: readonly RegisteredContainer[]): Promise<{ writes: number; containers: HostChange['containers'][number][] }> {
+    const lost = [];
+    for (const c of containers) {
+      await registry.update(c.id, undefined, { state: 'lost', metadata: { [META.stateCause]: `host ${host} is down`, [META.stateBeforeLost]: c.state } });
+      await registry.recordEvent({ nodeId: c.id, what: `state ${c.state} → lost`, why: `host ${host} stopped answering`, by: BY.monitor, commandId: null, data: { host } });
+      await tellEntity(c.name, 'lost', `host ${host} is down`);
+      lost.push({ name: c.name, environment: await environmentOf(c.id) });
     }
+    return { writes: lost.length * 2, containers: lost };
+  }
+
+  /** Lost or missing containers the host reports again; `back` are those that were lost. */
+  async function markFound(host: string, found: readonly Drift[]): Promise<{ writes: number; back: HostChange['containers'][number][] }> {
+    let writes = 0;
     const back = [];
-    for (const f of verdict.found) {
+    for (const f of found) {
       if (f.from !== 'lost' && (await busy(f.name))) continue;
       const cause = f.from === 'lost' ? `host ${host} answers again` : `host ${host} has it again`;
       await registry.update(f.containerId, undefined, { state: f.to, metadata: { [META.stateCause]: cause, [META.observedState]: f.to } });
@@ -149,31 +174,37 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       await tellEntity(f.name, f.to, cause);
       if (f.from === 'lost') back.push({ name: f.name, environment: await environmentOf(f.containerId) });
     }
-    if (back.length || verdict.state === 'up') up.push({ host, containers: back });
-    let drifts = 0;
-    for (const d of verdict.drifts) {
+    return { writes, back };
+  }
+
+  /** Containers whose observed state differs from the registry's, unless a command owns them; returns how many. */
+  async function markDrifts(host: string, drifts: readonly Drift[]): Promise<number> {
+    let marked = 0;
+    for (const d of drifts) {
       if (await busy(d.name)) continue;
       const cause = `host ${host} reports it ${d.to}; the registry had ${d.from}`;
       await registry.update(d.containerId, undefined, { state: d.to, metadata: { [META.stateCause]: cause, [META.observedState]: d.to } });
       await registry.recordEvent({ nodeId: d.containerId, what: `state ${d.from} → ${d.to}`, why: cause, by: BY.monitor, commandId: null, data: { host } });
-      writes += 2;
-      drifts++;
+      marked++;
       await tellEntity(d.name, d.to, cause);
     }
-    let missing = 0;
-    for (const c of verdict.missing) {
+    return marked;
+  }
+
+  /** Containers the host (answering) does not have become `missing`; returns how many. */
+  async function markMissing(host: string, containers: readonly RegisteredContainer[]): Promise<number> {
+    let marked = 0;
+    for (const c of containers) {
       if (await busy(c.name)) continue;
       const cause = `host ${host} answers but has no VM ${c.name}`;
       const wrote = await guarded(() => registry.update(c.id, c.version, { state: 'missing', metadata: { [META.stateCause]: cause, [META.observedState]: 'missing' } }));
       if (!wrote) continue;
       await registry.recordEvent({ nodeId: c.id, what: `state ${c.state} → missing`, why: cause, by: BY.monitor, commandId: null, data: { host } });
-      writes += 2;
-      missing++;
+      marked++;
       count('vmflow_containers_missing');
       await tellEntity(c.name, 'missing', cause);
     }
-    const adopted = status ? await adoptMissing(pollResult, status, verdict.unknown) : 0;
-    return { polled: 1, unreachable: pollResult.status ? 0 : 1, writes: writes + adopted * 3, down, up, drifts, orphans: verdict.unknown.length - adopted, missing, adopted };
+    return marked;
   }
 
   /**
@@ -200,7 +231,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
 
   const environments = new EnvironmentCommands(temporal, registry);
 
-  return guardAll({
+  return {
     /** Tells the environments of containers whose host went down or came back, so their hooks run. */
     async notifyEnvironments(input: { down: HostChange[]; up: HostChange[] }): Promise<number> {
       let sent = 0;
@@ -341,76 +372,101 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       const host = await registry.find(input.hostId);
       if (!host || host.state !== 'up') return { destroyed: [], adopted: [] };
       const ref = hostRef(host);
-      const driver = drivers.forHost(ref);
-      const status = await driver.hostStatus(ref);
-      const orphans = (host.metadata[META.orphans] as Record<string, string> | undefined) ?? {};
-      const evidence = (host.metadata[META.staleCopies] as Record<string, StaleCopyEvidence> | undefined) ?? {};
-      const nextEvidence: Record<string, StaleCopyEvidence> = {};
+      const status = await drivers.forHost(ref).hostStatus(ref);
+      const scope: Collection = {
+        host,
+        graceSeconds: input.graceSeconds,
+        orphans: (host.metadata[META.orphans] as Record<string, string> | undefined) ?? {},
+        evidence: (host.metadata[META.staleCopies] as Record<string, StaleCopyEvidence> | undefined) ?? {},
+        nextEvidence: {},
+        adopted: [],
+        now: new Date().toISOString(),
+      };
       const claimed = new Set((await registry.children(host.id, 'placeholder')).map((p) => (p.definition as PlaceholderDefinition).containerName));
       const destroyed: string[] = [];
-      const adopted: string[] = [];
-      const now = new Date().toISOString();
       for (const vm of status.containers) {
         if (claimed.has(vm.name)) continue;
         const owner = await registry.findByName(vm.name);
         const container = owner?.type === 'container' ? owner : undefined;
         if (container && container.parentId === host.id && container.state !== 'illegal') continue;
-        let why: string;
-        let proof: JsonObject = {};
-        if (!container) {
-          const firstSeen = orphans[vm.name];
-          if (!firstSeen || Date.now() - Date.parse(firstSeen) < input.graceSeconds * 1000) continue;
-          why = `${vm.name} is known to nobody (first seen ${firstSeen}, grace ${input.graceSeconds} s)`;
-        } else {
-          // The registry's own copy of this VM: the container itself elsewhere, or its replacement.
-          const live = container.parentId === host.id ? await replacementOf(container) : container;
-          if (!live?.parentId || live.parentId === host.id || !isOurs(vm, container.id) || ['new', 'lost', 'missing', 'unknown'].includes(live.state) || (await busy(live.name))) continue;
-          const home = await registry.find(live.parentId);
-          if (!home) continue;
-          const sighting = await lookAt(hostRef(home), live);
-          if (sighting === 'no answer') {
-            if (evidence[vm.name]) nextEvidence[vm.name] = evidence[vm.name]!;
-            continue;
-          }
-          if (sighting === 'absent') {
-            // Its registered host does not have it: this is the only copy, and the registry follows.
-            if (container === live && (await busy(container.name)) === false) {
-              const state = registryStateOf(vm.state);
-              const reason = `${vm.name} found on ${host.name}, registry said ${home.name}`;
-              if (state && (await guarded(() => applySettlement(registry, container, { hostId: host.id, state, why: reason }, { by: BY.collector, commandId: null })))) {
-                adopted.push(vm.name);
-                await tellEntity(vm.name, state, reason);
-              }
-            }
-            continue;
-          }
-          const seen = [...(evidence[vm.name]?.home === home.name ? evidence[vm.name]!.confirmations : []), { at: now, state: sighting.state }];
-          if (seen.length < 2) {
-            nextEvidence[vm.name] = { home: home.name, live: live.name, confirmations: seen };
-            continue;
-          }
-          why =
-            container === live
-              ? `${vm.name} lives on ${home.name} (seen there ${seen.map((c) => `${c.state} at ${c.at}`).join(', ')}); this copy is stale`
-              : `${vm.name} is illegal: ${String(container.metadata[META.stateCause] ?? 'replaced')}; ${live.name} runs on ${home.name} (seen ${seen.map((c) => `${c.state} at ${c.at}`).join(', ')})`;
-          proof = { home: home.name, live: live.name, confirmations: seen };
-        }
-        await removeCopy(ref, vm.name, vm.uuid);
+        const reason = container ? await judgeOwnedCopy(scope, vm, container) : judgeOrphan(scope, vm);
+        if (!reason) continue;
+        await destroyCopy(host, vm, container, reason);
         destroyed.push(vm.name);
-        await registry.recordEvent({ nodeId: host.id, what: `destroyed ${vm.name}`, why, by: BY.collector, commandId: null, data: { vm: vm.name, uuid: vm.uuid ?? null, ...proof } });
-        if (container && container.state === 'illegal' && container.parentId === host.id) {
-          await registry.recordEvent({ nodeId: container.id, what: 'removed', why, by: BY.collector, commandId: null, data: { host: host.name, ...proof } });
-          await registry.remove(container.id);
-        }
       }
-      const orphansLeft = destroyed.some((n) => n in orphans) ? Object.fromEntries(Object.entries(orphans).filter(([n]) => !destroyed.includes(n))) : undefined;
-      const evidenceChanged = JSON.stringify(nextEvidence) !== JSON.stringify(evidence);
-      if (orphansLeft || evidenceChanged) {
-        await registry.update(host.id, undefined, { metadata: { ...(orphansLeft ? { [META.orphans]: orphansLeft } : {}), ...(evidenceChanged ? { [META.staleCopies]: nextEvidence } : {}) } });
-      }
-      return { destroyed, adopted };
+      await rememberCollection(scope, destroyed);
+      return { destroyed, adopted: scope.adopted };
     },
-  });
+  };
+
+  /** An orphan (no container owns its name) is destroyed once its grace period is over. */
+  function judgeOrphan(scope: Collection, vm: SeenVm): DestroyReason | undefined {
+    const firstSeen = scope.orphans[vm.name];
+    if (!firstSeen || Date.now() - Date.parse(firstSeen) < scope.graceSeconds * 1000) return undefined;
+    return { why: `${vm.name} is known to nobody (first seen ${firstSeen}, grace ${scope.graceSeconds} s)`, proof: {} };
+  }
+
+  /**
+   * A copy of a container the registry places elsewhere (or replaced): destroyed only after its
+   * registry copy has been seen alive on its registered host twice; adopted when that host does
+   * not have it. Sightings are gathered in `scope.nextEvidence`, adoptions in `scope.adopted`.
+   */
+  async function judgeOwnedCopy(scope: Collection, vm: SeenVm, container: NodeRecord): Promise<DestroyReason | undefined> {
+    const { host, evidence, nextEvidence } = scope;
+    // The registry's own copy of this VM: the container itself elsewhere, or its replacement.
+    const live = container.parentId === host.id ? await replacementOf(container) : container;
+    if (!live?.parentId || live.parentId === host.id || !isOurs(vm, container.id) || ['new', 'lost', 'missing', 'unknown'].includes(live.state) || (await busy(live.name))) return undefined;
+    const home = await registry.find(live.parentId);
+    if (!home) return undefined;
+    const sighting = await lookAt(hostRef(home), live);
+    if (sighting === 'no answer') {
+      if (evidence[vm.name]) nextEvidence[vm.name] = evidence[vm.name]!;
+      return undefined;
+    }
+    if (sighting === 'absent') {
+      // Its registered host does not have it: this is the only copy, and the registry follows.
+      if (container === live && (await busy(container.name)) === false) await adoptCopy(scope, vm, container, home);
+      return undefined;
+    }
+    const seen = [...(evidence[vm.name]?.home === home.name ? evidence[vm.name]!.confirmations : []), { at: scope.now, state: sighting.state }];
+    if (seen.length < 2) {
+      nextEvidence[vm.name] = { home: home.name, live: live.name, confirmations: seen };
+      return undefined;
+    }
+    const why =
+      container === live
+        ? `${vm.name} lives on ${home.name} (seen there ${seen.map((c) => `${c.state} at ${c.at}`).join(', ')}); this copy is stale`
+        : `${vm.name} is illegal: ${String(container.metadata[META.stateCause] ?? 'replaced')}; ${live.name} runs on ${home.name} (seen ${seen.map((c) => `${c.state} at ${c.at}`).join(', ')})`;
+    return { why, proof: { home: home.name, live: live.name, confirmations: seen } };
+  }
+
+  async function adoptCopy(scope: Collection, vm: SeenVm, container: NodeRecord, home: NodeRecord): Promise<void> {
+    const state = registryStateOf(vm.state);
+    const reason = `${vm.name} found on ${scope.host.name}, registry said ${home.name}`;
+    if (state && (await guarded(() => applySettlement(registry, container, { hostId: scope.host.id, state, why: reason }, { by: BY.collector, commandId: null })))) {
+      scope.adopted.push(vm.name);
+      await tellEntity(vm.name, state, reason);
+    }
+  }
+
+  /** Removes the VM and records why; an illegal container registered here goes with it. */
+  async function destroyCopy(host: NodeRecord, vm: SeenVm, container: NodeRecord | undefined, { why, proof }: DestroyReason): Promise<void> {
+    await removeCopy(hostRef(host), vm.name, vm.uuid);
+    await registry.recordEvent({ nodeId: host.id, what: `destroyed ${vm.name}`, why, by: BY.collector, commandId: null, data: { vm: vm.name, uuid: vm.uuid ?? null, ...proof } });
+    if (container && container.state === 'illegal' && container.parentId === host.id) {
+      await registry.recordEvent({ nodeId: container.id, what: 'removed', why, by: BY.collector, commandId: null, data: { host: host.name, ...proof } });
+      await registry.remove(container.id);
+    }
+  }
+
+  /** Keeps on the host what the next cycle needs: orphans not destroyed, and the sightings gathered. */
+  async function rememberCollection({ host, orphans, evidence, nextEvidence }: Collection, destroyed: readonly string[]): Promise<void> {
+    const orphansLeft = destroyed.some((n) => n in orphans) ? Object.fromEntries(Object.entries(orphans).filter(([n]) => !destroyed.includes(n))) : undefined;
+    const evidenceChanged = JSON.stringify(nextEvidence) !== JSON.stringify(evidence);
+    if (orphansLeft || evidenceChanged) {
+      await registry.update(host.id, undefined, { metadata: { ...(orphansLeft ? { [META.orphans]: orphansLeft } : {}), ...(evidenceChanged ? { [META.staleCopies]: nextEvidence } : {}) } });
+    }
+  }
 
   /** The container that replaced an illegal one, if the registry still has it. */
   async function replacementOf(illegal: NodeRecord): Promise<NodeRecord | undefined> {
@@ -447,6 +503,24 @@ interface StaleCopyEvidence {
   readonly home: string;
   readonly live: string;
   readonly confirmations: ReadonlyArray<{ readonly at: string; readonly state: string }>;
+}
+
+type SeenVm = HostStatus['containers'][number];
+
+/** One collector pass over one host: what it read, and what it gathers for the next pass. */
+interface Collection {
+  readonly host: NodeRecord;
+  readonly graceSeconds: number;
+  readonly orphans: Record<string, string>;
+  readonly evidence: Record<string, StaleCopyEvidence>;
+  readonly nextEvidence: Record<string, StaleCopyEvidence>;
+  readonly adopted: string[];
+  readonly now: string;
+}
+
+interface DestroyReason {
+  readonly why: string;
+  readonly proof: JsonObject;
 }
 
 export function mergeReports(reports: readonly BatchReport[]): BatchReport {

@@ -10,7 +10,6 @@ import type { Provisioner } from '../src/provisioner';
 import { placeAndClaim } from '../src/allocator/claim';
 import type { CreateArgs } from '../src/domain/commands';
 import { applySettlement, settle } from '../src/monitor/settle';
-import { guardAll } from './guard';
 
 export interface ContainerContext {
   readonly container: NodeRecord<ContainerDefinition>;
@@ -71,7 +70,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
     return { container, spec: specOf(container), host: parent ? hostRef(parent) : undefined };
   }
 
-  return guardAll({
+  return {
     async loadContainer(name: string): Promise<ContainerContext> {
       const node = await findNode(name);
       if (!node || node.type !== 'container') throw new NotFoundError('container', name);
@@ -238,7 +237,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
       if (await registry.find(containerId)) await registry.remove(containerId, { cascade: true });
     },
 
-  });
+  };
 }
 
 export type RegistryActivities = ReturnType<typeof createRegistryActivities>;

@@ -1,5 +1,5 @@
 // One workflow per container command. Each is a saga: a step that succeeds pushes its undo,
-// and a failure or cancel unwinds them (see kit.ts).
+// and a failure or cancel unwinds them (see command-runtime.ts).
 import { patched, setHandler, uuid4 } from '@temporalio/workflow';
 import { retargetUpdate } from '../src/domain/messages';
 import { InvalidTransitionError } from '../src/domain/errors';
@@ -9,10 +9,10 @@ import type { ContainerDefinition } from '../src/domain/types';
 import type { ClaimInput, ContainerContext } from '../activities/registry';
 import type { HostRef } from '../src/drivers/driver';
 import type { PowerOp } from '../activities/hosts';
-import { CLAIM_TTL_SECONDS, Command, type CommandInput, central, hostActivities, registry } from './kit';
+import { CLAIM_TTL_SECONDS, CommandRun, type CommandInput, central, hostActivities, registry } from './command-runtime';
 
 /** Claims capacity for a container on a host the allocator picks (undo: release the claim). */
-function claimCapacity(cmd: Command, commandId: string, container: ContainerContext, placement: Pick<ClaimInput, 'driver' | 'hint' | 'exclude' | 'groups' | 'antiAffinity'>) {
+function claimCapacity(cmd: CommandRun, commandId: string, container: ContainerContext, placement: Pick<ClaimInput, 'driver' | 'hint' | 'exclude' | 'groups' | 'antiAffinity'>) {
   const { definition } = container.container;
   return cmd.step(
     'claim capacity',
@@ -42,7 +42,7 @@ function hostOf(ctx: ContainerContext, command: string): HostRef {
 }
 
 export async function createContainer(input: CommandInput<'create'>): Promise<CommandResult> {
-  const cmd = new Command(input.request);
+  const cmd = new CommandRun(input.request);
   return cmd.run(input.queued, async () => {
     const { commandId, container: name, args } = input.request;
     const id = uuid4();
@@ -71,7 +71,7 @@ export async function createContainer(input: CommandInput<'create'>): Promise<Co
 
 /** Start, stop, suspend, resume, reboot: one driver call and the registry follows. */
 async function power(input: CommandInput, op: Exclude<PowerOp, 'undefine' | 'deprovision'>, from: readonly string[], to: TrackedState): Promise<CommandResult> {
-    const cmd = new Command(input.request);
+    const cmd = new CommandRun(input.request);
     return cmd.run(input.queued, async () => {
       const { commandId, container: name, command } = input.request;
       const ctx = await cmd.step('load', () => registry.loadContainer(name));
@@ -104,7 +104,7 @@ export async function resumeContainer(input: CommandInput<'resume'>): Promise<Co
 }
 
 export async function shutdownContainer(input: CommandInput<'shutdown'>): Promise<CommandResult> {
-  const cmd = new Command(input.request);
+  const cmd = new CommandRun(input.request);
   return cmd.run(input.queued, async () => {
     const { commandId, container: name, args } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
@@ -120,7 +120,7 @@ export async function shutdownContainer(input: CommandInput<'shutdown'>): Promis
 }
 
 export async function updateContainer(input: CommandInput<'update'>): Promise<CommandResult> {
-  const cmd = new Command(input.request);
+  const cmd = new CommandRun(input.request);
   return cmd.run(input.queued, async () => {
     const { container: name, args } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
@@ -148,7 +148,7 @@ export async function updateContainer(input: CommandInput<'update'>): Promise<Co
 }
 
 export async function destroyContainer(input: CommandInput<'destroy'>): Promise<CommandResult> {
-  const cmd = new Command(input.request);
+  const cmd = new CommandRun(input.request);
   return cmd.run(input.queued, async () => {
     const { commandId, container: name } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
@@ -195,7 +195,7 @@ export async function destroyContainer(input: CommandInput<'destroy'>): Promise<
  * `unknown` and `missing` besides destroy, and a check an operator may run at any time.
  */
 export async function reconcileContainer(input: CommandInput<'reconcile'>): Promise<CommandResult> {
-  const cmd = new Command(input.request);
+  const cmd = new CommandRun(input.request);
   return cmd.run(input.queued, async () => {
     const { commandId, container: name } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
@@ -216,7 +216,7 @@ export async function reconcileContainer(input: CommandInput<'reconcile'>): Prom
 }
 
 export async function cloneContainer(input: CommandInput<'clone'>): Promise<CommandResult> {
-  const cmd = new Command(input.request);
+  const cmd = new CommandRun(input.request);
   return cmd.run(input.queued, async () => {
     const { commandId, container: name, args } = input.request;
     const source = await cmd.step('load', () => registry.loadContainer(name));
@@ -260,7 +260,7 @@ export async function cloneContainer(input: CommandInput<'clone'>): Promise<Comm
  * collector removes once this one has been seen alive.
  */
 export async function failoverContainer(input: CommandInput<'failover'>): Promise<CommandResult> {
-  const cmd = new Command(input.request);
+  const cmd = new CommandRun(input.request);
   return cmd.run(input.queued, async () => {
     const { commandId, container: name, args } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
@@ -288,7 +288,7 @@ export async function failoverContainer(input: CommandInput<'failover'>): Promis
 }
 
 export async function migrateContainer(input: CommandInput<'migrate'>): Promise<CommandResult> {
-  const cmd = new Command(input.request);
+  const cmd = new CommandRun(input.request);
   let target = input.request.args.target;
   let claimed = false;
   setHandler(

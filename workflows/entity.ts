@@ -3,7 +3,6 @@
 // as a child that waits for its turn, and lets them run one at a time in acceptance order. It
 // ends when idle, and continues as new when its history grows.
 import {
-  ApplicationFailure,
   ChildWorkflowCancellationType,
   type ChildWorkflowHandle,
   type SearchAttributes,
@@ -16,9 +15,8 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import { InvalidInputError, type FieldProblem } from '../src/domain/errors';
+import { InvalidInputError, UndoIncompleteError, fromFailure, type FieldProblem } from '../src/domain/errors';
 import { type EntityRequest, type FinishedCommand, entityStatusQuery, observedSignal, reorderUpdate, submitUpdate, turnSignal } from '../src/domain/messages';
-import { refuseWith } from './kit';
 
 export interface EntityInput {
   /** The name of what the entity serves. */
@@ -71,26 +69,79 @@ export function commonShapeProblems(req: EntityRequest): FieldProblem[] {
 
 /** A failed command whose undo could not finish names the state it left (`unknown`). */
 function stateAfterFailure(error: unknown): string | undefined {
-  for (let e: any = error, depth = 0; e && depth < 8; e = e.cause, depth++) {
-    if (e instanceof ApplicationFailure && e.type === 'UndoIncompleteError') return (e.details?.[0] as { state?: string } | undefined)?.state;
-  }
-  return undefined;
+  const known = fromFailure(error);
+  return known instanceof UndoIncompleteError ? known.state : undefined;
+}
+
+/** What an entity holds while it runs: the state it projects from, its queue and what finished. */
+interface Entity<R> {
+  state: string;
+  readonly queue: Pending<R>[];
+  readonly recent: FinishedCommand[];
+  readonly seen: Set<string>;
+}
+
+/** The state once everything queued has run; failed or cancelled commands drop out of it. */
+function projected<R>(e: Entity<R>): string {
+  return e.queue.length ? e.queue[e.queue.length - 1]!.projected : e.state;
 }
 
 export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, input: EntityInput): Promise<void> {
-  let state = input.state;
-  const queue: Pending<R>[] = [];
   const recent: FinishedCommand[] = [...(input.recent ?? [])];
-  const seen = new Set<string>(recent.map((r) => r.commandId));
+  const e: Entity<R> = { state: input.state, queue: [], recent, seen: new Set<string>(recent.map((r) => r.commandId)) };
+  const { queue } = e;
+  handleSubmit(spec, input, e);
+  handleReorder(spec, input, e);
 
-  /** The state once everything queued has run; failed or cancelled commands drop out of it. */
-  const projected = (): string => (queue.length ? queue[queue.length - 1]!.projected : state);
+  setHandler(observedSignal, ({ state: observed }) => {
+    if (!queue.some((p) => p.running)) e.state = observed;
+  });
 
+  setHandler(entityStatusQuery, () => ({
+    target: input.target,
+    state: e.state,
+    queue: queue.map((p) => ({ commandId: p.request.commandId, command: p.request.command, workflowId: p.workflowId, running: p.running })),
+    recent,
+  }));
+
+  const idleMs = (input.idleSeconds ?? 300) * 1000;
+  for (;;) {
+    const hasWork = await condition(() => queue.length > 0, idleMs);
+    if (!hasWork || (e.state === spec.terminal && queue.length === 0)) {
+      await condition(allHandlersFinished);
+      if (queue.length === 0) return;
+      continue;
+    }
+    const head = queue[0]!;
+    await head.started;
+    if (!head.outcome) {
+      head.running = true;
+      if (head.queued) {
+        try {
+          await head.handle!.signal(turnSignal);
+        } catch {
+          // It ended before its turn (cancelled while queued): its outcome arrives below.
+        }
+      }
+      await head.result;
+    }
+    queue.shift();
+    recordFinished(spec, e, head);
+    if (queue.length === 0 && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT)) {
+      await condition(allHandlersFinished);
+      if (queue.length === 0) await spec.continueAsNew({ ...input, state: e.state, recent });
+    }
+  }
+}
+
+/** Accepts a command: the validator refuses an impossible one; the handler starts its child, queued. */
+function handleSubmit<R extends EntityRequest>(spec: EntitySpec<R>, input: EntityInput, e: Entity<R>): void {
+  const { queue, seen } = e;
   const validate = (req: R) => {
     if (!req || typeof req !== 'object') throw new InvalidInputError([{ field: 'request', problem: 'must be an object' }], 'command');
     spec.checkShape(req, input.target);
     if (seen.has(req.commandId)) throw new InvalidInputError([{ field: 'commandId', problem: `${req.commandId} was already submitted` }], 'command');
-    spec.next(projected(), req);
+    spec.next(projected(e), req);
   };
 
   setHandler(
@@ -98,7 +149,7 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
     async (raw) => {
       const req = raw as R;
       // Checked again here: several updates can be validated before any handler has queued.
-      const after = spec.next(projected(), req);
+      const after = spec.next(projected(e), req);
       const workflowId = spec.childId(req);
       const p: Pending<R> = { request: req, workflowId, projected: after, queued: queue.length > 0, running: false };
       queue.push(p);
@@ -120,9 +171,13 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
       await p.started;
       return { commandId: req.commandId, workflowId, position: queue.indexOf(p) };
     },
-    { validator: (req) => refuseWith(() => validate(req as R)) },
+    { validator: (req) => validate(req as R) },
   );
+}
 
+/** Moves a queued command that is not running yet; the new order must still be valid transitions. */
+function handleReorder<R extends EntityRequest>(spec: EntitySpec<R>, input: EntityInput, e: Entity<R>): void {
+  const { queue } = e;
   setHandler(
     reorderUpdate,
     ({ commandId, position }) => {
@@ -135,67 +190,31 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
       return queue.map((p) => p.request.commandId);
     },
     {
-      validator: ({ commandId, position }) =>
-        refuseWith(() => {
-          const p = queue.find((q) => q.request.commandId === commandId);
-          if (!p) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is not queued on ${input.target}` }]);
-          if (p.running) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is already running` }]);
-          if (!Number.isInteger(position) || position < 0) throw new InvalidInputError([{ field: 'position', problem: 'must be an integer >= 0' }]);
-          // The reordered queue must still be a valid sequence of transitions.
-          const order = queue.filter((q) => q !== p);
-          order.splice(Math.min(position, order.length), 0, p);
-          order.reduce((s, q) => spec.next(s, q.request), state);
-        }),
+      validator: ({ commandId, position }) => {
+        const p = queue.find((q) => q.request.commandId === commandId);
+        if (!p) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is not queued on ${input.target}` }]);
+        if (p.running) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is already running` }]);
+        if (!Number.isInteger(position) || position < 0) throw new InvalidInputError([{ field: 'position', problem: 'must be an integer >= 0' }]);
+        // The reordered queue must still be a valid sequence of transitions.
+        const order = queue.filter((q) => q !== p);
+        order.splice(Math.min(position, order.length), 0, p);
+        order.reduce((s, q) => spec.next(s, q.request), e.state);
+      },
     },
   );
+}
 
-  setHandler(observedSignal, ({ state: observed }) => {
-    if (!queue.some((p) => p.running)) state = observed;
+/** The finished head sets the state it left and joins the recent commands. */
+function recordFinished<R extends EntityRequest>(spec: EntitySpec<R>, e: Entity<R>, head: Pending<R>): void {
+  const { result, error } = head.outcome ?? {};
+  const after = result === undefined ? stateAfterFailure(error) : spec.stateAfter(result);
+  if (after) e.state = after;
+  e.recent.push({
+    commandId: head.request.commandId,
+    command: head.request.command,
+    workflowId: head.workflowId,
+    outcome: result !== undefined ? 'completed' : isCancellation(error) ? 'cancelled' : 'failed',
+    error: error ? String((error as any)?.cause?.message ?? (error as any)?.message ?? error) : undefined,
   });
-
-  setHandler(entityStatusQuery, () => ({
-    target: input.target,
-    state,
-    queue: queue.map((p) => ({ commandId: p.request.commandId, command: p.request.command, workflowId: p.workflowId, running: p.running })),
-    recent,
-  }));
-
-  const idleMs = (input.idleSeconds ?? 300) * 1000;
-  for (;;) {
-    const hasWork = await condition(() => queue.length > 0, idleMs);
-    if (!hasWork || (state === spec.terminal && queue.length === 0)) {
-      await condition(allHandlersFinished);
-      if (queue.length === 0) return;
-      continue;
-    }
-    const head = queue[0]!;
-    await head.started;
-    if (!head.outcome) {
-      head.running = true;
-      if (head.queued) {
-        try {
-          await head.handle!.signal(turnSignal);
-        } catch {
-          // It ended before its turn (cancelled while queued): its outcome arrives below.
-        }
-      }
-      await head.result;
-    }
-    queue.shift();
-    const { result, error } = head.outcome ?? {};
-    const after = result === undefined ? stateAfterFailure(error) : spec.stateAfter(result);
-    if (after) state = after;
-    recent.push({
-      commandId: head.request.commandId,
-      command: head.request.command,
-      workflowId: head.workflowId,
-      outcome: result !== undefined ? 'completed' : isCancellation(error) ? 'cancelled' : 'failed',
-      error: error ? String((error as any)?.cause?.message ?? (error as any)?.message ?? error) : undefined,
-    });
-    if (recent.length > RECENT_KEPT) recent.splice(0, recent.length - RECENT_KEPT);
-    if (queue.length === 0 && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT)) {
-      await condition(allHandlersFinished);
-      if (queue.length === 0) await spec.continueAsNew({ ...input, state, recent });
-    }
-  }
+  if (e.recent.length > RECENT_KEPT) e.recent.splice(0, e.recent.length - RECENT_KEPT);
 }

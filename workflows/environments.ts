@@ -19,7 +19,7 @@ import {
 import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
 import type { HookDecision, HookEvent, Member, RequestedCommand } from '../src/hooks/types';
 import { type EntityInput, type EntitySpec, commonShapeProblems, runEntity } from './entity';
-import { Command } from './kit';
+import { CommandRun } from './command-runtime';
 
 const env = proxyActivities<EnvironmentActivities>({
   startToCloseTimeout: '30 seconds',
@@ -38,12 +38,12 @@ export interface EnvironmentInput<C extends EnvironmentCommand = EnvironmentComm
   readonly queued: boolean;
 }
 
-/** The environment command in progress: the command kit plus what it created. */
+/** The environment command in progress: the command run plus what it created. */
 class EnvironmentCommandRun {
-  readonly cmd: Command;
+  readonly cmd: CommandRun;
   readonly created: string[] = [];
   constructor(readonly request: EnvironmentRequest) {
-    this.cmd = new Command(request);
+    this.cmd = new CommandRun(request);
   }
 
   get name(): string {

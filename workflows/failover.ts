@@ -1,7 +1,8 @@
 // A host that went down: fence it, then rebuild each of its containers with the `restart` policy
 // on other hosts, in priority order, each as a `failover` command through its container's
 // entity. One durable command per host, visible in the Web UI under VmflowHypervisor.
-import { ApplicationFailure, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { messageOf } from './command-runtime';
 import { type FailoverProgress, failoverProgressQuery } from '../src/domain/messages';
 import type { EnvironmentActivities } from '../activities/environments';
 import type { MaintenanceActivities } from '../activities/maintenance';
@@ -25,11 +26,6 @@ export interface FailoverInput {
 
 export type FailoverReport = FailoverProgress;
 
-function messageOf(err: unknown): string {
-  let message = err instanceof Error ? err.message : String(err);
-  for (let e: any = err, depth = 0; e && depth < 8; e = e.cause, depth++) if (e instanceof ApplicationFailure) message = e.message;
-  return message;
-}
 
 export async function failoverHost(input: FailoverInput): Promise<FailoverReport> {
   const restarted: Array<{ name: string; host?: string }> = [];

@@ -2,7 +2,7 @@
 import { proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { HypervisorActivities } from '../activities/hypervisors';
 import type { HypervisorDefinition, NodeRecord } from '../src/domain/types';
-import { asFailure, hostActivities } from './kit';
+import { commandFailure, hostActivities } from './command-runtime';
 
 const hv = proxyActivities<HypervisorActivities>({
   startToCloseTimeout: '30 seconds',
@@ -27,6 +27,6 @@ export async function addHypervisor(input: AddHypervisorInput): Promise<NodeReco
       return await hv.recordHostProbe({ hostId: node.id, status: null, error: String((err as any)?.cause?.message ?? err) });
     }
   } catch (err) {
-    throw asFailure(err);
+    throw commandFailure(err);
   }
 }

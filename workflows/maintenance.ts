@@ -2,7 +2,8 @@
 // nothing new lands there), one container at a time, each as a `migrate` command through its
 // container's entity — live when it runs, cold when it is stopped or a live move failed.
 // Cancelling the drain cancels the move in flight (undone by its own saga) and stops there.
-import { ApplicationFailure, isCancellation, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { isCancellation, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { messageOf } from './command-runtime';
 import type { EnvironmentActivities } from '../activities/environments';
 import type { MaintenanceActivities } from '../activities/maintenance';
 import { type DrainProgress, drainProgressQuery } from '../src/domain/messages';
@@ -17,11 +18,6 @@ const commands = proxyActivities<Pick<EnvironmentActivities, 'runContainerComman
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-function messageOf(err: unknown): string {
-  let message = err instanceof Error ? err.message : String(err);
-  for (let e: any = err, depth = 0; e && depth < 8; e = e.cause, depth++) if (e instanceof ApplicationFailure) message = e.message;
-  return message;
-}
 
 export async function drainHost(input: { host: string; reason: string }): Promise<DrainProgress> {
   const progress = { host: input.host, moved: [] as Array<{ name: string; host?: string; cold: boolean }>, failed: [] as Array<{ name: string; error: string }>, pending: [] as string[], current: undefined as string | undefined };

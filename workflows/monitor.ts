@@ -4,7 +4,7 @@ import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
 import { failoverHost } from './failover';
 import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
 import type { HostActivities } from '../activities/hosts';
-import { hostActivities } from './kit';
+import { hostActivities } from './command-runtime';
 
 const acts = proxyActivities<MonitorActivities>({
   startToCloseTimeout: '2 minutes',

@@ -4,12 +4,13 @@
 // activities take the host and container as values (HostRef, ContainerSpec).
 //
 // A host registered with `definition.agentQueue = agentQueue(name)` has its driver activities sent
-// here by the workflows (workflows/kit.ts, hostActivities). When no agent polls, an activity fails
+// here by the workflows (workflows/command-runtime.ts, hostActivities). When no agent polls, an activity fails
 // after its schedule-to-start timeout instead of waiting forever; when an agent dies mid-call, its
 // heartbeats stop and the call is retried on the next agent that polls the queue.
 import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createHostActivities } from '../../activities/hosts';
+import { typedFailures } from '../../activities/interceptors';
 import { agentQueue } from '../domain/names';
 import { DriverSet } from '../drivers/driver';
 import { LibvirtDriver } from '../drivers/libvirt';
@@ -59,6 +60,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       identity: options.identity ?? `vmflow-agent/${options.host}@${hostname()}:${process.pid}`,
       // Activities only: no workflow bundle is loaded, so the agent starts in about a second.
       activities: createHostActivities(drivers),
+      interceptors: { activity: [typedFailures] },
       maxConcurrentActivityTaskExecutions: options.concurrency ?? 20,
       // Heartbeats carry cancellation and liveness: keep them prompt, as the central worker does.
       maxHeartbeatThrottleInterval: '1 second',

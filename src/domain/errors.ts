@@ -20,6 +20,9 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'INTERNAL';
 
+/** The structured fields of an error as they travel: what `details()` returns. */
+type Details = Record<string, any>;
+
 export interface FieldProblem {
   readonly field: string;
   readonly problem: string;
@@ -43,6 +46,9 @@ export class InvalidInputError extends VmflowError {
   constructor(readonly problems: readonly FieldProblem[], readonly subject = 'input') {
     super(`invalid ${subject}: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`);
   }
+  static fromDetails(d: Details): InvalidInputError {
+    return new InvalidInputError(d.problems ?? [], d.subject);
+  }
   override details() {
     return { problems: this.problems, subject: this.subject };
   }
@@ -54,6 +60,9 @@ export class NotFoundError extends VmflowError {
   override readonly code = 'NOT_FOUND';
   constructor(readonly what: string, readonly ref: string) {
     super(`${what} ${ref} not found`);
+  }
+  static fromDetails(d: Details): NotFoundError {
+    return new NotFoundError(d.what, d.ref);
   }
   override details() {
     return { what: this.what, ref: this.ref };
@@ -67,6 +76,9 @@ export class KeyConflictError extends VmflowError {
   constructor(readonly key: string, readonly ownerId: string, readonly ownerName?: string) {
     super(`key ${key} is already owned by ${ownerName ? `${ownerName} (${ownerId})` : ownerId}`);
   }
+  static fromDetails(d: Details): KeyConflictError {
+    return new KeyConflictError(d.key, d.ownerId, d.ownerName);
+  }
   override details() {
     return { key: this.key, ownerId: this.ownerId, ownerName: this.ownerName };
   }
@@ -79,6 +91,9 @@ export class VersionConflictError extends VmflowError {
   constructor(readonly nodeId: string, readonly expected: number, readonly actual: number) {
     super(`node ${nodeId} is at version ${actual}, not ${expected}: re-read it and try again`);
   }
+  static fromDetails(d: Details): VersionConflictError {
+    return new VersionConflictError(d.nodeId, d.expected, d.actual);
+  }
   override details() {
     return { nodeId: this.nodeId, expected: this.expected, actual: this.actual };
   }
@@ -90,6 +105,9 @@ export class HasChildrenError extends VmflowError {
   override readonly code = 'HAS_CHILDREN';
   constructor(readonly nodeId: string, readonly childCount: number) {
     super(`node ${nodeId} still has ${childCount} child node(s); remove them first or cascade`);
+  }
+  static fromDetails(d: Details): HasChildrenError {
+    return new HasChildrenError(d.nodeId, d.childCount);
   }
   override details() {
     return { nodeId: this.nodeId, childCount: this.childCount };
@@ -115,6 +133,9 @@ export class NoCapacityError extends VmflowError {
           : 'no hosts registered'),
     );
   }
+  static fromDetails(d: Details): NoCapacityError {
+    return new NoCapacityError(d.container, d.reasons ?? {}, d.hostId);
+  }
   override details() {
     return { container: this.container, reasons: this.reasons, hostId: this.hostId };
   }
@@ -126,6 +147,9 @@ export class InvalidTransitionError extends VmflowError {
   override readonly code = 'INVALID_TRANSITION';
   constructor(readonly command: string, readonly target: string, readonly state: string, readonly reason?: string) {
     super(`cannot ${command} ${target}: ${reason ?? `it is ${state}`}`);
+  }
+  static fromDetails(d: Details): InvalidTransitionError {
+    return new InvalidTransitionError(d.command, d.target, d.state, d.reason);
   }
   override details() {
     return { command: this.command, target: this.target, state: this.state, reason: this.reason };
@@ -147,6 +171,9 @@ export class DriverError extends VmflowError {
     super(`${driver} ${operation} on ${host} failed: ${driverMessage}`);
     this.permanent = permanent;
   }
+  static fromDetails(d: Details): DriverError {
+    return new DriverError(d.driver, d.operation, d.host, d.driverMessage);
+  }
   override details() {
     return { driver: this.driver, operation: this.operation, host: this.host, driverMessage: this.driverMessage };
   }
@@ -158,6 +185,9 @@ export class VmMissingError extends VmflowError {
   override readonly code = 'VM_MISSING';
   constructor(readonly host: string, readonly container: string, readonly detail?: string) {
     super(`${container} is not on ${host}${detail ? `: ${detail}` : ''}; the monitor will look for it, or reconcile it`);
+  }
+  static fromDetails(d: Details): VmMissingError {
+    return new VmMissingError(d.host, d.container, d.detail);
   }
   override details() {
     return { host: this.host, container: this.container, detail: this.detail };
@@ -181,6 +211,9 @@ export class UndoIncompleteError extends VmflowError {
   ) {
     super(`${command} ${container} failed (${failure}) and its undo "${undo}" could not finish (${undoError}); ${container} is ${state} until the monitor or a reconcile settles it`);
   }
+  static fromDetails(d: Details): UndoIncompleteError {
+    return new UndoIncompleteError(d.command, d.container, d.failure, d.undo, d.undoError, d.state);
+  }
   override details() {
     return { command: this.command, container: this.container, failure: this.failure, undo: this.undo, undoError: this.undoError, state: this.state };
   }
@@ -194,6 +227,9 @@ export class HostUnreachableError extends VmflowError {
   constructor(readonly host: string, readonly reason?: string) {
     super(`host ${host} is unreachable${reason ? `: ${reason}` : ''}`);
   }
+  static fromDetails(d: Details): HostUnreachableError {
+    return new HostUnreachableError(d.host, d.reason);
+  }
   override details() {
     return { host: this.host, reason: this.reason };
   }
@@ -205,6 +241,9 @@ export class DeniedError extends VmflowError {
   override readonly code = 'DENIED';
   constructor(readonly by: string, readonly reason: string) {
     super(`denied by ${by}: ${reason}`);
+  }
+  static fromDetails(d: Details): DeniedError {
+    return new DeniedError(d.by, d.reason);
   }
   override details() {
     return { by: this.by, reason: this.reason };
@@ -218,6 +257,9 @@ export class UnauthenticatedError extends VmflowError {
   constructor(reason = 'a valid bearer token is required') {
     super(reason);
   }
+  static fromDetails(_d: Details, message: string): UnauthenticatedError {
+    return new UnauthenticatedError(message);
+  }
 }
 
 /** Thrown when the credentials lack the role a request needs. */
@@ -227,38 +269,69 @@ export class ForbiddenError extends VmflowError {
   constructor(readonly role: string, readonly needed: string) {
     super(`role ${role} may not do this; it needs ${needed}`);
   }
+  static fromDetails(d: Details): ForbiddenError {
+    return new ForbiddenError(d.role, d.needed);
+  }
   override details() {
     return { role: this.role, needed: this.needed };
   }
 }
 
-type Rebuild = (message: string, d: Record<string, any>) => VmflowError;
+/** Thrown by a command handle's result() when the command was cancelled (and compensated). */
+export class CancelledError extends VmflowError {
+  override readonly name = 'CancelledError';
+  override readonly code = 'CANCELLED';
+  constructor(readonly commandId: string) {
+    super(`command ${commandId} was cancelled; what it had done was undone`);
+  }
+  static fromDetails(d: Details): CancelledError {
+    return new CancelledError(d.commandId);
+  }
+  override details() {
+    return { commandId: this.commandId };
+  }
+}
+/**
+ * Every error that crosses the Temporal boundary, keyed on its stable `name`: the key must be the
+ * class's `name` (the compiler checks), and `fromDetails` rebuilds it from what `details()` sent.
+ */
+const BY_NAME = byName({
+  InvalidInputError,
+  NotFoundError,
+  KeyConflictError,
+  VersionConflictError,
+  HasChildrenError,
+  NoCapacityError,
+  InvalidTransitionError,
+  DriverError,
+  HostUnreachableError,
+  VmMissingError,
+  UndoIncompleteError,
+  DeniedError,
+  UnauthenticatedError,
+  ForbiddenError,
+  CancelledError,
+});
 
-const REBUILD: Record<string, Rebuild> = {
-  InvalidInputError: (_m, d) => new InvalidInputError(d.problems ?? [], d.subject),
-  NotFoundError: (_m, d) => new NotFoundError(d.what, d.ref),
-  KeyConflictError: (_m, d) => new KeyConflictError(d.key, d.ownerId, d.ownerName),
-  VersionConflictError: (_m, d) => new VersionConflictError(d.nodeId, d.expected, d.actual),
-  HasChildrenError: (_m, d) => new HasChildrenError(d.nodeId, d.childCount),
-  NoCapacityError: (_m, d) => new NoCapacityError(d.container, d.reasons ?? {}, d.hostId),
-  InvalidTransitionError: (_m, d) => new InvalidTransitionError(d.command, d.target, d.state, d.reason),
-  DriverError: (_m, d) => new DriverError(d.driver, d.operation, d.host, d.driverMessage),
-  HostUnreachableError: (_m, d) => new HostUnreachableError(d.host, d.reason),
-  VmMissingError: (_m, d) => new VmMissingError(d.host, d.container, d.detail),
-  UndoIncompleteError: (_m, d) => new UndoIncompleteError(d.command, d.container, d.failure, d.undo, d.undoError, d.state),
-  DeniedError: (_m, d) => new DeniedError(d.by, d.reason),
-  UnauthenticatedError: (m) => new UnauthenticatedError(m),
-  ForbiddenError: (_m, d) => new ForbiddenError(d.role, d.needed),
-};
+interface Rebuildable {
+  fromDetails(details: Details, message: string): VmflowError;
+}
 
-/** Turns a vmflow error into a Temporal failure that keeps its type and fields. */
-export function toFailure(err: VmflowError): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: err.name,
-    message: err.message,
-    details: [err.details()],
-    nonRetryable: err.permanent,
-  });
+function byName<T extends { [K in keyof T]: Rebuildable & { readonly prototype: { readonly name: K } } }>(classes: T): Readonly<Record<string, Rebuildable>> {
+  return classes;
+}
+
+/**
+ * How a vmflow error leaves an activity or a workflow: an ApplicationFailure of the same name
+ * with its fields as details, non-retryable when the error is permanent. Anything else is
+ * returned as it is. The worker's interceptors apply it (activities/interceptors.ts,
+ * workflows/interceptors.ts).
+ */
+export function toFailure(err: unknown): unknown {
+  if (!(err instanceof VmflowError)) return err;
+  const failure = ApplicationFailure.create({ type: err.name, message: err.message, details: [err.details()], nonRetryable: err.permanent });
+  failure.stack = err.stack;
+  return failure;
 }
 
 /**
@@ -270,8 +343,8 @@ export function fromFailure(err: unknown): VmflowError | undefined {
   for (let depth = 0; e && depth < 8; depth++) {
     if (e instanceof VmflowError) return e;
     if (e instanceof ApplicationFailure || e?.name === 'ApplicationFailure') {
-      const build = REBUILD[e.type as string];
-      if (build) return build(e.message, (e.details?.[0] ?? {}) as Record<string, unknown>);
+      const known = typeof e.type === 'string' && Object.hasOwn(BY_NAME, e.type) ? BY_NAME[e.type] : undefined;
+      if (known) return known.fromDetails((e.details?.[0] ?? {}) as Details, e.message);
     }
     e = e.cause;
   }
@@ -292,16 +365,3 @@ export function unwrapError(err: unknown): Error {
   }
   return innermost ?? (err instanceof Error ? err : new Error(String(err)));
 }
-
-/** Thrown by a command handle's result() when the command was cancelled (and compensated). */
-export class CancelledError extends VmflowError {
-  override readonly name = 'CancelledError';
-  override readonly code = 'CANCELLED';
-  constructor(readonly commandId: string) {
-    super(`command ${commandId} was cancelled; what it had done was undone`);
-  }
-  override details() {
-    return { commandId: this.commandId };
-  }
-}
-REBUILD.CancelledError = (_m, d) => new CancelledError(d.commandId);

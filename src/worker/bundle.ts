@@ -24,7 +24,11 @@ export async function workflowBundle(cacheDir = path.join(ROOT, '.vmflow', 'bund
   hash.update(JSON.stringify(require('@temporalio/worker/package.json').version));
   const codePath = path.join(cacheDir, `workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (!existsSync(codePath)) {
-    const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'workflows', 'index.ts'), logger: quietLogger });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
+      workflowInterceptorModules: [path.join(ROOT, 'workflows', 'interceptors.ts')],
+      logger: quietLogger,
+    });
     mkdirSync(cacheDir, { recursive: true });
     const tmp = `${codePath}.${process.pid}.tmp`;
     writeFileSync(tmp, code);

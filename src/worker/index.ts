@@ -2,6 +2,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
+import { typedFailures } from '../../activities/interceptors';
 import { Kinds } from '../hooks';
 import type { Config } from '../config';
 import { TASK_QUEUE } from '../domain/names';
@@ -57,6 +58,7 @@ export async function createWorker(s: WorkerSettings): Promise<Worker> {
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     workflowBundle: await workflowBundle(),
     activities: createActivities({ ...s.services, kinds: s.kinds ?? new Kinds(), temporal: s.client, claimTtlSeconds: s.claimTtlSeconds }),
+    interceptors: { activity: [typedFailures] },
     maxConcurrentActivityTaskExecutions: concurrency,
     maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(concurrency / 2)),
     maxCachedWorkflows: 2000,

@@ -20,7 +20,7 @@ test('the lint refuses Node built-ins, the database and floating promises in wor
     'async function f() { return 1; }',
     'export function g() { f(); return [readFileSync, DataSource]; }',
   ].join('\n');
-  const [result] = await eslint.lintText(probe, { filePath: path.join(ROOT, 'workflows', 'kit.ts') });
+  const [result] = await eslint.lintText(probe, { filePath: path.join(ROOT, 'workflows', 'command-runtime.ts') });
   const rules = result!.messages.map((m) => m.ruleId).sort();
   assert.deepEqual(rules, ['@typescript-eslint/no-floating-promises', '@typescript-eslint/no-restricted-imports', '@typescript-eslint/no-restricted-imports']);
 });

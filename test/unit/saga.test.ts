@@ -13,7 +13,7 @@ import { temporal } from '@temporalio/proto';
 import type { HostRef } from '../../src/drivers/driver';
 import { temporalTestServer } from '../../src/temporal/binaries';
 import { workflowBundle } from '../../src/worker/bundle';
-import { UNDO_LIMIT_SECONDS } from '../../workflows/kit';
+import { UNDO_LIMIT_SECONDS } from '../../workflows/command-runtime';
 
 const hv = (name: string): HostRef => ({ id: `id-${name}`, name, definition: { driver: 'sim', address: name, capacity: { cpus: 8, memoryMiB: 8192, diskGiB: 100 } } });
 const definition = { kind: 'generic', cpus: 1, memoryMiB: 512, diskGiB: 5, network: { ip: '10.0.0.9', mac: '02:00:0a:00:00:09' } };

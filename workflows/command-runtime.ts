@@ -1,11 +1,12 @@
-// What every container command shares: waiting for its turn, progress reporting, the
-// compensation stack, activity proxies per host, and failure shaping.
+// The command runtime: what every container and environment command shares — waiting for its
+// turn, progress reporting, the compensation stack (saga) and activity proxies per host.
 import {
   ActivityCancellationType,
   ActivityFailure,
   TimeoutFailure,
   ApplicationFailure,
   CancellationScope,
+  TemporalFailure,
   condition,
   isCancellation,
   log,
@@ -22,7 +23,7 @@ import type { HostRef } from '../src/drivers/driver';
 import type { CommandProgress, CommandRequest, ContainerCommand } from '../src/domain/commands';
 import { progressQuery, turnSignal } from '../src/domain/messages';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE } from '../src/domain/names';
-import { HostUnreachableError, UndoIncompleteError, toFailure } from '../src/domain/errors';
+import { HostUnreachableError, UndoIncompleteError, VmMissingError, VmflowError, fromFailure } from '../src/domain/errors';
 import { TimeoutType } from '@temporalio/common';
 
 /**
@@ -92,16 +93,8 @@ export interface StepOptions {
   readonly forgets?: boolean;
 }
 
-/** The type of the innermost application failure in an error's cause chain. */
-function failureType(err: unknown): string | undefined {
-  let type: string | undefined;
-  for (let e: any = err, depth = 0; e && depth < 8; e = e.cause, depth++) {
-    if (e instanceof ApplicationFailure) type = e.type ?? type;
-  }
-  return type;
-}
-
-function messageOf(err: unknown): string {
+/** What went wrong, in the words of the innermost application failure (the activity's own message). */
+export function messageOf(err: unknown): string {
   let message = err instanceof Error ? err.message : String(err);
   for (let e: any = err, depth = 0; e && depth < 8; e = e.cause, depth++) {
     if (e instanceof ApplicationFailure) message = e.message;
@@ -110,7 +103,7 @@ function messageOf(err: unknown): string {
 }
 
 /** One running command: its progress, its compensations, and its outcome. */
-export class Command {
+export class CommandRun {
   private phase: CommandProgress['phase'] = 'queued';
   private current = 'waiting for its turn';
   private readonly done: string[] = [];
@@ -202,9 +195,9 @@ export class Command {
         const name = 'container' in this.request ? this.request.container : this.request.environment;
         const incomplete = new UndoIncompleteError(command, name, this.error ?? 'failed', this.gaveUp.undo, this.gaveUp.error);
         await CancellationScope.nonCancellable(() => this.retrying('flag it unknown', () => registry.markUnknown({ containerId: this.containerId!, commandId, reason: incomplete.message })));
-        throw toFailure(incomplete);
+        throw incomplete;
       }
-      throw asFailure(err);
+      throw commandFailure(err);
     }
   }
 
@@ -236,7 +229,7 @@ export class Command {
         return true;
       } catch (err) {
         const message = messageOf(err);
-        const hopeless = failureType(err) === 'VmMissingError';
+        const hopeless = fromFailure(err) instanceof VmMissingError;
         if (hopeless || Date.now() - started + delay > limitMs) {
           log.error('undo gave up', { step: what, attempt, error: message, workflowId: workflowInfo().workflowId });
           this.gaveUp ??= { undo: what.replace(/^undo: /, ''), error: message };
@@ -250,28 +243,15 @@ export class Command {
   }
 }
 
-/** Runs an update validator so that a refusal keeps its vmflow error type and fields. */
-export function refuseWith(check: () => void): void {
-  try {
-    check();
-  } catch (err) {
-    throw asFailure(err);
-  }
+/**
+ * A command ends even on a fault in workflow code: an error that is neither a Temporal failure nor
+ * a vmflow error (which the workflow interceptor types) fails it as `InternalError`, instead of
+ * failing its workflow task again and again.
+ */
+export function commandFailure(err: unknown): unknown {
+  if (isCancellation(err) || err instanceof TemporalFailure || err instanceof VmflowError) return err;
+  return ApplicationFailure.create({ type: 'InternalError', message: (err as Error | undefined)?.message ?? String(err), nonRetryable: true });
 }
-
-/** Workflow code must not throw plain errors (they retry the task forever): wrap them. */
-export function asFailure(err: unknown): unknown {
-  if (isCancellation(err)) return err;
-  if (err instanceof ApplicationFailure) return err;
-  if (err && typeof err === 'object' && 'failure' in err) return err; // already a TemporalFailure
-  const e = err as any;
-  if (e?.name === 'ActivityFailure' || e?.name === 'ChildWorkflowFailure') return err;
-  if (e?.code && e?.name && typeof e.details === 'function') {
-    return ApplicationFailure.create({ type: e.name, message: e.message, details: [e.details()], nonRetryable: true });
-  }
-  return ApplicationFailure.create({ type: 'InternalError', message: e?.message ?? String(err), nonRetryable: true });
-}
-
 
 /** Input of every container command workflow. */
 export interface CommandInput<C extends ContainerCommand = ContainerCommand> {
