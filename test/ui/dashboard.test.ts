@@ -78,6 +78,7 @@ describe('the dashboard in a real browser', { skip }, () => {
   test('an operator logs in once for the session and sees the four hosts with their capacity', async () => {
     await logIn(api.tokens.operator);
     await page.waitForSelector('.who[data-role="operator"]');
+    await open('#/cluster');
     await page.waitForSelector('[data-host="hv-1"][data-state="up"]');
     assert.equal(await page.locator('[data-host][data-state="up"]').count(), 4);
     assert.equal(await page.textContent('[data-testid="host-count"]'), '4');
