@@ -34,23 +34,25 @@ function CommandRow({ listed, canAct, onChange }: { listed: Command; canAct: boo
         {time(c.startedAt)}
         <div class="muted">{duration(c.startedAt, c.closedAt)}</div>
       </td>
-      <td class="small">{c.requestedBy ?? ''}</td>
-      <td class="actions">
-        <a href={c.webUi} target="_blank" rel="noreferrer" class="small">
-          Temporal Web UI
-        </a>
-        {canAct && c.status === 'RUNNING' ? (
-          <ActionButton
-            label="cancel"
-            danger
-            confirm={`Cancel ${c.command} ${c.target.name}? What it has done is undone.`}
-            run={async () => {
-              await api.post(`${c.href}/cancel`);
-              live.refresh();
-              onChange();
-            }}
-          />
-        ) : null}
+      <td class="small">{c.requestedBy && c.requestedBy !== 'unknown' ? c.requestedBy : ''}</td>
+      <td>
+        <div class="row-actions">
+          <a href={c.webUi} target="_blank" rel="noreferrer" class="small">
+            Temporal Web UI
+          </a>
+          {canAct && c.status === 'RUNNING' ? (
+            <ActionButton
+              label="cancel"
+              danger
+              confirm={`Cancel ${c.command} ${c.target.name}? What it has done is undone.`}
+              run={async () => {
+                await api.post(`${c.href}/cancel`);
+                live.refresh();
+                onChange();
+              }}
+            />
+          ) : null}
+        </div>
       </td>
     </tr>
   );
