@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { dashboardSource } from '../src/dashboard/bundle';
 import { temporalCli, temporalTestServer } from '../src/temporal/binaries';
 import { workflowBundle } from '../src/worker/bundle';
 
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   process.env.TEMPORAL_CLI ??= temporalCli();
   process.env.TEMPORAL_TEST_SERVER ??= temporalTestServer();
   await workflowBundle();
+  const dashboard = await dashboardSource();
+  if ('unavailable' in dashboard) console.error(`vmflow: the dashboard is not available: ${dashboard.unavailable}`);
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   // `--unit`: only the fast tier (no sim, no registry, Temporal's time-skipping test server).
   if (process.argv.includes('--unit')) filters.push('test/unit/');

@@ -11,17 +11,24 @@ import { ApiMetrics } from '../metrics';
 import { ApiContext, type ApiConfig } from './context';
 import { toHttpError } from './errors';
 import { agentRoutes } from './routes/agents';
+import { clusterRoutes } from './routes/cluster';
 import { commandRoutes } from './routes/commands';
 import { containerRoutes } from './routes/containers';
+import type { DashboardSource } from '../dashboard/bundle';
+import { dashboardRoutes } from './routes/dashboard';
 import { environmentRoutes } from './routes/environments';
+import { eventRoutes } from './routes/events';
 import { hypervisorRoutes } from './routes/hypervisors';
 import { keyRoutes } from './routes/keys';
+import { sessionRoutes } from './routes/session';
 import { submissionRoutes } from './routes/submissions';
 import { systemRoutes } from './routes/system';
 import { tokenRoutes } from './routes/tokens';
+import { upstreamRoutes } from './routes/upstreams';
 
 export { STATUS_OF_CODE, toHttpError } from './errors';
 export type { ApiConfig } from './context';
+export type { DashboardSource } from '../dashboard/bundle';
 
 export interface ApiOptions {
   readonly client: VmflowService;
@@ -33,6 +40,8 @@ export interface ApiOptions {
   readonly metrics?: ApiMetrics;
   /** Replaces the token check (tests); defaults to the store with config.apiAnonymousRole. */
   readonly authenticator?: Authenticator;
+  /** The built dashboard served at `/` (src/dashboard/bundle.ts); without it `/` is not served. */
+  readonly dashboard?: DashboardSource;
 }
 
 const VERSION: string = require('../../package.json').version;
@@ -163,6 +172,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   agentRoutes(app, ctx);
   tokenRoutes(app, ctx);
   systemRoutes(app, ctx, counters);
+  clusterRoutes(app, ctx);
+  eventRoutes(app, ctx);
+  upstreamRoutes(app, ctx);
+  sessionRoutes(app, ctx);
+  if (options.dashboard) dashboardRoutes(app, options.dashboard);
 
   app.addHook('onClose', async () => metrics.close());
   await app.ready();

@@ -11,6 +11,7 @@ import { startDevServer } from '../temporal/dev-server';
 import { createWorker, openServices } from '../worker';
 import { ensureSchedules } from '../monitor/schedules';
 import { buildApi } from '../api';
+import { dashboardSource } from '../dashboard/bundle';
 import { ensureAdminToken, TokenStore } from '../auth';
 import { createLogger } from '../log';
 import { installWorkerRuntime } from '../metrics/worker';
@@ -50,7 +51,9 @@ export async function runApiProcess(config: Config, listen: { host?: string; por
   const log = createLogger({ level: config.logLevel, name: 'vmflow-api' });
   const client = await connect({ temporalAddress: config.temporalAddress, namespace: config.namespace, registryUrl: config.registryUrl, identity: 'vmflow-api' });
   const tokens = await TokenStore.open(config.registryUrl);
-  const app = await buildApi({ client, auth: tokens, config, logger: log });
+  const dashboard = await dashboardSource();
+  if ('unavailable' in dashboard) log.warn({ reason: dashboard.unavailable }, 'the dashboard is not available');
+  const app = await buildApi({ client, auth: tokens, config, logger: log, dashboard });
   const url = await app.listen({ host: listen.host ?? config.apiHost, port: listen.port ?? config.apiPort });
   log.info({ url, openapi: `${url}/openapi.json`, anonymousRole: config.apiAnonymousRole }, 'vmflow API listening');
   console.error(`vmflow API on ${url}   (OpenAPI: ${url}/openapi.json, metrics: ${url}/metrics)`);
@@ -128,7 +131,9 @@ export async function runDev(config: Config): Promise<void> {
 
   const tokens = await TokenStore.open(config.registryUrl);
   const admin = await ensureAdminToken(tokens, config.apiTokenFile);
-  const api = await buildApi({ client, auth: tokens, config: { ...config, webUiUrl: temporal.uiUrl ?? config.webUiUrl }, logger: log });
+  const dashboard = await dashboardSource();
+  if ('unavailable' in dashboard) log.warn({ reason: dashboard.unavailable }, 'the dashboard is not available');
+  const api = await buildApi({ client, auth: tokens, config: { ...config, webUiUrl: temporal.uiUrl ?? config.webUiUrl }, logger: log, dashboard });
   const apiUrl = await api.listen({ host: config.apiHost, port: config.apiPort });
 
   console.log(
@@ -140,6 +145,7 @@ export async function runDev(config: Config): Promise<void> {
       `  registry      ${config.registryUrl}`,
       `  sim farm      ${simUrl}   (${DEV_HOSTS.map((h) => h.id).join(', ')})`,
       `  API           ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json, metrics: ${apiUrl}/metrics)`,
+      `  dashboard     ${'dir' in dashboard ? `${apiUrl}/   (log in with the admin token)` : `not available: ${dashboard.unavailable}`}`,
       `  admin token   ${config.apiTokenFile}${admin.created ? ' (created now)' : ''}   curl -H "Authorization: Bearer $(cat ${config.apiTokenFile})" ${apiUrl}/v1/containers`,
       ...(workerMetrics ? [`  worker metrics ${workerMetrics}`] : []),
       '',

@@ -1,7 +1,7 @@
 // The API over real HTTP on loopback, against a real stack: tokens of every role, a small fetch
 // client, and a snapshot of the registry to prove refused requests change nothing.
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../../src/api';
+import { buildApi, type DashboardSource } from '../../src/api';
 import { TokenStore, type Role } from '../../src/auth';
 import { loadConfig } from '../../src/config';
 import { createLogger, type Logger } from '../../src/log';
@@ -33,12 +33,12 @@ export interface Answer {
   readonly headers: Headers;
 }
 
-export async function startApi(stack: Stack, overrides: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<ApiUnderTest> {
+export async function startApi(stack: Stack, overrides: Record<string, string> = {}, options: { logger?: Logger; dashboard?: DashboardSource } = {}): Promise<ApiUnderTest> {
   const store = await TokenStore.open(stack.registryUrl);
   const tokens = {} as Record<Role, string>;
   for (const role of ['viewer', 'operator', 'admin'] as const) tokens[role] = (await store.create({ name: `test-${role}`, role, createdBy: 'test' })).secret;
   const config = loadConfig({ VMFLOW_TEMPORAL_ADDRESS: stack.temporal.address, VMFLOW_REGISTRY_URL: stack.registryUrl, ...overrides });
-  const app = await buildApi({ client: stack.client, auth: store, config, logger: options.logger ?? createLogger({ level: process.env.API_TEST_LOG ?? 'silent' }) });
+  const app = await buildApi({ client: stack.client, auth: store, config, logger: options.logger ?? createLogger({ level: process.env.API_TEST_LOG ?? 'silent' }), ...(options.dashboard ? { dashboard: options.dashboard } : {}) });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const request = async (method: string, path: string, o: RequestOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
