@@ -1,7 +1,7 @@
 // A host that went down: fence it, then rebuild each of its containers with the `restart` policy
 // on other hosts, in priority order, each as a `failover` command through its container's
 // entity. One durable command per host, visible in the Web UI under VmflowHypervisor.
-import { proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import { messageOf } from './command-runtime';
 import { type FailoverProgress, failoverProgressQuery } from '../src/domain/messages';
 import type { EnvironmentActivities } from '../activities/environments';
@@ -14,6 +14,8 @@ const acts = proxyActivities<MaintenanceActivities & Pick<MonitorActivities, 'no
 });
 const commands = proxyActivities<Pick<EnvironmentActivities, 'runContainerCommand'>>({
   startToCloseTimeout: '2 hours',
+  // A cancelled command is undone by its own saga; this one ends only after that.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });

@@ -80,7 +80,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (options.workerProcess) {
       child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts'), 'worker'], {
         cwd: ROOT,
-        env: { ...process.env, VMFLOW_TEMPORAL_ADDRESS: temporal.address, VMFLOW_REGISTRY_URL: registryUrl, VMFLOW_LOG_LEVEL: 'warn' },
+        env: {
+          // Tests run monitor and collector cycles themselves; the schedules a worker ensures stay out of their way unless a test sets them.
+          VMFLOW_MONITOR_INTERVAL: '3600',
+          VMFLOW_COLLECTOR_INTERVAL: '3600',
+          ...process.env,
+          VMFLOW_TEMPORAL_ADDRESS: temporal.address,
+          VMFLOW_REGISTRY_URL: registryUrl,
+          VMFLOW_LOG_LEVEL: 'warn',
+        },
         stdio: ['ignore', 'inherit', 'inherit'],
       });
       return;
