@@ -19,6 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { RegistryActivities } from '../activities/registry';
 import type { HostActivities } from '../activities/hosts';
+import type { EnvironmentActivities } from '../activities/environments';
 import type { HostRef } from '../src/drivers/driver';
 import type { CommandProgress, CommandRequest, ContainerCommand } from '../src/domain/commands';
 import { progressQuery, turnSignal } from '../src/domain/messages';
@@ -44,6 +45,17 @@ const hostActivityOptions = {
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 20 },
 } as const;
+
+/**
+ * Runs a container command through its container's entity and waits for it: how host-wide
+ * commands (failover, drain) act on each container. A cancel waits until the command is undone.
+ */
+export const containerCommands = proxyActivities<Pick<EnvironmentActivities, 'runContainerCommand'>>({
+  startToCloseTimeout: '2 hours',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
 
 /** Driver activities on the central workers (for calls that reach several hosts). */
 export const central = proxyActivities<HostActivities>({ ...hostActivityOptions, taskQueue: TASK_QUEUE });

@@ -1,23 +1,15 @@
 // A host that went down: fence it, then rebuild each of its containers with the `restart` policy
 // on other hosts, in priority order, each as a `failover` command through its container's
 // entity. One durable command per host, visible in the Web UI under VmflowHypervisor.
-import { ActivityCancellationType, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
-import { messageOf } from './command-runtime';
+import { proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { containerCommands as commands, messageOf } from './command-runtime';
 import { type FailoverProgress, failoverProgressQuery } from '../src/domain/messages';
-import type { EnvironmentActivities } from '../activities/environments';
 import type { MaintenanceActivities } from '../activities/maintenance';
 import type { MonitorActivities } from '../activities/monitor';
 
 const acts = proxyActivities<MaintenanceActivities & Pick<MonitorActivities, 'notifyEnvironments'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
-});
-const commands = proxyActivities<Pick<EnvironmentActivities, 'runContainerCommand'>>({
-  startToCloseTimeout: '2 hours',
-  // A cancelled command is undone by its own saga; this one ends only after that.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
 export interface FailoverInput {

@@ -2,22 +2,14 @@
 // nothing new lands there), one container at a time, each as a `migrate` command through its
 // container's entity — live when it runs, cold when it is stopped or a live move failed.
 // Cancelling the drain cancels the move in flight (undone by its own saga) and stops there.
-import { ActivityCancellationType, isCancellation, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
-import { messageOf } from './command-runtime';
-import type { EnvironmentActivities } from '../activities/environments';
+import { isCancellation, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { containerCommands as commands, messageOf } from './command-runtime';
 import type { MaintenanceActivities } from '../activities/maintenance';
 import { type DrainProgress, drainProgressQuery } from '../src/domain/messages';
 
 const acts = proxyActivities<Pick<MaintenanceActivities, 'drainPlan'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
-});
-const commands = proxyActivities<Pick<EnvironmentActivities, 'runContainerCommand'>>({
-  startToCloseTimeout: '2 hours',
-  // A cancelled command is undone by its own saga; this one ends only after that.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
 

@@ -3,10 +3,9 @@
 // registry says is flagged and found, never destroyed as a "stale copy" on a guess; an undo that
 // cannot finish leaves the container `unknown` until the monitor settles it.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { TASK_QUEUE } from '../../src/domain/names';
-import type { CollectorOptions, CollectorReport, MonitorOptions, MonitorReport } from '../../workflows/monitor';
+import type { CollectorOptions, MonitorOptions } from '../../workflows/monitor';
+import { collectorCycle, monitorCycle } from '../support/cycles';
 import { assertConsistent, eventually } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 
@@ -25,10 +24,8 @@ describe('never lose a VM', () => {
     await stack.sim.admin.setDelays({ provision: null, migrate: null, clone: null });
   });
 
-  const monitor = (): Promise<MonitorReport> =>
-    stack.client.temporal.workflow.execute('monitorCycle', { taskQueue: TASK_QUEUE, workflowId: `test-monitor-${randomUUID()}`, args: [MONITOR] });
-  const collect = (): Promise<CollectorReport> =>
-    stack.client.temporal.workflow.execute('collectorCycle', { taskQueue: TASK_QUEUE, workflowId: `test-collector-${randomUUID()}`, args: [COLLECT] });
+  const monitor = () => monitorCycle(stack, MONITOR);
+  const collect = () => collectorCycle(stack, COLLECT);
   const hostOf = async (name: string) => {
     const c = await stack.client.containers.get(name);
     return c.parentId ? (await stack.services.registry.get(c.parentId)).name : undefined;

@@ -4,13 +4,12 @@
 // mid-failover changes nothing; the rejoined host's stale copies go only once the rebuilt ones
 // have been seen alive.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { drainProgressQuery } from '../../src/domain/messages';
-import { TASK_QUEUE } from '../../src/domain/names';
 import { UPSTREAM_PATH, upstreamAddresses } from '../../src/hooks/nginx';
 import type { FailoverReport } from '../../workflows/failover';
-import type { CollectorOptions, CollectorReport, MonitorOptions, MonitorReport } from '../../workflows/monitor';
+import type { CollectorOptions, MonitorOptions } from '../../workflows/monitor';
+import { collectorCycle, monitorCycle } from '../support/cycles';
 import { assertConsistent, eventually } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 
@@ -27,10 +26,8 @@ describe('failover', () => {
   });
   after(async () => stack?.stop());
 
-  const monitor = (): Promise<MonitorReport> =>
-    stack.client.temporal.workflow.execute('monitorCycle', { taskQueue: TASK_QUEUE, workflowId: `test-monitor-${randomUUID()}`, args: [MONITOR] });
-  const collect = (): Promise<CollectorReport> =>
-    stack.client.temporal.workflow.execute('collectorCycle', { taskQueue: TASK_QUEUE, workflowId: `test-collector-${randomUUID()}`, args: [COLLECT] });
+  const monitor = () => monitorCycle(stack, MONITOR);
+  const collect = () => collectorCycle(stack, COLLECT);
   const hostOf = async (name: string) => {
     const c = await stack.client.containers.get(name);
     return c.parentId ? (await stack.services.registry.get(c.parentId)).name : undefined;
