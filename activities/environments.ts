@@ -12,7 +12,7 @@ import { ContainerCommands } from '../src/service/commands';
 import { byPriority, type HookDecision, type HookEvent, type Kinds, type Member } from '../src/hooks';
 import type { Provisioner } from '../src/provisioner';
 import type { Registry } from '../src/registry/types';
-import { hostRef } from './registry';
+import { hostRef } from '../src/drivers/refs';
 
 /** How an environment keeps its members: container id, kind and priority. */
 interface StoredMember {

@@ -4,7 +4,7 @@ import { META } from '../src/domain/types';
 import type { HostStatus } from '../src/drivers/driver';
 import type { Registry } from '../src/registry/types';
 import type { Provisioner } from '../src/provisioner';
-import { hostRef } from './registry';
+import { hostRef } from '../src/drivers/refs';
 
 export function createHypervisorActivities(registry: Registry, provisioner: Provisioner) {
   return {

@@ -6,7 +6,7 @@ import { META, type ContainerDefinition, type NodeRecord } from '../src/domain/t
 import type { DriverRegistry } from '../src/drivers/driver';
 import type { Kinds } from '../src/hooks';
 import type { Registry } from '../src/registry/types';
-import { hostRef } from './registry';
+import { hostRef } from '../src/drivers/refs';
 
 export interface FailoverPlan {
   readonly host: string;

@@ -12,7 +12,7 @@ import { applySettlement, count, settle, type Copy } from '../src/monitor/settle
 import { VersionConflictError } from '../src/domain/errors';
 import { isOurs } from './hosts';
 import type { Registry } from '../src/registry/types';
-import { hostRef } from './registry';
+import { hostRef } from '../src/drivers/refs';
 
 export interface MonitorSettings {
   /** Failed polls in a row before a host is down. */

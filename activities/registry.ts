@@ -5,6 +5,9 @@ import type { ContainerDefinition, HypervisorDefinition, NodeRecord, Placeholder
 import { META, keyOf } from '../src/domain/types';
 import { InvalidInputError, InvalidTransitionError, NotFoundError } from '../src/domain/errors';
 import type { ContainerSpec, HostRef, ObservedState } from '../src/drivers/driver';
+import { hostRef, specOf } from '../src/drivers/refs';
+
+export { hostRef, specOf };
 import type { Registry } from '../src/registry/types';
 import type { Provisioner } from '../src/provisioner';
 import { placeAndClaim } from '../src/allocator/claim';
@@ -40,14 +43,7 @@ export interface ClaimOutput {
   readonly skipped: ReadonlyArray<{ hostId: string; reason: string }>;
 }
 
-export function hostRef(node: NodeRecord): HostRef {
-  if (node.type !== 'hypervisor') throw new InvalidInputError([{ field: 'host', problem: `${node.name} is a ${node.type}, not a hypervisor` }]);
-  return { id: node.id, name: node.name, definition: node.definition as HypervisorDefinition };
-}
 
-export function specOf(node: NodeRecord<ContainerDefinition>): ContainerSpec {
-  return { id: node.id, name: node.name, definition: node.definition };
-}
 
 /** The workflow that runs the current activity; recorded so the collector can tell whether it still runs. */
 function currentWorkflowId(): string | null {
