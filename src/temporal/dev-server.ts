@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import execa from 'execa';
 import getPort from 'get-port';
+import { backOff } from 'exponential-backoff';
 import { SEARCH_ATTRIBUTE_TYPES } from '../domain/names';
 import { temporalCli } from './binaries';
 
@@ -32,14 +33,11 @@ const STOP_GRACE_MS = 5000;
  * starting at once can collide; a start that fails that way is tried again on new ports.
  */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
-  const attempts = options.port === undefined ? 3 : 1;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(options);
-    } catch (err) {
-      if (attempt >= attempts || !(err instanceof DevServerExited)) throw err;
-    }
-  }
+  return backOff(() => startOnce(options), {
+    numOfAttempts: options.port === undefined ? 3 : 1,
+    startingDelay: 100,
+    retry: (err) => err instanceof DevServerExited,
+  });
 }
 
 class DevServerExited extends Error {}
