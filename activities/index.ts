@@ -9,6 +9,7 @@ import { createMaintenanceActivities } from './maintenance';
 import { createHostActivities } from './hosts';
 import { createHypervisorActivities } from './hypervisors';
 import { createMonitorActivities } from './monitor';
+import { createCollectorActivities } from './collector';
 import { createRegistryActivities } from './registry';
 
 export interface ActivityDeps {
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createRegistryActivities(deps.registry, deps.provisioner, { claimTtlSeconds: deps.claimTtlSeconds }),
     ...createMonitorActivities(deps),
+    ...createCollectorActivities(deps),
     ...createHypervisorActivities(deps.registry, deps.provisioner),
     ...createHostActivities(deps.drivers),
     ...createEnvironmentActivities(deps),

@@ -3,10 +3,11 @@ import { ParentClosePolicy, patched, proxyActivities, startChild, uuid4 } from '
 import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
 import { failoverHost } from './failover';
 import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
+import type { CollectorActivities } from '../activities/collector';
 import type { HostActivities } from '../activities/hosts';
 import { hostActivities } from './command-runtime';
 
-const acts = proxyActivities<MonitorActivities>({
+const acts = proxyActivities<MonitorActivities & CollectorActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 5 },
 });
