@@ -7,7 +7,7 @@ import { InvalidInputError, InvalidTransitionError, NotFoundError } from '../src
 import type { ContainerSpec, HostRef, ObservedState } from '../src/drivers/driver';
 import type { Registry } from '../src/registry/types';
 import type { Provisioner } from '../src/provisioner';
-import { placeAndClaim } from '../src/allocator/claim';
+import { Placer } from '../src/allocator/placer';
 import type { CreateArgs } from '../src/domain/commands';
 import { applySettlement, settle } from '../src/monitor/settle';
 import { guardAll } from './guard';
@@ -31,6 +31,7 @@ export interface ClaimInput {
   readonly groups?: readonly string[];
   readonly antiAffinity?: readonly string[];
   readonly ttlSeconds: number;
+  /** The placement's seed; the hash of the command id when unset. */
   readonly seed?: number;
 }
 
@@ -70,6 +71,9 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
     const parent = container.parentId ? await registry.get(container.parentId) : undefined;
     return { container, spec: specOf(container), host: parent ? hostRef(parent) : undefined };
   }
+
+  // One working copy of the hosts for every placement this worker makes.
+  const placer = new Placer(registry);
 
   return guardAll({
     async loadContainer(name: string): Promise<ContainerContext> {
@@ -131,8 +135,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
         if (!hinted || hinted.type !== 'hypervisor') throw new NotFoundError('hypervisor', input.hint);
       }
       const exclude = await Promise.all((input.exclude ?? []).map(async (ref) => (await findNode(ref))?.id ?? ref));
-      const result = await placeAndClaim(
-        registry,
+      const result = await placer.placeAndClaim(
         {
           name: input.containerName,
           resources: input.resources,
@@ -150,7 +153,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
           groups: input.groups,
           metadata: { [META.workflowId]: currentWorkflowId() },
         },
-        { seed: input.seed },
+        input.seed,
       );
       return {
         host: hostRef(await registry.get(result.placeholder.parentId!)),

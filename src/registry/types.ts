@@ -125,8 +125,8 @@ export interface Registry {
   updateDefinitionWithinCapacity(id: string, expectedVersion: number | undefined, definition: object): Promise<NodeRecord>;
   /** Containers plus live placeholders on a host. */
   usage(hostId: string): Promise<Resources>;
-  /** Every hypervisor with its usage, for the allocator. */
-  hostSnapshot(): Promise<HostSnapshot[]>;
+  /** Every hypervisor with its usage, for the allocator; only those of `hostIds` when given (unknown ids are left out). */
+  hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]>;
   /** Placeholders whose expiry is before `now`. */
   expiredPlaceholders(now?: Date): Promise<NodeRecord[]>;
 
