@@ -20,9 +20,17 @@ export interface NodeQuery {
   /** `null` lists nodes without a parent. */
   readonly parentId?: string | null;
   readonly state?: string;
+  /** Only these nodes (those that exist). */
+  readonly ids?: readonly string[];
   /** Nodes carrying this tag (with this value, when given). */
   readonly tag?: { readonly key: string; readonly value?: string };
+  /**
+   * Keyset paging: only nodes named after this (lists are ordered by name, which is unique), so
+   * a page costs the same however deep it is, and nodes added or removed meanwhile shift nothing.
+   */
+  readonly after?: string;
   readonly limit?: number;
+  /** Skips this many; prefer `after`, which does not read the skipped rows. */
   readonly offset?: number;
 }
 
