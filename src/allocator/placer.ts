@@ -2,11 +2,13 @@
 // the registry's claim, which re-checks capacity under the host's row lock, as the judge.
 //
 // The copy is read in full once, then kept current by what changes: each claim of this process is
-// added to it before the claim is sent (so concurrent placements in the process see each other);
-// a host whose claim the registry refused (it filled up, drained, or went) is read again alone.
-// Other processes' claims are learnt when they make a claim here fail; releases, when the copy is
-// read again in full: every `maxAgeMs`, and before a placement is refused on a copy that was not
-// read during it. So no decision costs a full read, and no refusal rests on an old one.
+// added to it before the claim is sent (so concurrent placements in the process see each other),
+// and before a claim the best few candidates are read again, alone, so that the claims other
+// processes made on them are seen (the candidates are what a decision reads, not the whole
+// fleet); a host whose claim the registry refused anyway (it filled up, drained, or went) is read
+// again too. Releases elsewhere are seen when the copy is read again in full: every `maxAgeMs`,
+// and before a placement is refused on a copy that was not read during it. So no decision costs
+// a full read, and no refusal rests on an old one.
 //
 // Each placement has its own seed (the hash of its command id, as Nomad seeds with the evaluation
 // id): among the best candidates that score the same, the seed chooses, so commands placing at
@@ -26,6 +28,8 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_MAX_AGE_MS = 10_000;
 /** Equally good candidates a placement's seed chooses among. */
 export const DEFAULT_SPREAD = 8;
+/** Reads of the best candidates before a claim, at most, per placement. */
+const MAX_READ_ROUNDS = 3;
 
 export type PlacerOptions = Omit<AllocatorOptions, 'seed'> & {
   /** Claims to try, best candidate first, before giving up. Default 3. */
@@ -74,13 +78,15 @@ export class Placer {
   private refreshing: Promise<Allocator> | undefined;
   private reads = 0;
   private hostReads = 0;
+  /** Claims of this process in flight, per host: held in the copy, and again after a host is read. */
+  private readonly pending = new Map<string, PlacementRequest[]>();
 
   constructor(
     private readonly registry: PlacementRegistry,
     private readonly options: PlacerOptions = {},
   ) {}
 
-  /** Full reads and single-host reads made so far. */
+  /** Full reads, and reads of some hosts, made so far. */
   get counts(): { readonly reads: number; readonly hostReads: number } {
     return { reads: this.reads, hostReads: this.hostReads };
   }
@@ -112,11 +118,18 @@ export class Placer {
     const claimed: PlacementRequest = { ...request, groups };
     const random = seededRandom(seed);
     const skipped: SkippedHost[] = [];
+    /** Hosts read during this call, in the copy of that generation. */
+    const read = new Set<string>();
+    let readIn = -1;
     const startedAt = this.generation;
     let attempts = 0;
-    for (;;) {
+    for (let rounds = 0; ; rounds++) {
       const copy = await this.copy();
       const fresh = this.generation !== startedAt;
+      if (readIn !== this.generation) {
+        read.clear();
+        readIn = this.generation;
+      }
       const placement = copy.place(request, options);
       const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, random);
       if (!best) {
@@ -125,30 +138,57 @@ export class Placer {
         continue;
       }
       if (attempts >= maxAttempts) throw this.refusal(copy, request, placement, skipped, attempts);
+      // The best candidates as the registry has them now, unless the copy was just read in full:
+      // a few rounds at most, then the claim decides.
+      const unread = fresh ? [] : placement.candidates.map((c) => c.hostId).filter((id) => !read.has(id));
+      if (unread.includes(best.hostId) && rounds < MAX_READ_ROUNDS) {
+        for (const id of unread) read.add(id);
+        await this.readHosts(copy, unread);
+        continue;
+      }
       attempts++;
       // Held in the copy while the claim runs, so that this process's other placements see it.
       copy.commit(best.hostId, claimed);
+      this.hold(best.hostId, claimed, 1);
       try {
         const placeholder = await this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources });
+        this.hold(best.hostId, claimed, -1);
         return { placeholder, placement, attempts, skipped };
       } catch (err) {
+        this.hold(best.hostId, claimed, -1);
         const reason = isNoCapacity(err) ? reasonOf(err) : isHostGone(err, best.hostId) ? 'gone' : undefined;
         if (reason === undefined) {
-          copy.release(best.hostId, claimed);
+          if (this.working === copy) copy.release(best.hostId, claimed);
           throw err;
         }
         skipped.push({ hostId: best.hostId, reason });
-        await this.readHost(copy, best.hostId);
+        read.add(best.hostId);
+        await this.readHosts(copy, [best.hostId]);
       }
     }
   }
 
-  /** Reads one host again into the copy; a host that is gone or changed shape makes the copy be read in full. */
-  private async readHost(copy: Allocator, hostId: string): Promise<void> {
+  private hold(hostId: string, request: PlacementRequest, sign: 1 | -1): void {
+    const held = this.pending.get(hostId) ?? [];
+    if (sign > 0) held.push(request);
+    else held.splice(held.indexOf(request), 1);
+    if (held.length) this.pending.set(hostId, held);
+    else this.pending.delete(hostId);
+  }
+
+  /**
+   * Reads some hosts again into the copy, with this process's claims in flight on them held again;
+   * a host that is gone or changed shape makes the copy be read in full.
+   */
+  private async readHosts(copy: Allocator, hostIds: readonly string[]): Promise<void> {
     this.hostReads++;
-    const [host] = await this.registry.hostSnapshot([hostId]);
+    const hosts = await this.registry.hostSnapshot(hostIds);
     if (this.working !== copy) return;
-    if (!host || !copy.refresh(host)) this.invalidate();
+    if (hosts.length !== hostIds.length) return this.invalidate();
+    for (const host of hosts) {
+      if (!copy.refresh(host)) return this.invalidate();
+      for (const held of this.pending.get(host.id) ?? []) copy.commit(host.id, held);
+    }
   }
 
   /** The working copy, read in full when there is none or it is too old; one read at a time. */
