@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   console.error('starting Temporal dev server, sim farm and a worker process ...');
   const stack = await startStack({
     workerProcess: true,
-    hosts: HOSTS.map((name) => ({ name, cpus: 100_000, memoryMiB: 100_000_000, diskGiB: 10_000_000 })),
+    hosts: HOSTS.map((name) => ({ name, cpus: 1024, memoryMiB: 16_777_216, diskGiB: 1_048_576 })),
   });
   const api = await startApi(stack, { VMFLOW_LOG_LEVEL: 'warn' });
   setMaxListeners(0);
