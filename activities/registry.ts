@@ -10,7 +10,7 @@ import { hostRef, specOf } from '../src/drivers/refs';
 export { hostRef, specOf };
 import type { Registry } from '../src/registry/types';
 import type { Provisioner } from '../src/provisioner';
-import { placeAndClaim } from '../src/allocator/claim';
+import { Placer } from '../src/allocator/placer';
 import type { CreateArgs } from '../src/domain/commands';
 import { applySettlement, settle } from '../src/monitor/settle';
 
@@ -33,6 +33,7 @@ export interface ClaimInput {
   readonly groups?: readonly string[];
   readonly antiAffinity?: readonly string[];
   readonly ttlSeconds: number;
+  /** The placement's seed; the hash of the command id when unset. */
   readonly seed?: number;
 }
 
@@ -65,6 +66,9 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
     const parent = container.parentId ? await registry.get(container.parentId) : undefined;
     return { container, spec: specOf(container), host: parent ? hostRef(parent) : undefined };
   }
+
+  // One working copy of the hosts for every placement this worker makes.
+  const placer = new Placer(registry);
 
   return {
     async loadContainer(name: string): Promise<ContainerContext> {
@@ -126,8 +130,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
         if (!hinted || hinted.type !== 'hypervisor') throw new NotFoundError('hypervisor', input.hint);
       }
       const exclude = await Promise.all((input.exclude ?? []).map(async (ref) => (await findNode(ref))?.id ?? ref));
-      const result = await placeAndClaim(
-        registry,
+      const result = await placer.placeAndClaim(
         {
           name: input.containerName,
           resources: input.resources,
@@ -145,7 +148,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
           groups: input.groups,
           metadata: { [META.workflowId]: currentWorkflowId() },
         },
-        { seed: input.seed },
+        input.seed,
       );
       return {
         host: hostRef(await registry.get(result.placeholder.parentId!)),

@@ -3,13 +3,17 @@
 // Decisions per second of the indexed Allocator over 10,000 hosts and 100,000 placements (each
 // committed before the next), bin-pack quality against a lower bound, cluster compaction (Verma,
 // Korupolu and Wilkes, 2014), the same run with a naive first-fit and with place()'s full scan,
-// and committed placements per second by 8 placer processes on MariaDB (section `mariadb`).
+// and committed placements per second by 8 placer processes on 10,000 registered hosts, on SQLite
+// and on MariaDB, through the Placer commands use against the old snapshot-per-placement path,
+// in the same run (section `placement`).
 // Everything is seeded: two runs place the same containers on the same hosts.
 import Table from 'cli-table3';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Allocator, FirstFitAllocator, place, seededRandom, shuffledOrder, withClaim } from '../src/allocator';
+import path from 'node:path';
+import { Allocator, place, seededRandom, shuffledOrder, withClaim } from '../src/allocator';
+import { FirstFitAllocator } from './first-fit';
 import type { HostSnapshot, Placement, PlacementRequest } from '../src/allocator';
 import type { HypervisorDefinition, Resources } from '../src/domain/types';
 import { openRegistry, type SqlRegistry } from '../src/registry';
@@ -222,12 +226,13 @@ export interface BenchConfig {
   readonly fullScanSample: number;
   readonly compaction: { readonly hosts: number; readonly placements: number; readonly shuffles: number };
   /**
-   * Placer processes on MariaDB: `placements` through Placers (a working copy per process), then
-   * `baselinePlacements` through placeAndClaim (a snapshot per placement) on a fresh database.
+   * Placer processes on SQLite and on MariaDB: `baselinePlacements` through the old path (a
+   * snapshot per placement), then `placements` through the Placer commands use (a working copy per
+   * process), on the same registered hosts, the first run's claims removed in between.
    */
-  readonly mariadb: {
+  readonly placement: {
     readonly processes: number;
-    /** Placements in flight at once per process (each lane a Placer with its own share). */
+    /** Placements in flight at once per process (sharing the process's Placer, as a worker's activities do). */
     readonly lanes: number;
     readonly hosts: number;
     readonly placements: number;
@@ -241,7 +246,7 @@ export const DEFAULT_CONFIG: BenchConfig = {
   seed: 42,
   fullScanSample: 1_000,
   compaction: { hosts: 2_000, placements: 20_000, shuffles: 5 },
-  mariadb: { processes: 8, lanes: 1, hosts: 600, placements: 8_000, baselinePlacements: 2_000 },
+  placement: { processes: 8, lanes: 1, hosts: 10_000, placements: 8_000, baselinePlacements: 2_000 },
 };
 
 /** What the sections share: the configuration and the runs already made. */
@@ -449,11 +454,11 @@ interface CapacityCheck {
   readonly apart: number;
 }
 
-/** Registers the hosts of `cluster()` as hypervisors, eight adds at a time. */
-async function registerHosts(registry: SqlRegistry, hosts: readonly HostSnapshot[]): Promise<void> {
-  for (let i = 0; i < hosts.length; i += 8) {
+/** Registers the hosts of `cluster()` as hypervisors, `parallel` adds at a time. */
+async function registerHosts(registry: SqlRegistry, hosts: readonly HostSnapshot[], parallel = 8): Promise<void> {
+  for (let i = 0; i < hosts.length; i += parallel) {
     await Promise.all(
-      hosts.slice(i, i + 8).map((h) => {
+      hosts.slice(i, i + parallel).map((h) => {
         const definition: HypervisorDefinition = { driver: 'sim', address: `http://127.0.0.1:7070/hosts/${h.name}`, capacity: h.allowance, labels: { ...h.labels } };
         return registry.add({ type: 'hypervisor', name: h.name, definition, state: h.state });
       }),
@@ -479,8 +484,7 @@ async function placeConcurrently(
     url,
     worker,
     mode,
-    seed: seed + worker,
-    ...(mode === 'placer' ? { shard: { index: worker, count: processes } } : {}),
+    seed,
     lanes,
     ttlSeconds: 3600,
     placements: requests.flatMap((request, i) => (envOf(request) % processes === worker ? [{ commandId: `${mode}-${i}`, request }] : [])),
@@ -545,7 +549,7 @@ function placerRows(run: PlacerRun, label: string, target?: number): BenchRow[] 
     {
       measure: `${label}: time per committed placement, summed over the placers`,
       result:
-        `snapshots ${per(sum((x) => x.snapshotMs))} (${fmt(sum((x) => x.snapshots))} reads), claims ${per(sum((x) => x.claimMs))} ` +
+        `snapshots ${per(sum((x) => x.snapshotMs))} (${fmt(sum((x) => x.snapshots))} full reads, ${fmt(sum((x) => x.hostReads))} host reads), claims ${per(sum((x) => x.claimMs))} ` +
         `(${fmt(sum((x) => x.claims))} claims, ${fmt(sum((x) => x.lostRaces))} lost races), in all ${per(sum((x) => x.totalMs))}`,
     },
     {
@@ -558,52 +562,81 @@ function placerRows(run: PlacerRun, label: string, target?: number): BenchRow[] 
   return rows;
 }
 
-const mariadbPlacers: BenchSection = {
-  name: 'mariadb',
-  title: 'Committed placements per second, concurrent placer processes on MariaDB (throwaway mariadbd or MYSQL_URL)',
+/** Removes every claim: the next run starts from the same empty hosts. */
+async function removeClaims(registry: SqlRegistry): Promise<void> {
+  await registry.dataSource.query("DELETE FROM `node_keys` WHERE `node_id` IN (SELECT `id` FROM `nodes` WHERE `type` = 'placeholder')");
+  await registry.dataSource.query("DELETE FROM `nodes` WHERE `type` = 'placeholder'");
+}
+
+/** A registry of `hostCount` hosts on each database, placed on by the old path, then by the Placer; the ratio of the two. */
+const concurrentPlacement: BenchSection = {
+  name: 'placement',
+  title: 'Committed placements per second, 8 placer processes on 10,000 registered hosts: the Placer commands use against the old snapshot-per-placement path, same run',
   async rows(ctx) {
-    const { processes, lanes, hosts: hostCount, placements, baselinePlacements } = ctx.config.mariadb;
-    const server: MariaDb | undefined = await startMariaDb();
-    if (!server) return [{ measure: 'not measured', result: 'no MariaDB here: install mariadb-server or set MYSQL_URL', target: '≥ 1,000/s', met: false }];
-    try {
-      const hosts = cluster(hostCount, ctx.config.seed + 4);
-      const requests = workload(placements, ctx.config.seed + 5);
-      const rows: BenchRow[] = [];
-      const checks: CapacityCheck[] = [];
-      const runs: Array<{ mode: PlacerMode; count: number; label: string; target?: number }> = [
-        { mode: 'placer', count: placements, label: 'Placer (a working copy and a share of the hosts per process)', target: 1_000 },
-        { mode: 'snapshot', count: baselinePlacements, label: 'placeAndClaim (a snapshot per placement)' },
-      ];
-      for (const r of runs) {
-        const url = await server.newDatabase();
-        const registry = await openRegistry({ url });
-        try {
-          await registerHosts(registry, hosts);
-          const run = await placeConcurrently(url, r.mode, requests.slice(0, r.count), processes, lanes, ctx.config.seed);
-          rows.push(...placerRows(run, r.label, r.target));
-          checks.push(await checkCapacity(registry));
-        } finally {
-          await registry.close();
-        }
+    const { processes, lanes, hosts: hostCount, placements, baselinePlacements } = ctx.config.placement;
+    const hosts = cluster(hostCount, ctx.config.seed + 4);
+    const requests = workload(Math.max(placements, baselinePlacements), ctx.config.seed + 5);
+    const rows: BenchRow[] = [];
+    const databases: Array<{ name: string; open: () => Promise<{ url: string; parallel: number; stop: () => Promise<void> } | undefined> }> = [
+      {
+        name: 'SQLite',
+        open: async () => {
+          const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-bench-'));
+          return { url: `sqlite:${path.join(dir, 'registry.sqlite')}`, parallel: 1, stop: async () => rmSync(dir, { recursive: true, force: true }) };
+        },
+      },
+      {
+        name: 'MariaDB',
+        open: async () => {
+          const server: MariaDb | undefined = await startMariaDb();
+          return server && { url: await server.newDatabase(), parallel: 32, stop: () => server.stop() };
+        },
+      },
+    ];
+    for (const db of databases) {
+      const opened = await db.open();
+      if (!opened) {
+        rows.push({ measure: `${db.name}: not measured`, result: 'no MariaDB here: install mariadb-server or set MYSQL_URL', target: '≥ 1,000/s', met: false });
+        continue;
       }
-      const over = checks.flatMap((c) => c.over);
-      const apart = checks.reduce((a, c) => a + c.apart, 0);
-      rows.push({
-        measure: `hosts over capacity after both runs, or whose snapshot and direct SQL sum disagree (${fmt(hostCount)} hosts each)`,
-        result: over.length ? `${over.length}: ${over.slice(0, 3).join('; ')}` : '0',
-        target: '0',
-        met: over.length === 0,
-      });
-      rows.push({ measure: 'web tiers sharing a host (anti-affinity)', result: fmt(apart), target: '0', met: apart === 0 });
-      return rows;
-    } finally {
-      await server.stop();
+      const registry = await openRegistry({ url: opened.url });
+      try {
+        const registered = performance.now();
+        await registerHosts(registry, hosts, opened.parallel);
+        rows.push({ measure: `${db.name}: ${fmt(hostCount)} hosts registered`, result: `in ${fmt((performance.now() - registered) / 1000, 1)} s` });
+        const before = await placeConcurrently(opened.url, 'snapshot', requests.slice(0, baselinePlacements), processes, lanes, ctx.config.seed);
+        rows.push(...placerRows(before, `${db.name}, before: a snapshot per placement, seed 0`));
+        const beforeCheck = await checkCapacity(registry);
+        await removeClaims(registry);
+        const after = await placeConcurrently(opened.url, 'placer', requests.slice(0, placements), processes, lanes, ctx.config.seed);
+        rows.push(...placerRows(after, `${db.name}, after: the Placer, seeded by command id`, 1_000));
+        const afterCheck = await checkCapacity(registry);
+        const rate = (r: PlacerRun) => r.committed / (r.wallMs / 1000);
+        const lostPer = (r: PlacerRun) => (r.results.reduce((a, x) => a + x.timings.lostRaces, 0) / r.placements) * 2_000;
+        rows.push({
+          measure: `${db.name}: after / before`,
+          result: `${fmt(rate(after) / rate(before), 1)}× committed/s; lost races per 2,000 placements ${fmt(lostPer(before))} → ${fmt(lostPer(after))}`,
+        });
+        const over = [...beforeCheck.over, ...afterCheck.over];
+        rows.push({
+          measure: `${db.name}: hosts over capacity after either run, or whose snapshot and direct SQL sum disagree`,
+          result: over.length ? `${over.length}: ${over.slice(0, 3).join('; ')}` : '0',
+          target: '0',
+          met: over.length === 0,
+        });
+        const apart = beforeCheck.apart + afterCheck.apart;
+        rows.push({ measure: `${db.name}: web tiers sharing a host (anti-affinity)`, result: fmt(apart), target: '0', met: apart === 0 });
+      } finally {
+        await registry.close();
+        await opened.stop();
+      }
     }
+    return rows;
   },
 };
 
 /** The sections, in print order. */
-export const SECTIONS: BenchSection[] = [decisionRate, packing, firstFitBaseline, fullScan, compaction, mariadbPlacers];
+export const SECTIONS: BenchSection[] = [decisionRate, packing, firstFitBaseline, fullScan, compaction, concurrentPlacement];
 
 export async function main(names: readonly string[] = process.argv.slice(2), config = DEFAULT_CONFIG): Promise<void> {
   const loadBefore = os.loadavg();

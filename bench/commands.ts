@@ -1,13 +1,15 @@
 // Creates N containers end to end on the embedded stack (Temporal dev server, sim with zero
 // delay, SQLite registry, in-process worker), and in the same run the raw Temporal floor: a
 // no-op workflow with the same activities as a create (three local, one regular), on a worker
-// with the same settings.
+// with the same settings. The creates place through the product path (the worker's Placer) over
+// BENCH_HOSTS sim hosts (default 200), BENCH_IN_FLIGHT at a time (default 100).
 // Usage: npm run bench:commands [-- N]
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { startStack } from '../test/support/stack';
 
 const N = Number(process.argv[2] ?? 500);
-const IN_FLIGHT = 100;
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 100);
+const HOSTS = Number(process.env.BENCH_HOSTS ?? 200);
 /** The vmflow worker's default activity concurrency; the floor worker gets the same. */
 const CONCURRENCY = 100;
 
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   });
   const floorRunning = floorWorker.run();
 
-  const hosts = Math.ceil(N / 60) + 1;
+  const hosts = Math.max(HOSTS, Math.ceil(N / 60) + 1);
   for (let i = 0; i < hosts; i++) {
     const id = `b-${i}`;
     const capacity = { cpus: 64, memoryMiB: 65536, diskGiB: 10000 };
@@ -94,6 +96,9 @@ async function main(): Promise<void> {
   );
   console.log(`ratio vmflow / floor: ${(vmflow!.perSecond / floor!.perSecond).toFixed(3)} (target >= 0.8)`);
   console.log(`containers placed: ${placed - 1} of ${N}`);
+  const perHost = new Map<string, number>();
+  for (const c of await services.registry.list({ type: 'container' })) if (c.parentId) perHost.set(c.parentId, (perHost.get(c.parentId) ?? 0) + 1);
+  console.log(`hosts holding containers: ${perHost.size} of ${hosts}, at most ${Math.max(0, ...perHost.values())} on one`);
   console.log(`worker RSS at the end: ${rss.toFixed(0)} MiB (worker, client, registry and bench share this process)`);
 
   floorWorker.shutdown();

@@ -154,8 +154,8 @@ function recordScore(best: number[], score: number, need: number): void {
 export class Allocator {
   private readonly n: number;
   private readonly words: number;
-  /** The snapshot the allocator was built from; what never changes is read from it. */
-  private readonly base: readonly HostSnapshot[];
+  /** The snapshot the allocator was built from (a host replaced by refresh); its state, driver, labels and allowance never change. */
+  private readonly base: HostSnapshot[];
   /** Group counts per host, changed in place by commit and release. */
   private readonly groupCounts: Array<Map<string, number>>;
   /**
@@ -328,6 +328,29 @@ export class Allocator {
   /** Takes a committed request off its host again (a claim released, a container gone). */
   release(hostId: string, request: PlacementRequest): void {
     this.change(this.indexOf(hostId), request, -1);
+  }
+
+  /**
+   * Replaces a host of the working copy by a fresh read of it: its usage, groups and load. False
+   * (and nothing changed) when the host is unknown or its state, driver, labels or allowance
+   * changed, which the indexes are built on: then only a new Allocator over a new snapshot will do.
+   */
+  refresh(host: HostSnapshot): boolean {
+    const h = this.ids.get(host.id);
+    if (h === undefined) return false;
+    const known = this.base[h]!;
+    if (!sameStatics(known, host)) return false;
+    this.change(h, NOTHING, 1, [host.used.memoryMiB, host.used.cpus, host.used.diskGiB]);
+    const counts = this.groupCounts[h]!;
+    const deltas = new Map<string, number>();
+    for (const [g, c] of counts) deltas.set(g, -c);
+    for (const g in host.groups) deltas.set(g, (deltas.get(g) ?? 0) + (host.groups[g]! > 0 ? host.groups[g]! : 0));
+    for (const [g, d] of deltas) if (d !== 0) this.countGroup(h, g, d);
+    this.base[h] = { ...known, load: host.load };
+    this.groupBase[h] = host.groups;
+    this.groupLog[h] = [];
+    this.views[h] = undefined;
+    return true;
   }
 
   /**
@@ -567,7 +590,6 @@ export class Allocator {
       this.byFree[k]!.update(h, oldFree, h);
       if (shape) shape.orders[k]!.update(h, shape.allowance[r] > 0 ? oldNegativeUsed : 0, oldTie);
     }
-    const counts = this.groupCounts[h]!;
     let log = this.groupLog[h]!;
     if (log.length >= GROUP_LOG_LIMIT) {
       this.groupBase[h] = replayGroups(this.groupBase[h]!, log, log.length);
@@ -575,18 +597,23 @@ export class Allocator {
     }
     for (const group of groupsOf(request)) {
       log.push({ group, delta: sign });
-      const count = (counts.get(group) ?? 0) + sign;
-      if (count > 0) {
-        counts.set(group, count);
-        this.holdersOf(group).add(h);
-      } else {
-        counts.delete(group);
-        const holders = this.holders.get(group);
-        holders?.delete(h);
-        if (holders?.size === 0) this.holders.delete(group);
-      }
+      this.countGroup(h, group, sign);
     }
     this.views[h] = undefined;
+  }
+
+  private countGroup(h: number, group: string, delta: number): void {
+    const counts = this.groupCounts[h]!;
+    const count = (counts.get(group) ?? 0) + delta;
+    if (count > 0) {
+      counts.set(group, count);
+      this.holdersOf(group).add(h);
+    } else {
+      counts.delete(group);
+      const holders = this.holders.get(group);
+      holders?.delete(h);
+      if (holders?.size === 0) this.holders.delete(group);
+    }
   }
 
   /** Host h as it is now in the working copy. */
@@ -632,6 +659,18 @@ export class Allocator {
     if (h === undefined) throw new NotFoundError('host', hostId);
     return h;
   }
+}
+
+/** A request of nothing: refresh moves a host in the indexes without adding to it. */
+const NOTHING: PlacementRequest = { name: '', resources: { cpus: 0, memoryMiB: 0, diskGiB: 0 }, groups: [] };
+
+/** Whether two reads of a host agree on what the indexes are built on. */
+function sameStatics(a: HostSnapshot, b: HostSnapshot): boolean {
+  if (a.state !== b.state || a.driver !== b.driver || a.name !== b.name) return false;
+  for (const r of RESOURCES) if (a.allowance[r] !== b.allowance[r]) return false;
+  const la = Object.keys(a.labels);
+  if (la.length !== Object.keys(b.labels).length) return false;
+  return la.every((k) => a.labels[k] === b.labels[k]);
 }
 
 /** The request, made to join and avoid one more group. */

@@ -65,7 +65,9 @@ export class OrderedHosts {
 
   /** Writes into `out` the bitset of the hosts at `position` and after. */
   hostsFrom(position: number, out: Int32Array): void {
-    const s = this.suffixes!;
+    const s = this.suffixes;
+    // No hosts at all: the bitset has no words.
+    if (!s) return;
     const j = Math.ceil(position / BLOCK);
     out.set(s.subarray(j * this.words, (j + 1) * this.words));
     const end = Math.min(j * BLOCK, this.order.length);

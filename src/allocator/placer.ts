@@ -1,140 +1,207 @@
-// A long-lived placer: placeAndClaim over an Allocator working copy kept between placements,
-// instead of a hostSnapshot() per placement. The registry's claim stays the judge (it re-checks
-// capacity under the host's row lock); the copy is read again only when it proved wrong (a claim
-// lost a race, the claimed host is gone, or it found no host and was not read during this call)
-// or when it is older than `maxAgeMs`.
+// How commands place: an indexed working copy of the hosts (an Allocator) kept per process, and
+// the registry's claim, which re-checks capacity under the host's row lock, as the judge.
 //
-// A copy learns only its own claims between reads: it is optimistic about other processes' claims
-// (the registry refuses, the copy is read again) and pessimistic about releases (it is read again
-// before it refuses, and every `maxAgeMs`). Right after a read, though, bin-pack sends every placer
-// to the same fullest host, which is the one another placer is filling: with `shard`, each placer
-// prefers its own share of the hosts and only reaches into the others' when its share is full.
+// The copy is read in full once, then kept current by what changes: each claim of this process is
+// added to it before the claim is sent (so concurrent placements in the process see each other),
+// and before a claim the best few candidates are read again, alone, so that the claims other
+// processes made on them are seen (the candidates are what a decision reads, not the whole
+// fleet); a host whose claim the registry refused anyway (it filled up, drained, or went) is read
+// again too. Releases elsewhere are seen when the copy is read again in full: every `maxAgeMs`,
+// and before a placement is refused on a copy that was not read during it. So no decision costs
+// a full read, and no refusal rests on an old one.
+//
+// Each placement has its own seed (the hash of its command id, as Nomad seeds with the evaluation
+// id): among the best candidates that score the same, the seed chooses, so commands placing at
+// the same moment in different processes spread over equally good hosts instead of all claiming
+// the same one.
 import { NoCapacityError } from '../domain/errors';
 import { seededRandom } from '../domain/seeded-random';
-import type { ClaimRequest, Registry } from '../registry/types';
+import type { NodeRecord } from '../domain/types';
+import type { ClaimRequest, HostSnapshot, Registry } from '../registry/types';
 import { Allocator } from './allocator';
-import { DEFAULT_MAX_ATTEMPTS, type ClaimedPlacement, type PlaceAndClaimOptions, type SkippedHost } from './claim';
 import { firstRejection, prepareChecks } from './filters';
 import { DEFAULT_TOP } from './place';
-import type { Placement, PlacementRequest } from './types';
+import type { AllocatorOptions, Placement, PlacementRequest, ScoredCandidate } from './types';
 import { groupsOf } from './working-copy';
 
-export type PlacerOptions = PlaceAndClaimOptions & {
-  /** Refresh the working copy when it is older than this, in ms, so that releases are seen. Default 10,000. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+export const DEFAULT_MAX_AGE_MS = 10_000;
+/** Equally good candidates a placement's seed chooses among. */
+export const DEFAULT_SPREAD = 8;
+/** Reads of the best candidates before a claim, at most, per placement. */
+const MAX_READ_ROUNDS = 3;
+
+export type PlacerOptions = Omit<AllocatorOptions, 'seed'> & {
+  /** Claims to try, best candidate first, before giving up. Default 3. */
+  readonly maxAttempts?: number;
+  /** Read the working copy again in full when it is older than this, in ms, so that releases are seen. Default 10,000. */
   readonly maxAgeMs?: number;
-  /**
-   * Prefer one share of the hosts: those whose id hashes to `index` modulo `count`. The others are
-   * placed on only when none of these fits. Placers with different shares fill different hosts
-   * instead of converging, after each read, on the same fullest host (bin-pack's choice); the
-   * packing is as tight within a share, and the shares' leftovers are packed last by everyone.
-   */
-  readonly shard?: { readonly index: number; readonly count: number };
+  /** How many equally good candidates a placement's seed chooses among. Default 8; 1 takes the first, as place() does. */
+  readonly spread?: number;
 };
 
-export const DEFAULT_MAX_AGE_MS = 10_000;
+/** The registry calls placement makes: a read of every host (or of some), and the claim. */
+export type PlacementRegistry = Pick<Registry, 'claim'> & {
+  hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]>;
+};
 
-/** One read of the registry: the whole cluster, and the share of it this placer prefers. */
-interface WorkingCopy {
-  readonly all: Allocator;
-  readonly mine?: { readonly allocator: Allocator; readonly hosts: ReadonlySet<string> };
+export interface SkippedHost {
+  readonly hostId: string;
+  /** Why the registry refused the claim (`full on memory`, `gone`): the copy was wrong about the host. */
+  readonly reason: string;
+}
+
+export interface ClaimedPlacement {
+  /** The placeholder the registry created: capacity held on the chosen host. */
+  readonly placeholder: NodeRecord;
+  /** The placement over the working copy that led to the claim that was made. */
+  readonly placement: Placement;
+  /** Claims made, the successful one included. */
+  readonly attempts: number;
+  /** Candidates whose claim the registry refused, in the order tried. */
+  readonly skipped: readonly SkippedHost[];
+}
+
+/** A placement's seed from its command id (FNV-1a): the same command always draws the same way. */
+export function seedOf(commandId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < commandId.length; i++) h = Math.imul(h ^ commandId.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 export class Placer {
-  private working: WorkingCopy | undefined;
+  private working: Allocator | undefined;
   /** When the current copy was read (Date.now()). */
   private takenAt = 0;
-  /** Bumped by every read: a placement knows whether its copy was read during it. */
+  /** Bumped by every full read: a placement knows whether its copy was read during it. */
   private generation = 0;
-  private refreshing: Promise<WorkingCopy> | undefined;
-  private readonly random: () => number;
+  private refreshing: Promise<Allocator> | undefined;
+  private reads = 0;
+  private hostReads = 0;
+  /** Claims of this process in flight, per host: held in the copy, and again after a host is read. */
+  private readonly pending = new Map<string, PlacementRequest[]>();
 
   constructor(
-    private readonly registry: Pick<Registry, 'hostSnapshot' | 'claim'>,
+    private readonly registry: PlacementRegistry,
     private readonly options: PlacerOptions = {},
-  ) {
-    this.random = seededRandom((options.seed ?? 0) ^ 0x9e3779b9);
+  ) {}
+
+  /** Full reads, and reads of some hosts, made so far. */
+  get counts(): { readonly reads: number; readonly hostReads: number } {
+    return { reads: this.reads, hostReads: this.hostReads };
   }
 
-  /** Drops the working copy: the next placement reads a fresh snapshot. */
+  /** Drops the working copy: the next placement reads every host. */
   invalidate(): void {
     this.working = undefined;
   }
 
   /**
-   * As placeAndClaim: places the request and claims the best host, at most `maxAttempts` claims.
-   * After a lost race the copy is read again before the next claim. A copy that finds no host is
-   * read again before refusing, unless it was read during this call. Throws NoCapacityError with
-   * the freshest copy's rejections, the hosts that filled up (`full on cpu when claimed`) and the
-   * feasible hosts not tried. With a `shard`, the placement returned is over the share's hosts
-   * when one of them was taken.
+   * Places the request on the working copy and claims the chosen host, at most `maxAttempts`
+   * claims. A refused claim reads that host again and tries the next candidate (one of the best
+   * `maxAttempts`, drawn by the seed). A copy that finds no host is read again before refusing,
+   * unless it was read during this call. Throws NoCapacityError with the freshest copy's
+   * rejections: every host counted once, those that refused a claim as `<reason> when claimed`,
+   * feasible hosts left untried as `not tried after <n> claims`. The seed defaults to the hash of
+   * the command id.
    */
-  async placeAndClaim(request: PlacementRequest, claimBase: Omit<ClaimRequest, 'hostId' | 'resources'>): Promise<ClaimedPlacement> {
-    const { maxAttempts: asked, maxAgeMs: _maxAge, seed: _seed, shard: _shard, ...placeOptions } = this.options;
+  async placeAndClaim(
+    request: PlacementRequest,
+    claimBase: Omit<ClaimRequest, 'hostId' | 'resources'>,
+    seed: number = seedOf(claimBase.commandId),
+  ): Promise<ClaimedPlacement> {
+    const { maxAttempts: asked, maxAgeMs: _maxAge, spread: askedSpread, ...placeOptions } = this.options;
     const maxAttempts = Math.max(1, asked ?? DEFAULT_MAX_ATTEMPTS);
-    const options = { ...placeOptions, top: Math.max(placeOptions.top ?? DEFAULT_TOP, maxAttempts) };
+    const spread = Math.max(1, askedSpread ?? DEFAULT_SPREAD);
+    const options = { ...placeOptions, top: Math.max(placeOptions.top ?? DEFAULT_TOP, maxAttempts, spread) };
     const groups = claimBase.groups ?? groupsOf(request);
     const claimed: PlacementRequest = { ...request, groups };
+    const random = seededRandom(seed);
     const skipped: SkippedHost[] = [];
+    /** Hosts read during this call, in the copy of that generation. */
+    const read = new Set<string>();
+    let readIn = -1;
     const startedAt = this.generation;
     let attempts = 0;
-    for (;;) {
+    for (let rounds = 0; ; rounds++) {
       const copy = await this.copy();
       const fresh = this.generation !== startedAt;
-      const preferred = copy.mine?.allocator.place(request, options);
-      const placement = preferred?.candidates.length ? preferred : copy.all.place(request, options);
-      // After a lost race, the other placers that lost it read the same fresh snapshot and would all
-      // go for the same next host: a retry takes one of the best `maxAttempts` at random instead.
-      const pick = skipped.length ? Math.floor(this.random() * Math.min(maxAttempts, placement.candidates.length)) : 0;
-      const best = placement.candidates[pick];
+      if (readIn !== this.generation) {
+        read.clear();
+        readIn = this.generation;
+      }
+      const placement = copy.place(request, options);
+      const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, random);
       if (!best) {
-        if (fresh) throw this.refusal(copy.all, request, placement, skipped, attempts);
+        if (fresh) throw this.refusal(copy, request, placement, skipped, attempts);
         this.invalidate();
         continue;
       }
-      if (attempts >= maxAttempts) throw this.refusal(copy.all, request, copy.all.place(request, options), skipped, attempts);
+      if (attempts >= maxAttempts) throw this.refusal(copy, request, placement, skipped, attempts);
+      // The best candidates as the registry has them now, unless the copy was just read in full:
+      // a few rounds at most, then the claim decides.
+      const unread = fresh ? [] : placement.candidates.map((c) => c.hostId).filter((id) => !read.has(id));
+      if (unread.includes(best.hostId) && rounds < MAX_READ_ROUNDS) {
+        for (const id of unread) read.add(id);
+        await this.readHosts(copy, unread);
+        continue;
+      }
       attempts++;
+      // Held in the copy while the claim runs, so that this process's other placements see it.
+      copy.commit(best.hostId, claimed);
+      this.hold(best.hostId, claimed, 1);
       try {
         const placeholder = await this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources });
-        this.remember(best.hostId, claimed);
+        this.hold(best.hostId, claimed, -1);
         return { placeholder, placement, attempts, skipped };
       } catch (err) {
-        // A host that filled up, or that is gone since the copy was read: the copy is wrong.
+        this.hold(best.hostId, claimed, -1);
         const reason = isNoCapacity(err) ? reasonOf(err) : isHostGone(err, best.hostId) ? 'gone' : undefined;
-        if (reason === undefined) throw err;
+        if (reason === undefined) {
+          if (this.working === copy) copy.release(best.hostId, claimed);
+          throw err;
+        }
         skipped.push({ hostId: best.hostId, reason });
-        if (this.working === copy) this.invalidate();
+        read.add(best.hostId);
+        await this.readHosts(copy, [best.hostId]);
       }
     }
   }
 
-  /** Adds a claim to the current copy (which a concurrent call may have replaced while it ran). */
-  private remember(hostId: string, request: PlacementRequest): void {
-    const copy = this.working;
-    if (!copy) return;
-    try {
-      copy.all.commit(hostId, request);
-      if (copy.mine?.hosts.has(hostId)) copy.mine.allocator.commit(hostId, request);
-    } catch {
-      // The host is not in a copy read meanwhile: that copy is wrong about it, read another.
-      this.invalidate();
+  private hold(hostId: string, request: PlacementRequest, sign: 1 | -1): void {
+    const held = this.pending.get(hostId) ?? [];
+    if (sign > 0) held.push(request);
+    else held.splice(held.indexOf(request), 1);
+    if (held.length) this.pending.set(hostId, held);
+    else this.pending.delete(hostId);
+  }
+
+  /**
+   * Reads some hosts again into the copy, with this process's claims in flight on them held again;
+   * a host that is gone or changed shape makes the copy be read in full.
+   */
+  private async readHosts(copy: Allocator, hostIds: readonly string[]): Promise<void> {
+    this.hostReads++;
+    const hosts = await this.registry.hostSnapshot(hostIds);
+    if (this.working !== copy) return;
+    if (hosts.length !== hostIds.length) return this.invalidate();
+    for (const host of hosts) {
+      if (!copy.refresh(host)) return this.invalidate();
+      for (const held of this.pending.get(host.id) ?? []) copy.commit(host.id, held);
     }
   }
 
-  /** The working copy, read again when there is none or it is too old; one read at a time. */
-  private async copy(): Promise<WorkingCopy> {
+  /** The working copy, read in full when there is none or it is too old; one read at a time. */
+  private async copy(): Promise<Allocator> {
     const maxAge = this.options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     if (this.working && Date.now() - this.takenAt <= maxAge) return this.working;
     this.refreshing ??= (async () => {
       try {
         const takenAt = Date.now();
+        this.reads++;
         const hosts = await this.registry.hostSnapshot();
-        const { maxAttempts: _a, maxAgeMs: _m, shard, ...allocatorOptions } = this.options;
-        let mine: WorkingCopy['mine'];
-        if (shard && shard.count > 1) {
-          const share = hosts.filter((h) => hashOf(h.id) % shard.count === shard.index % shard.count);
-          mine = { allocator: new Allocator(share, allocatorOptions), hosts: new Set(share.map((h) => h.id)) };
-        }
-        const working: WorkingCopy = { all: new Allocator(hosts, allocatorOptions), ...(mine ? { mine } : {}) };
+        const { maxAttempts: _a, maxAgeMs: _m, spread: _s, ...allocatorOptions } = this.options;
+        const working = new Allocator(hosts, allocatorOptions);
         this.working = working;
         this.takenAt = takenAt;
         this.generation++;
@@ -147,9 +214,9 @@ export class Placer {
   }
 
   /**
-   * The refusal, counted over the freshest copy so that every host is counted once: hosts that lost
-   * a race in this call move from their rejection (or from the feasible ones) to `<reason> when
-   * claimed`; feasible hosts left untried are `not tried after <n> claims`.
+   * The refusal, counted over the freshest copy so that every host is counted once: hosts that
+   * refused a claim in this call move from their rejection (or from the feasible ones) to
+   * `<reason> when claimed`; feasible hosts left untried are `not tried after <n> claims`.
    */
   private refusal(
     allocator: Allocator,
@@ -182,11 +249,21 @@ export class Placer {
   }
 }
 
-/** FNV-1a of a host id: which share it belongs to. */
-function hashOf(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+/** One of the first `spread` candidates that score as well as the best, drawn by the seed. */
+function pickAmongEqual(candidates: readonly ScoredCandidate[], spread: number, random: () => number): ScoredCandidate | undefined {
+  const first = candidates[0];
+  if (!first) return undefined;
+  let equal = 1;
+  while (equal < Math.min(spread, candidates.length) && candidates[equal]!.score === first.score) equal++;
+  return candidates[Math.floor(random() * equal)];
+}
+
+/**
+ * After a refused claim, the other processes that lost the same race read the same host and would
+ * all go for the same next one: a retry takes one of the best `count` at random instead.
+ */
+function pickAmong(candidates: readonly ScoredCandidate[], count: number, random: () => number): ScoredCandidate | undefined {
+  return candidates[Math.floor(random() * Math.min(count, candidates.length))];
 }
 
 function isNoCapacity(err: unknown): err is NoCapacityError {

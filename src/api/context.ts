@@ -51,7 +51,7 @@ export class ApiContext {
       if (c.parentId) ids.add(c.parentId);
       if (typeof c.metadata[META.environment] === 'string') ids.add(c.metadata[META.environment] as string);
     }
-    const nodes = await Promise.all([...ids].map((id) => this.client.registry.find(id)));
-    return new Map(nodes.filter((n): n is NodeRecord => !!n).map((n) => [n.id, n.name]));
+    const nodes = ids.size ? await this.client.registry.list({ ids: [...ids] }) : [];
+    return new Map(nodes.map((n) => [n.id, n.name]));
   }
 }

@@ -34,12 +34,16 @@ export const Paging = {
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
 };
 
+/** A page token as a list answered it (`nextPageToken`): opaque. */
+export const PageToken = Type.String({ minLength: 1, maxLength: 2048, pattern: '^[A-Za-z0-9_=+/-]+$', description: 'the nextPageToken of the previous page' });
+
 export const ContainerListQuery = Type.Object(
   {
     state: Type.Optional(Type.String({ pattern: '^[a-z]{1,32}$' })),
     host: Type.Optional(Ref),
     tag: Type.Optional(Type.String({ pattern: '^[^=\\s]{1,255}(=[^\\s]{0,255})?$', description: 'key or key=value' })),
-    ...Paging,
+    limit: Paging.limit,
+    pageToken: Type.Optional(PageToken),
   },
   strict,
 );
@@ -168,6 +172,11 @@ export const NodeLink = Type.Object({ id: Type.String(), name: Type.String(), ty
 
 export function listOf(item: TSchema) {
   return Type.Object({ items: Type.Array(item), total: Type.Optional(Type.Integer()), limit: Type.Optional(Type.Integer()), offset: Type.Optional(Type.Integer()) });
+}
+
+/** A page of a list paged by token: `nextPageToken` fetches the next page, absent on the last. */
+export function pageOf(item: TSchema) {
+  return Type.Object({ items: Type.Array(item), limit: Type.Integer(), nextPageToken: Type.Optional(Type.String()) });
 }
 
 export const Accepted = Type.Object(

@@ -63,6 +63,12 @@ export interface List<T> {
   readonly total?: number;
 }
 
+/** A page of a list paged by token. */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextPageToken?: string;
+}
+
 /** The 202 answer to every command. */
 export interface Accepted {
   readonly commandId: string;

@@ -35,6 +35,7 @@ export function findNodeByKey(db: Transactions, key: string): Promise<NodeRecord
 export function listNodes(db: Transactions, query: NodeQuery): Promise<NodeRecord[]> {
   return db.read(async (m) => {
     const qb = queryNodes(m, query).orderBy('n.name', 'ASC');
+    if (query.after !== undefined) qb.andWhere('n.name > :after', { after: query.after });
     if (query.limit !== undefined) qb.limit(query.limit);
     if (query.offset !== undefined) {
       // MySQL accepts OFFSET only after LIMIT.
@@ -61,6 +62,8 @@ export function listKeys(db: Transactions, prefix: string): Promise<string[]> {
 
 function queryNodes(m: EntityManager, query: NodeQuery) {
   const qb = m.createQueryBuilder(NodeEntity, 'n');
+  // No ids: a condition no row meets (an empty IN list is not SQL).
+  if (query.ids !== undefined) qb.andWhere(query.ids.length ? 'n.id IN (:...ids)' : '1 = 0', { ids: [...query.ids] });
   if (query.type !== undefined) qb.andWhere('n.type = :type', { type: query.type });
   if (query.parentId === null) qb.andWhere('n.parentId IS NULL');
   else if (query.parentId !== undefined) qb.andWhere('n.parentId = :parentId', { parentId: query.parentId });

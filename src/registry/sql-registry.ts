@@ -124,8 +124,8 @@ export class SqlRegistry implements Registry {
     return usage.usage(this.db, hostId);
   }
 
-  hostSnapshot(): Promise<HostSnapshot[]> {
-    return usage.hostSnapshot(this.db);
+  hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]> {
+    return usage.hostSnapshot(this.db, hostIds);
   }
 
   expiredPlaceholders(now: Date = new Date()): Promise<NodeRecord[]> {

@@ -20,9 +20,17 @@ export interface NodeQuery {
   /** `null` lists nodes without a parent. */
   readonly parentId?: string | null;
   readonly state?: string;
+  /** Only these nodes (those that exist). */
+  readonly ids?: readonly string[];
   /** Nodes carrying this tag (with this value, when given). */
   readonly tag?: { readonly key: string; readonly value?: string };
+  /**
+   * Keyset paging: only nodes named after this (lists are ordered by name, which is unique), so
+   * a page costs the same however deep it is, and nodes added or removed meanwhile shift nothing.
+   */
+  readonly after?: string;
   readonly limit?: number;
+  /** Skips this many; prefer `after`, which does not read the skipped rows. */
   readonly offset?: number;
 }
 
@@ -125,8 +133,8 @@ export interface Registry {
   updateDefinitionWithinCapacity(id: string, expectedVersion: number | undefined, definition: object): Promise<NodeRecord>;
   /** Containers plus live placeholders on a host. */
   usage(hostId: string): Promise<Resources>;
-  /** Every hypervisor with its usage, for the allocator. */
-  hostSnapshot(): Promise<HostSnapshot[]>;
+  /** Every hypervisor with its usage, for the allocator; only those of `hostIds` when given (unknown ids are left out). */
+  hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]>;
   /** Placeholders whose expiry is before `now`. */
   expiredPlaceholders(now?: Date): Promise<NodeRecord[]>;
 

@@ -29,13 +29,19 @@ export function usage(db: Transactions, hostId: string): Promise<Resources> {
   return db.read((m) => usageIn(m, hostId, isoNow()));
 }
 
-/** Every hypervisor with its usage and group counts, in a fixed number of queries. */
-export function hostSnapshot(db: Transactions): Promise<HostSnapshot[]> {
+/**
+ * Every hypervisor (or those of `hostIds`) with its usage and group counts, in a fixed number of
+ * queries.
+ */
+export function hostSnapshot(db: Transactions, hostIds?: readonly string[]): Promise<HostSnapshot[]> {
+  if (hostIds && !hostIds.length) return Promise.resolve([]);
   return db.read(async (m) => {
     const now = isoNow();
-    const hosts = await m.createQueryBuilder(NodeEntity, 'n').where('n.type = :type', { type: 'hypervisor' }).orderBy('n.name', 'ASC').getMany();
-    const used = await usageByHost(m, now);
-    const groups = await groupsByHost(m, now);
+    const qb = m.createQueryBuilder(NodeEntity, 'n').where('n.type = :type', { type: 'hypervisor' });
+    if (hostIds) qb.andWhere('n.id IN (:...hostIds)', { hostIds: [...hostIds] });
+    const hosts = await qb.orderBy('n.name', 'ASC').getMany();
+    const used = await usageByHost(m, now, hostIds);
+    const groups = await groupsByHost(m, now, hostIds);
     return hosts.map((h): HostSnapshot => {
       const def = parse(h.definition) as Partial<HypervisorDefinition>;
       const load = parse(h.metadata)[META.load];
@@ -54,23 +60,30 @@ export function hostSnapshot(db: Transactions): Promise<HostSnapshot[]> {
   });
 }
 
-async function usageByHost(m: EntityManager, nowIso: string): Promise<Map<string, Resources>> {
+/** `parent_id IS NOT NULL`, or `parent_id IN (?, ...)` for some hosts, and its parameters. */
+function parentsOf(hostIds: readonly string[] | undefined): [string, string[]] {
+  return hostIds ? [`\`parent_id\` IN (${hostIds.map(() => '?').join(', ')})`, [...hostIds]] : ['`parent_id` IS NOT NULL', []];
+}
+
+async function usageByHost(m: EntityManager, nowIso: string, hostIds?: readonly string[]): Promise<Map<string, Resources>> {
+  const [parents, ids] = parentsOf(hostIds);
   const rows: (SumRow & { parentId: string })[] = await m.query(
     `SELECT \`parent_id\` AS parentId, SUM(\`res_cpus\`) AS cpus, SUM(\`res_memory_mib\`) AS memoryMiB, SUM(\`res_disk_gib\`) AS diskGiB
        FROM \`nodes\`
-      WHERE \`parent_id\` IS NOT NULL AND ${COUNTED}
+      WHERE ${parents} AND ${COUNTED}
       GROUP BY \`parent_id\``,
-    [nowIso],
+    [...ids, nowIso],
   );
   return new Map(rows.map((r) => [r.parentId, sums(r)]));
 }
 
-async function groupsByHost(m: EntityManager, nowIso: string): Promise<Map<string, Record<string, number>>> {
+async function groupsByHost(m: EntityManager, nowIso: string, hostIds?: readonly string[]): Promise<Map<string, Record<string, number>>> {
+  const [parents, ids] = parentsOf(hostIds);
   const rows: { parentId: string; groupNames: string }[] = await m.query(
     `SELECT \`parent_id\` AS parentId, \`group_names\` AS groupNames
        FROM \`nodes\`
-      WHERE \`parent_id\` IS NOT NULL AND \`group_names\` IS NOT NULL AND ${COUNTED}`,
-    [nowIso],
+      WHERE ${parents} AND \`group_names\` IS NOT NULL AND ${COUNTED}`,
+    [...ids, nowIso],
   );
   const groups = new Map<string, Record<string, number>>();
   for (const r of rows) {

@@ -6,6 +6,15 @@ import type { Provisioner } from '../provisioner';
 import type { NodeQuery, Registry } from '../registry/types';
 import type { CommandHandle, ContainerCommands } from './commands';
 import { addressesAreFree, checkName, checkNewDefinition, nameIsFree } from './names';
+import { afterOf, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, tokenAfter, type Page } from './paging';
+
+/** Which containers to list, and which page of them. */
+export type ContainerPageQuery = Omit<NodeQuery, 'type' | 'after' | 'limit' | 'offset'> & {
+  /** At most this many (1 to 1000, default 100). */
+  readonly limit?: number;
+  /** The previous page's `nextPageToken`; the first page without it. */
+  readonly pageToken?: string;
+};
 
 export class Containers {
   constructor(
@@ -23,6 +32,21 @@ export class Containers {
 
   list(query: Omit<NodeQuery, 'type'> = {}): Promise<NodeRecord[]> {
     return this.registry.list({ ...query, type: 'container' });
+  }
+
+  /**
+   * One page of containers, by name. Paged by key, not by offset: a page costs the same however
+   * deep, and containers created or destroyed between pages neither repeat nor hide the others.
+   */
+  async page(query: ContainerPageQuery = {}): Promise<Page<NodeRecord>> {
+    const { pageToken, limit: asked, ...filter } = query;
+    if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1 && asked <= MAX_PAGE_SIZE))
+      throw new InvalidInputError([{ field: 'limit', problem: `must be an integer from 1 to ${MAX_PAGE_SIZE}` }], 'page');
+    const limit = asked ?? DEFAULT_PAGE_SIZE;
+    // One more than asked: whether a next page exists, without an empty last page.
+    const rows = await this.registry.list({ ...filter, type: 'container', limit: limit + 1, ...(pageToken ? { after: afterOf(pageToken) } : {}) });
+    const items = rows.slice(0, limit);
+    return rows.length > limit ? { items, nextPageToken: tokenAfter(items[items.length - 1]!.name) } : { items };
   }
 
   /**

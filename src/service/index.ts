@@ -14,6 +14,8 @@ import { Nodes } from './nodes';
 
 export { CommandHandle, ContainerCommands, EnvironmentCommands, commandQuery } from './commands';
 export type { CommandFilter, CommandInfo, CommandSummary } from './commands';
+export type { ContainerPageQuery } from './containers';
+export type { Page } from './paging';
 export type { EnvironmentMember } from './environments';
 export type { CommandStats, ControllerInfo, HostInfo } from './info';
 export { Containers, Environments, Hypervisors, Info, Nodes };

@@ -3,19 +3,20 @@
 //
 // The child reads a PlacerPlan as the first line of stdin, opens its own registry, prints
 // `ready`, waits for `go` on stdin, places its requests one after the other in each of its lanes
-// (one lane unless asked: each placement through `placeAndClaim` over a fresh snapshot, or through
-// the lane's long-lived `Placer` working copy) and prints a PlacerResult as one JSON line.
+// (one lane unless asked: each placement through the process's `Placer`, the path commands take,
+// or through the old snapshot-per-placement path kept in bench/ as the baseline) and prints a
+// PlacerResult as one JSON line.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { placeAndClaim, type PlacementRequest, type SkippedHost } from '../../src/allocator';
-import { Placer } from '../../src/allocator/placer';
+import { snapshotPlaceAndClaim } from '../../bench/snapshot-placement';
+import { Placer, type PlacementRequest, type PlacementRegistry, type SkippedHost } from '../../src/allocator';
 import { NoCapacityError } from '../../src/domain/errors';
 import { openRegistry } from '../../src/registry';
 import type { ClaimRequest, HostSnapshot, Registry } from '../../src/registry/types';
 
-/** `snapshot`: placeAndClaim, a hostSnapshot() per placement. `placer`: a Placer's working copy. */
+/** `placer`: the process's Placer, as commands place. `snapshot`: the baseline, a hostSnapshot() per placement. */
 export type PlacerMode = 'snapshot' | 'placer';
 
 export interface PlannedPlacement {
@@ -27,14 +28,9 @@ export interface PlacerPlan {
   readonly url: string;
   readonly worker: number;
   readonly mode: PlacerMode;
-  /** The allocator's seed in this process. */
+  /** Snapshot mode: the seed of every placement (placer mode seeds each from its command id). */
   readonly seed: number;
   readonly maxAttempts?: number;
-  /**
-   * Placer mode: prefer the hosts of this share (see PlacerOptions.shard). With several lanes,
-   * lane l of this process takes share `index * lanes + l` of `count * lanes`.
-   */
-  readonly shard?: { readonly index: number; readonly count: number };
   /** Placements in flight at once in this process, each lane one after the other. Default 1. */
   readonly lanes?: number;
   readonly ttlSeconds: number;
@@ -60,8 +56,11 @@ export type PlacementOutcome =
 
 /** Where one process spent its time, in ms, and how often. */
 export interface PlacerTimings {
+  /** Full reads of every host. */
   readonly snapshots: number;
   readonly snapshotMs: number;
+  /** Reads of single hosts (after a refused claim). */
+  readonly hostReads: number;
   readonly claims: number;
   readonly claimMs: number;
   readonly lostRaces: number;
@@ -126,20 +125,22 @@ export async function runPlacers(plans: readonly PlacerPlan[]): Promise<{ result
 type PlaceBase = Omit<ClaimRequest, 'hostId' | 'resources'>;
 
 /** The registry calls placement makes, timed. */
-class TimedRegistry implements Pick<Registry, 'hostSnapshot' | 'claim'> {
+class TimedRegistry implements PlacementRegistry {
   snapshots = 0;
   snapshotMs = 0;
+  hostReads = 0;
   claims = 0;
   claimMs = 0;
   lostRaces = 0;
   constructor(private readonly registry: Pick<Registry, 'hostSnapshot' | 'claim'>) {}
 
-  async hostSnapshot(): Promise<HostSnapshot[]> {
+  async hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]> {
     const t = performance.now();
     try {
-      return await this.registry.hostSnapshot();
+      return await this.registry.hostSnapshot(hostIds);
     } finally {
-      this.snapshots++;
+      if (hostIds) this.hostReads++;
+      else this.snapshots++;
       this.snapshotMs += performance.now() - t;
     }
   }
@@ -175,13 +176,13 @@ async function child(): Promise<void> {
   const lanes = Math.max(1, plan.lanes ?? 1);
   const registry = await openRegistry({ url: plan.url, migrate: false, poolSize: lanes + 1 });
   const timed = new TimedRegistry(registry);
-  const options = { seed: plan.seed, ...(plan.maxAttempts !== undefined ? { maxAttempts: plan.maxAttempts } : {}) };
-  const place = Array.from({ length: lanes }, (_, lane) => {
-    if (plan.mode === 'snapshot') return (request: PlacementRequest, base: PlaceBase) => placeAndClaim(timed, request, base, options);
-    const shard = plan.shard && { index: plan.shard.index * lanes + lane, count: plan.shard.count * lanes };
-    const placer = new Placer(timed, { ...options, seed: plan.seed + lane * 7919, ...(shard ? { shard } : {}) });
-    return (request: PlacementRequest, base: PlaceBase) => placer.placeAndClaim(request, base);
-  });
+  const attempts = plan.maxAttempts !== undefined ? { maxAttempts: plan.maxAttempts } : {};
+  // One Placer for the process, as a worker has one for all its activities.
+  const placer = new Placer(timed, attempts);
+  const place =
+    plan.mode === 'snapshot'
+      ? (request: PlacementRequest, base: PlaceBase) => snapshotPlaceAndClaim(timed, request, base, { seed: plan.seed, ...attempts })
+      : (request: PlacementRequest, base: PlaceBase) => placer.placeAndClaim(request, base);
   process.stdout.write('ready\n');
   while ((await nextLine()).trim() !== 'go');
   lines.close();
@@ -194,7 +195,7 @@ async function child(): Promise<void> {
       const { commandId, request } = plan.placements[i]!;
       const base = { commandId, containerName: request.name, ttlSeconds: plan.ttlSeconds };
       try {
-        const r = await place[lane]!(request, base);
+        const r = await place(request, base);
         outcomes.push({ commandId, ok: true, hostId: r.placeholder.parentId!, placeholderId: r.placeholder.id, attempts: r.attempts, skipped: r.skipped });
       } catch (err) {
         const e = err as Error;
@@ -213,6 +214,7 @@ async function child(): Promise<void> {
   const timings: PlacerTimings = {
     snapshots: timed.snapshots,
     snapshotMs: timed.snapshotMs,
+    hostReads: timed.hostReads,
     claims: timed.claims,
     claimMs: timed.claimMs,
     lostRaces: timed.lostRaces,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { explain, FirstFitAllocator, noCapacityError, place } from '../../src/allocator';
+import { explain, noCapacityError, place } from '../../src/allocator';
 import { NoCapacityError } from '../../src/domain/errors';
 import { host, request, used } from './builders';
 
@@ -122,16 +122,5 @@ describe('noCapacityError', () => {
     assert.equal(err.code, 'NO_CAPACITY');
     assert.deepEqual(err.reasons, { 'full on memory': 12, down: 3 });
     assert.equal(err.message, 'no capacity for web7: 12 hosts full on memory, 3 hosts down');
-  });
-});
-
-describe('FirstFitAllocator (the baseline)', () => {
-  it('takes the first host in snapshot order that passes every filter', () => {
-    const ff = new FirstFitAllocator([host('a', { state: 'down' }), host('b', { used: FULL_MEMORY }), host('c'), host('d', { used: used(12, 0, 0) })]);
-    const p = ff.place(request('x'));
-    assert.equal(p.host?.id, 'c');
-    assert.deepEqual(p.rejections, { down: 1, 'full on memory': 1 });
-    ff.commit('c', request('x', { resources: { cpus: 15, memoryMiB: 1, diskGiB: 1 } }));
-    assert.equal(ff.place(request('y')).host?.id, 'd');
   });
 });

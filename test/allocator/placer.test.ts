@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostSnapshot } from '../../src/allocator';
-import { Placer } from '../../src/allocator/placer';
+import { Placer, seedOf, type PlacementRegistry } from '../../src/allocator/placer';
 import { NoCapacityError, NotFoundError } from '../../src/domain/errors';
 import type { NodeRecord } from '../../src/domain/types';
-import type { ClaimRequest, Registry } from '../../src/registry/types';
+import type { ClaimRequest } from '../../src/registry/types';
+import { place } from '../../src/allocator';
 import { host, request, used } from './builders';
 
 /**
@@ -12,19 +13,26 @@ import { host, request, used } from './builders';
  * does; `beforeClaim` lets a test change the registry behind the placer's back, as another
  * process would.
  */
-class FakeRegistry implements Pick<Registry, 'hostSnapshot' | 'claim'> {
+class FakeRegistry implements PlacementRegistry {
   snapshots = 0;
+  hostReads = 0;
   readonly attempts: string[] = [];
+  readonly claims: ClaimRequest[] = [];
   beforeClaim: (hostId: string) => void = () => {};
   constructor(public hosts: HostSnapshot[]) {}
 
-  async hostSnapshot(): Promise<HostSnapshot[]> {
+  async hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]> {
+    if (hostIds) {
+      this.hostReads++;
+      return this.hosts.filter((h) => hostIds.includes(h.id)).map((h) => ({ ...h }));
+    }
     this.snapshots++;
     return this.hosts.map((h) => ({ ...h }));
   }
 
   async claim(c: ClaimRequest): Promise<NodeRecord> {
     this.attempts.push(c.hostId);
+    this.claims.push(c);
     this.beforeClaim(c.hostId);
     const i = this.hosts.findIndex((h) => h.id === c.hostId);
     if (i < 0) throw new NotFoundError('hypervisor', c.hostId);
@@ -70,7 +78,7 @@ describe('Placer', () => {
     assert.equal(registry.snapshots, 1);
   });
 
-  it('after a lost race reads the registry again and claims another host, and says so', async () => {
+  it('after a lost race reads that host again (only that one) and claims another host, and says so', async () => {
     const registry = new FakeRegistry([host('a', { used: used(8, 0, 0) }), host('b')]);
     const placer = new Placer(registry);
     registry.beforeClaim = (id) => {
@@ -80,7 +88,11 @@ describe('Placer', () => {
     assert.equal(r.placeholder.parentId, 'b');
     assert.equal(r.attempts, 2);
     assert.deepEqual(r.skipped, [{ hostId: 'a', reason: 'full on cpu' }]);
-    assert.equal(registry.snapshots, 2);
+    assert.equal(registry.snapshots, 1);
+    assert.equal(registry.hostReads, 1);
+    // The copy now knows a is full: the next placement goes straight to b.
+    await placer.placeAndClaim(cpus(2), base('cmd-2'));
+    assert.deepEqual(registry.attempts, ['a', 'b', 'b']);
   });
 
   it('reads the registry again before refusing on an old copy (capacity was released)', async () => {
@@ -115,7 +127,15 @@ describe('Placer', () => {
     registry.hosts = registry.hosts.filter((h) => h.id !== 'a');
     const r = await placer.placeAndClaim(cpus(2), base('cmd-2'));
     assert.equal(r.placeholder.parentId, 'b');
-    assert.deepEqual(r.skipped, [{ hostId: 'a', reason: 'gone' }]);
+    // Reading the candidates before the claim found a gone: the copy was read again in full.
+    assert.deepEqual(r.skipped, []);
+    assert.equal(registry.snapshots, 2);
+    registry.hosts = [host('c')];
+    registry.beforeClaim = () => {
+      registry.hosts = [];
+    };
+    await assert.rejects(placer.placeAndClaim(cpus(2), base('cmd-2b')), NoCapacityError);
+    registry.hosts = [host('c')];
     registry.beforeClaim = () => {
       throw new Error('database gone');
     };
@@ -131,30 +151,70 @@ describe('Placer', () => {
     assert.equal(registry.snapshots, 2);
   });
 
-  it('with shares, placers fill different hosts, then reach into the others when theirs are full', async () => {
-    const registry = new FakeRegistry(Array.from({ length: 8 }, (_, i) => host(`h${i}`, { allowance: { cpus: 4, memoryMiB: 65536, diskGiB: 1000 } })));
-    const placers = [0, 1].map((index) => new Placer(registry, { seed: index, shard: { index, count: 2 } }));
-    const used = [new Set<string>(), new Set<string>()];
-    for (let i = 0; i < 8; i++) {
-      for (const [p, placer] of placers.entries()) used[p]!.add((await placer.placeAndClaim(cpus(1), base(`cmd-${p}-${i}`))).placeholder.parentId!);
+  it('spreads two commands with different ids over equally good hosts, and places one id the same way twice', async () => {
+    const equal = () => Array.from({ length: 8 }, (_, i) => host(`h${i}`));
+    // Two processes, each with its own copy, placing at the same moment on empty, equal hosts.
+    const registry = new FakeRegistry(equal());
+    const [p1, p2] = [new Placer(registry), new Placer(registry)];
+    const [a, b] = await Promise.all([p1.placeAndClaim(cpus(1), base('create-web1-0f3a')), p2.placeAndClaim(cpus(1), base('create-web2-81d0'))]);
+    assert.notEqual(a.placeholder.parentId, b.placeholder.parentId);
+    assert.equal(a.attempts + b.attempts, 2);
+    // The seed is the command id's: the same id on the same hosts takes the same host.
+    const again = await new Placer(new FakeRegistry(equal())).placeAndClaim(cpus(1), base('create-web1-0f3a'));
+    assert.equal(again.placeholder.parentId, a.placeholder.parentId);
+    assert.notEqual(seedOf('create-web1-0f3a'), seedOf('create-web2-81d0'));
+    // Over many ids, every equal host is chosen by some.
+    const chosen = new Set<string>();
+    for (let i = 0; i < 64; i++) chosen.add((await new Placer(new FakeRegistry(equal())).placeAndClaim(cpus(1), base(`cmd-${i}`))).placeholder.parentId!);
+    assert.equal(chosen.size, 8);
+  });
+
+  it('with spread 1 takes the first of equal hosts, as place() does', async () => {
+    const hosts = Array.from({ length: 8 }, (_, i) => host(`h${i}`));
+    const first = place(hosts, cpus(1)).host!.id;
+    for (const id of ['x', 'y', 'z']) {
+      const r = await new Placer(new FakeRegistry(hosts), { spread: 1 }).placeAndClaim(cpus(1), base(id), 0);
+      assert.equal(r.placeholder.parentId, first);
     }
-    // Two 4-cpu hosts each, never the same ones, and no race lost.
-    assert.equal(used[0]!.size, 2);
-    assert.equal(used[1]!.size, 2);
-    assert.deepEqual([...used[0]!].filter((h) => used[1]!.has(h)), []);
-    assert.equal(registry.snapshots, 2);
-    assert.equal(registry.hosts.filter((h) => h.used.cpus > 0).length, 4);
-    // Placer 0 keeps placing: when its share (whichever hosts hash to it) is full, it takes the others'.
-    for (let i = 8; i < 24; i++) await placers[0]!.placeAndClaim(cpus(1), base(`cmd-0-${i}`));
-    assert.equal(registry.hosts.reduce((a, h) => a + h.used.cpus, 0), 32);
-    await assert.rejects(placers[1]!.placeAndClaim(cpus(1), base('cmd-1-last')), NoCapacityError);
+  });
+
+  it('claims the groups of the request when the base names none', async () => {
+    const registry = new FakeRegistry([host('a')]);
+    await new Placer(registry).placeAndClaim(request('web1', { antiAffinity: ['env:1/web'], affinity: ['env:1'] }), base('cmd-1'));
+    assert.deepEqual(registry.claims[0]!.groups, ['env:1/web', 'env:1']);
+  });
+
+  it("refuses with the allocator's reasons, worded for users, when no host fits a fresh copy", async () => {
+    const registry = new FakeRegistry([host('a', { state: 'down' }), host('b', { driver: 'libvirt' }), host('c', { used: used(16, 0, 0) })]);
+    await assert.rejects(new Placer(registry).placeAndClaim({ ...cpus(1, 'w40'), driver: 'sim' }, base('cmd-1')), (err: unknown) => {
+      assert.ok(err instanceof NoCapacityError);
+      assert.deepEqual(err.reasons, { down: 1, 'wrong driver': 1, 'full on cpu': 1 });
+      assert.match(err.message, /^no capacity for w40: /);
+      return true;
+    });
+    assert.deepEqual(registry.attempts, []);
+    assert.equal(registry.snapshots, 1);
+  });
+
+  it('a claim that fails for another reason takes its hold off the copy', async () => {
+    const registry = new FakeRegistry([host('a', { allowance: { cpus: 2, memoryMiB: 65536, diskGiB: 1000 } })]);
+    const placer = new Placer(registry);
+    registry.beforeClaim = () => {
+      throw new Error('database gone');
+    };
+    await assert.rejects(placer.placeAndClaim(cpus(2), base('cmd-1')), /database gone/);
+    registry.beforeClaim = () => {};
+    assert.equal((await placer.placeAndClaim(cpus(2), base('cmd-2'))).placeholder.parentId, 'a');
+    assert.equal(registry.snapshots, 1);
   });
 
   it('reads once for concurrent placements in one process', async () => {
     const registry = new FakeRegistry(Array.from({ length: 4 }, (_, i) => host(`h${i}`)));
     const placer = new Placer(registry);
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => placer.placeAndClaim(cpus(2), base(`cmd-${i}`))));
+    // Each saw the others' holds: packed on the fewest hosts, no claim refused.
     assert.equal(new Set(results.map((r) => r.placeholder.parentId)).size, 1);
+    assert.ok(results.every((r) => r.attempts === 1));
     assert.equal(registry.snapshots, 1);
     for (const h of registry.hosts) assert.ok(h.used.cpus <= h.allowance.cpus);
   });

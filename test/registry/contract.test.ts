@@ -529,6 +529,85 @@ describeOnDatabases('registry contract', (db) => {
     assert.ok(queries <= 3, `hostSnapshot ran ${queries} queries for 30 hosts`);
   });
 
+  test('snapshots only the hosts asked for, with the same figures as the full snapshot', async () => {
+    const r = await fresh();
+    const hosts = [];
+    for (let h = 0; h < 4; h++) {
+      const host = await addHost(r, `hv-${h}`, { cpus: 8, memoryMiB: 8192, diskGiB: 100 });
+      await addContainer(r, `c-${h}`, host.id, { cpus: 1 + h, memoryMiB: 256, diskGiB: 1 }, { [META.groups]: [`env:${h % 2}`] });
+      hosts.push(host);
+    }
+    await r.claim({ hostId: hosts[2]!.id, commandId: 'k', containerName: 'x', resources: { cpus: 1, memoryMiB: 1, diskGiB: 1 }, ttlSeconds: 60, groups: ['env:0'] });
+    const all = await r.hostSnapshot();
+    const some = await r.hostSnapshot([hosts[2]!.id, hosts[0]!.id, randomUUID()]);
+    assert.deepEqual(some, [all[0], all[2]]);
+    assert.deepEqual(some[1]!.groups, { 'env:0': 2 });
+    assert.deepEqual(await r.hostSnapshot([]), []);
+  });
+
+  test('lists only the nodes of `ids`, and none for an empty list', async () => {
+    const r = await fresh();
+    const a = await r.add({ type: 'container', name: 'a', definition: {}, state: 'new' });
+    await r.add({ type: 'container', name: 'b', definition: {}, state: 'new' });
+    const c = await r.add({ type: 'environment', name: 'c', definition: {}, state: 'active' });
+    assert.deepEqual((await r.list({ ids: [c.id, a.id, randomUUID()] })).map((n) => n.name), ['a', 'c']);
+    assert.deepEqual((await r.list({ ids: [c.id, a.id], type: 'container' })).map((n) => n.name), ['a']);
+    assert.deepEqual(await r.list({ ids: [] }), []);
+  });
+
+  test('pages by key: `after` a name, in name order, filters kept, no node twice or missed', async () => {
+    const r = await fresh();
+    const hv = await addHost(r, 'hv');
+    for (let i = 0; i < 25; i++) await r.add({ type: 'container', name: `c${String(i).padStart(2, '0')}`, definition: {}, state: i % 2 ? 'running' : 'stopped', parentId: hv.id });
+    await r.add({ type: 'environment', name: 'c05x', definition: {}, state: 'active' });
+    const pages: string[][] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await r.list({ type: 'container', limit: 10, ...(after !== undefined ? { after } : {}) });
+      if (!page.length) break;
+      pages.push(page.map((n) => n.name));
+      after = page[page.length - 1]!.name;
+    }
+    assert.deepEqual(pages.map((p) => p.length), [10, 10, 5]);
+    assert.deepEqual(pages.flat(), Array.from({ length: 25 }, (_, i) => `c${String(i).padStart(2, '0')}`));
+    assert.deepEqual((await r.list({ type: 'container', state: 'running', after: 'c10', limit: 3 })).map((n) => n.name), ['c11', 'c13', 'c15']);
+    assert.deepEqual((await r.list({ parentId: hv.id, after: 'c23' })).map((n) => n.name), ['c24']);
+    assert.deepEqual(await r.list({ type: 'container', after: 'c24' }), []);
+  });
+
+  test('pages stay whole under concurrent inserts and removals: every node there throughout is listed once', async () => {
+    const r = await fresh();
+    const name = (i: number) => `n${String(i).padStart(4, '0')}`;
+    const stable = new Set<string>();
+    for (let i = 0; i < 120; i += 2) {
+      await r.add({ type: 'container', name: name(i), definition: {}, state: 'new' });
+      stable.add(name(i));
+    }
+    const doomed = [];
+    for (let i = 1; i < 120; i += 10) doomed.push(await r.add({ type: 'container', name: name(i), definition: {}, state: 'new' }));
+    let writing = true;
+    const writer = (async () => {
+      // Inserts before and after wherever the reader is, and removes others, while it pages.
+      for (let i = 3; writing && i < 120; i += 4) {
+        if (i % 10 !== 1) await r.add({ type: 'container', name: name(i), definition: {}, state: 'new' });
+        const gone = doomed.shift();
+        if (gone) await r.remove(gone.id);
+      }
+    })();
+    const seen: string[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await r.list({ type: 'container', limit: 7, ...(after !== undefined ? { after } : {}) });
+      if (!page.length) break;
+      seen.push(...page.map((n) => n.name));
+      after = page[page.length - 1]!.name;
+      await sleep(1);
+    }
+    writing = false;
+    await writer;
+    assert.equal(new Set(seen).size, seen.length, 'a node was listed twice');
+    assert.deepEqual([...seen].sort(), seen, 'pages out of order');
+    assert.deepEqual([...stable].filter((n) => !seen.includes(n)), [], 'nodes there throughout were missed');
+  });
+
   test('keeps an audit log per node, newest first', async () => {
     const r = await fresh();
     const n = await r.add({ type: 'container', name: 'c', definition: {}, state: 'new' });

@@ -4,7 +4,8 @@ import { Type } from '@sinclair/typebox';
 import type { ApiContext } from '../context';
 import * as present from '../present';
 import { route } from '../route';
-import { ContainerListQuery, ContainerResource, RefParams, listOf } from '../schemas';
+import { DEFAULT_PAGE_SIZE } from '../../service/paging';
+import { ContainerListQuery, ContainerResource, RefParams, pageOf } from '../schemas';
 
 export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const tag = 'containers';
@@ -15,23 +16,23 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     url: '/v1/containers',
     role: 'viewer',
     tag,
-    summary: 'List containers, by state, host or tag; paged with limit and offset',
+    summary: 'List containers by name, by state, host or tag; a page of `limit`, the next one with `pageToken=<nextPageToken>`',
     querystring: ContainerListQuery,
-    response: { 200: listOf(ContainerResource) },
+    response: { 200: pageOf(ContainerResource) },
     handler: async (req) => {
       const q = req.query;
-      const limit = q.limit ?? 100;
-      const offset = q.offset ?? 0;
+      const limit = q.limit ?? DEFAULT_PAGE_SIZE;
       const parentId = q.host ? (await ctx.node('hypervisor', q.host)).id : undefined;
       const [key, ...value] = (q.tag ?? '').split('=');
-      const query = {
+      const page = await containers.page({
         ...(q.state ? { state: q.state } : {}),
         ...(parentId ? { parentId } : {}),
         ...(q.tag ? { tag: { key: key!, ...(value.length ? { value: value.join('=') } : {}) } } : {}),
-      };
-      const [items, total] = await Promise.all([containers.list({ ...query, limit, offset }), ctx.client.registry.count({ ...query, type: 'container' })]);
-      const names = await ctx.linkNames(items);
-      return { items: items.map((c) => present.container(c, names)), total, limit, offset };
+        limit,
+        ...(q.pageToken ? { pageToken: q.pageToken } : {}),
+      });
+      const names = await ctx.linkNames(page.items);
+      return { items: page.items.map((c) => present.container(c, names)), limit, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
     },
   });
 

@@ -4,7 +4,7 @@ import type { CreateArgs } from '../../domain/commands';
 import { META, type ContainerDefinition } from '../../domain/types';
 import { seg } from '../api-client';
 import { reportCommand, withApi, type SubmitOptions } from '../context';
-import type { Accepted, ContainerResource, List } from '../resources';
+import type { Accepted, ContainerResource, Page } from '../resources';
 import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
 
 /** A container's queued and recent commands, from its entity. */
@@ -28,11 +28,18 @@ export function containerCommands(): Command {
       .option('--host <hypervisor>', 'only those on this host')
       .option('--state <state>', 'only those in this state')
       .option('--tag <key[=value]>', 'only those with this tag')
-      .option('--limit <n>', 'at most this many', flag.integer('--limit', 1), 500)
-      .option('--offset <n>', 'skip this many', flag.integer('--offset', 0), 0),
-  ).action(async (o: OutputOptions & { host?: string; state?: string; tag?: string; limit: number; offset: number }) =>
+      .option('--limit <n>', 'at most this many', flag.integer('--limit', 1), 500),
+  ).action(async (o: OutputOptions & { host?: string; state?: string; tag?: string; limit: number }) =>
     withApi(async (api) => {
-      const { items } = await api.get<List<ContainerResource>>('/v1/containers', { host: o.host, state: o.state, tag: o.tag, limit: o.limit, offset: o.offset });
+      // Page after page (at most 1,000 each) until the limit or the last page.
+      const items: ContainerResource[] = [];
+      let pageToken: string | undefined;
+      do {
+        const limit = Math.min(1000, o.limit - items.length);
+        const page = await api.get<Page<ContainerResource>>('/v1/containers', { host: o.host, state: o.state, tag: o.tag, limit, pageToken });
+        items.push(...page.items);
+        pageToken = page.nextPageToken;
+      } while (pageToken && items.length < o.limit);
       if (o.output === 'json') return printJson(items);
       printTable(
         ['NAME', 'STATE', 'HOST', 'KIND', 'CPUS', 'MEMORY MiB', 'DISK GiB', 'IP', 'AGE'],

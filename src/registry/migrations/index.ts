@@ -1,4 +1,5 @@
 // Every registry migration, oldest first.
 import { InitialSchema1700000000001 } from './1700000000001-InitialSchema';
+import { NodeListIndex1700000000004 } from './1700000000004-NodeListIndex';
 
-export const MIGRATIONS = [InitialSchema1700000000001];
+export const MIGRATIONS = [InitialSchema1700000000001, NodeListIndex1700000000004];

@@ -1,7 +1,7 @@
 // The naive baseline the indexed Allocator is measured against: first fit over every host.
-import { firstRejection, prepareChecks } from './filters';
-import type { HostSnapshot, Placement, PlacementRequest } from './types';
-import { withClaim } from './working-copy';
+import { firstRejection, prepareChecks } from '../src/allocator/filters';
+import type { HostSnapshot, Placement, PlacementRequest } from '../src/allocator/types';
+import { withClaim } from '../src/allocator/working-copy';
 
 /**
  * Takes the first host, in snapshot order, that passes every filter; no shuffle, no weighers. Its

@@ -1,30 +1,11 @@
-// Placement plus the registry's claim: the allocator proposes, the registry re-checks under a row
-// lock. Losing a race for a host's last slot is expected at scale; the next candidate is tried.
-import { NoCapacityError } from '../domain/errors';
-import type { NodeRecord } from '../domain/types';
-import type { ClaimRequest, Registry } from '../registry/types';
-import { DEFAULT_TOP, place } from './place';
-import type { AllocatorOptions, Placement, PlacementRequest } from './types';
-import { groupsOf } from './working-copy';
-
-export const DEFAULT_MAX_ATTEMPTS = 3;
-
-export interface SkippedHost {
-  readonly hostId: string;
-  /** Why the registry refused the claim (`full on memory`): the host filled up since the snapshot. */
-  readonly reason: string;
-}
-
-export interface ClaimedPlacement {
-  /** The placeholder the registry created: capacity held on the chosen host. */
-  readonly placeholder: NodeRecord;
-  /** The placement over the snapshot, with the candidates that were tried in order. */
-  readonly placement: Placement;
-  /** Claims made, the successful one included. */
-  readonly attempts: number;
-  /** Candidates whose claim lost a race, in the order tried. */
-  readonly skipped: readonly SkippedHost[];
-}
+// The baseline the benchmarks measure placement against: what commands placed through before the
+// Placer, a full host snapshot read and scanned per placement, every placement with one seed.
+import { NoCapacityError } from '../src/domain/errors';
+import type { ClaimRequest, Registry } from '../src/registry/types';
+import { DEFAULT_TOP, place } from '../src/allocator/place';
+import { DEFAULT_MAX_ATTEMPTS, type ClaimedPlacement, type SkippedHost } from '../src/allocator/placer';
+import type { AllocatorOptions, PlacementRequest } from '../src/allocator/types';
+import { groupsOf } from '../src/allocator/working-copy';
 
 export type PlaceAndClaimOptions = AllocatorOptions & {
   /** Claims to try, best candidate first, before giving up. Default 3. */
@@ -37,7 +18,7 @@ export type PlaceAndClaimOptions = AllocatorOptions & {
  * Throws NoCapacityError when nothing is left: the snapshot's rejections, plus the hosts that
  * filled up (`full on memory when claimed`) and the feasible hosts not tried.
  */
-export async function placeAndClaim(
+export async function snapshotPlaceAndClaim(
   registry: Pick<Registry, 'hostSnapshot' | 'claim'>,
   request: PlacementRequest,
   claimBase: Omit<ClaimRequest, 'hostId' | 'resources'>,
