@@ -6,7 +6,7 @@ import type { EntityManager } from 'typeorm';
 import { RESOURCE_WORDS, shortResource } from '../domain/capacity';
 import { InvalidInputError, NoCapacityError, NotFoundError, type FieldProblem } from '../domain/errors';
 import { PLACEHOLDER_STATE, keyOf, type JsonObject, type NodeRecord, type PlaceholderDefinition, type Resources } from '../domain/types';
-import { allowanceOf, derive, isoNow, parse, resourcesOfRow, toRecord } from './columns';
+import { allowanceOf, derive, parse, resourcesOfRow, toRecord } from './columns';
 import { isUniqueViolation, RetryTransaction } from './db-errors';
 import type { NodeRow } from './entities';
 import {
@@ -41,7 +41,7 @@ export async function claim(db: Transactions, request: ClaimRequest): Promise<No
     const host = await lockHost(m, request.hostId);
     if (host.state !== 'up') throw new NoCapacityError(request.containerName, { [host.state]: 1 }, host.id);
     const now = new Date();
-    assertRoom(host, await usageIn(m, host.id, now.toISOString()), request.resources, request.containerName);
+    assertRoom(host, await usageIn(m, host.id), request.resources, request.containerName);
     const row = placeholderRow(request, host.id, now);
     try {
       await insertNode(m, row);
@@ -142,9 +142,8 @@ export async function updateDefinitionWithinCapacity(
 /** Refuses a node's new size on its host; only a growing resource is checked, so shrinking is allowed even on an overfull host. */
 async function assertRoomToGrow(m: EntityManager, host: NodeRow, row: NodeRow, wanted: Resources): Promise<void> {
   const before = resourcesOfRow(derive(row.type, parse(row.definition), {}));
-  const now = isoNow();
-  const used = await usageIn(m, host.id, now);
-  const counted = row.type === 'container' || (row.type === 'placeholder' && (row.expiresAt ?? '') > now);
+  const used = await usageIn(m, host.id);
+  const counted = row.type === 'container' || row.type === 'placeholder';
   const usedByOthers = counted ? subtract(used, before) : used;
   const growing: Resources = {
     cpus: wanted.cpus > before.cpus ? wanted.cpus : 0,

@@ -2,31 +2,35 @@
 // snapshot the allocator places against.
 import type { EntityManager } from 'typeorm';
 import { META, ZERO, type HypervisorDefinition, type NodeRecord, type Resources } from '../domain/types';
-import { allowanceOf, isoNow, num, parse, parseGroups } from './columns';
+import { allowanceOf, num, parse, parseGroups } from './columns';
 import { NodeEntity } from './entities';
 import { hydrate } from './rows';
 import type { Transactions } from './transactions';
 import type { HostSnapshot } from './types';
 import { isPlainObject } from './validation';
 
-/** Children that count against a host: containers, and placeholders that have not expired (parameter: now). */
-const COUNTED = `(\`type\` = 'container' OR (\`type\` = 'placeholder' AND \`expires_at\` > ?))`;
+/**
+ * Children that count against a host: containers and placeholders. A placeholder past its time to
+ * live still holds its capacity until it is released, committed or collected — the collector
+ * removes it only once its command no longer runs — so a slow command never loses its room.
+ */
+const COUNTED = `(\`type\` = 'container' OR \`type\` = 'placeholder')`;
 
 type SumRow = { cpus: unknown; memoryMiB: unknown; diskGiB: unknown };
 
-/** Containers plus live placeholders on a host, as of `nowIso`. */
-export async function usageIn(m: EntityManager, hostId: string, nowIso: string): Promise<Resources> {
+/** Containers plus placeholders on a host. */
+export async function usageIn(m: EntityManager, hostId: string): Promise<Resources> {
   const rows: SumRow[] = await m.query(
     `SELECT SUM(\`res_cpus\`) AS cpus, SUM(\`res_memory_mib\`) AS memoryMiB, SUM(\`res_disk_gib\`) AS diskGiB
        FROM \`nodes\`
       WHERE \`parent_id\` = ? AND ${COUNTED}`,
-    [hostId, nowIso],
+    [hostId],
   );
   return sums(rows[0]);
 }
 
 export function usage(db: Transactions, hostId: string): Promise<Resources> {
-  return db.read((m) => usageIn(m, hostId, isoNow()));
+  return db.read((m) => usageIn(m, hostId));
 }
 
 /**
@@ -36,12 +40,11 @@ export function usage(db: Transactions, hostId: string): Promise<Resources> {
 export function hostSnapshot(db: Transactions, hostIds?: readonly string[]): Promise<HostSnapshot[]> {
   if (hostIds && !hostIds.length) return Promise.resolve([]);
   return db.read(async (m) => {
-    const now = isoNow();
     const qb = m.createQueryBuilder(NodeEntity, 'n').where('n.type = :type', { type: 'hypervisor' });
     if (hostIds) qb.andWhere('n.id IN (:...hostIds)', { hostIds: [...hostIds] });
     const hosts = await qb.orderBy('n.name', 'ASC').getMany();
-    const used = await usageByHost(m, now, hostIds);
-    const groups = await groupsByHost(m, now, hostIds);
+    const used = await usageByHost(m, hostIds);
+    const groups = await groupsByHost(m, hostIds);
     return hosts.map((h): HostSnapshot => {
       const def = parse(h.definition) as Partial<HypervisorDefinition>;
       const load = parse(h.metadata)[META.load];
@@ -65,25 +68,25 @@ function parentsOf(hostIds: readonly string[] | undefined): [string, string[]] {
   return hostIds ? [`\`parent_id\` IN (${hostIds.map(() => '?').join(', ')})`, [...hostIds]] : ['`parent_id` IS NOT NULL', []];
 }
 
-async function usageByHost(m: EntityManager, nowIso: string, hostIds?: readonly string[]): Promise<Map<string, Resources>> {
+async function usageByHost(m: EntityManager, hostIds?: readonly string[]): Promise<Map<string, Resources>> {
   const [parents, ids] = parentsOf(hostIds);
   const rows: (SumRow & { parentId: string })[] = await m.query(
     `SELECT \`parent_id\` AS parentId, SUM(\`res_cpus\`) AS cpus, SUM(\`res_memory_mib\`) AS memoryMiB, SUM(\`res_disk_gib\`) AS diskGiB
        FROM \`nodes\`
       WHERE ${parents} AND ${COUNTED}
       GROUP BY \`parent_id\``,
-    [...ids, nowIso],
+    ids,
   );
   return new Map(rows.map((r) => [r.parentId, sums(r)]));
 }
 
-async function groupsByHost(m: EntityManager, nowIso: string, hostIds?: readonly string[]): Promise<Map<string, Record<string, number>>> {
+async function groupsByHost(m: EntityManager, hostIds?: readonly string[]): Promise<Map<string, Record<string, number>>> {
   const [parents, ids] = parentsOf(hostIds);
   const rows: { parentId: string; groupNames: string }[] = await m.query(
     `SELECT \`parent_id\` AS parentId, \`group_names\` AS groupNames
        FROM \`nodes\`
       WHERE ${parents} AND \`group_names\` IS NOT NULL AND ${COUNTED}`,
-    [...ids, nowIso],
+    ids,
   );
   const groups = new Map<string, Record<string, number>>();
   for (const r of rows) {
