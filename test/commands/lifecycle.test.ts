@@ -85,10 +85,13 @@ describe('container commands, happy paths', () => {
   });
 
   test('migrate moves a running container live and a stopped one cold', async () => {
-    const live = await (await stack.client.containers.migrate('web1', { target: 'hv-3' })).result();
-    assert.equal(live.host, 'hv-3');
-    assert.equal((await vm('hv-3', 'web1'))?.state, 'running');
-    assert.deepEqual((await stack.sim.admin.vms()).filter((v) => v.name === 'web1').map((v) => v.host), ['hv-3']);
+    // Placement is seeded by the command id: web1 is wherever its create put it; move it elsewhere.
+    const from = (await stack.services.registry.get((await stack.client.containers.get('web1')).parentId!)).name;
+    const to = from === 'hv-3' ? 'hv-1' : 'hv-3';
+    const live = await (await stack.client.containers.migrate('web1', { target: to })).result();
+    assert.equal(live.host, to);
+    assert.equal((await vm(to, 'web1'))?.state, 'running');
+    assert.deepEqual((await stack.sim.admin.vms()).filter((v) => v.name === 'web1').map((v) => v.host), [to]);
     const cold = await (await stack.client.containers.migrate('app1')).result();
     assert.notEqual(cold.host, 'hv-2');
     assert.equal(await power(cold.host!, 'app1'), 'stopped');

@@ -130,13 +130,14 @@ describe('failover', () => {
     watching = false;
     await watch;
     assert.equal(most, 1, 'at most one running copy at any moment');
-    assert.deepEqual(report.restarted.map((r) => r.name), ['part-1']);
+    assert.deepEqual(report.failed, []);
+    assert.ok(report.restarted.some((r) => r.name === 'part-1'));
     assert.equal((await stack.sim.admin.hosts()).find((h) => h.id === 'hv-3')!.power, 'crashed', 'fenced: powered off out of band');
     assert.notEqual(await hostOf('part-1'), 'hv-3');
     await stack.sim.admin.rejoin('hv-3');
     await monitor();
     await collect();
-    assert.deepEqual((await collect()).destroyed, ['part-1']);
+    assert.ok((await collect()).destroyed.includes('part-1'));
     await assertConsistent(stack);
   });
 
@@ -178,7 +179,7 @@ describe('failover', () => {
     assert.ok(others.every((r) => r.host !== 'hv-3'));
     const report = await stack.client.temporal.workflow.getHandle(workflowId!).result();
     assert.deepEqual(report.failed, []);
-    assert.deepEqual(report.moved.map((m: { name: string }) => m.name).sort(), [...names].sort());
+    for (const name of names) assert.ok(report.moved.some((m: { name: string }) => m.name === name), `${name} moved`);
     assert.equal(report.moved.find((m: { name: string }) => m.name === 'drain-10').cold, true, 'a stopped container moves cold');
     assert.equal((await stack.services.registry.children((await stack.client.hypervisors.get('hv-3')).id)).length, 0);
     assert.equal((await stack.client.hypervisors.get('hv-3')).state, 'draining');
