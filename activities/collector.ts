@@ -88,9 +88,12 @@ export function createCollectorActivities(deps: { registry: Registry; drivers: D
         const owner = await registry.findByName(vm.name);
         const container = owner?.type === 'container' ? owner : undefined;
         if (container && container.parentId === host.id && container.state !== 'illegal') continue;
-        const reason = container ? await judgeOwnedCopy(scope, vm, container) : judgeOrphan(scope, vm);
+        // A VM whose uuid is not its namesake's (left by a container destroyed while its host was
+        // down, the name since reused) belongs to nobody: an orphan, not a copy.
+        const owned = container && isOurs(vm, container.id) ? container : undefined;
+        const reason = owned ? await judgeOwnedCopy(scope, vm, owned) : judgeOrphan(scope, vm, container);
         if (!reason) continue;
-        await destroyCopy(host, vm, container, reason);
+        await destroyCopy(host, vm, owned, reason);
         destroyed.push(vm.name);
       }
       await rememberCollection(scope, destroyed);
@@ -99,10 +102,11 @@ export function createCollectorActivities(deps: { registry: Registry; drivers: D
   };
 
   /** An orphan (no container owns its name) is destroyed once its grace period is over. */
-  function judgeOrphan(scope: Collection, vm: SeenVm): DestroyReason | undefined {
+  function judgeOrphan(scope: Collection, vm: SeenVm, namesake?: NodeRecord): DestroyReason | undefined {
     const firstSeen = scope.orphans[vm.name];
     if (!firstSeen || Date.now() - Date.parse(firstSeen) < scope.graceSeconds * 1000) return undefined;
-    return { why: `${vm.name} is known to nobody (first seen ${firstSeen}, grace ${scope.graceSeconds} s)`, proof: {} };
+    const nobody = namesake ? `known to nobody: its uuid ${vm.uuid} is not that of ${namesake.name} (${namesake.id})` : 'known to nobody';
+    return { why: `${vm.name} is ${nobody} (first seen ${firstSeen}, grace ${scope.graceSeconds} s)`, proof: {} };
   }
 
   /**

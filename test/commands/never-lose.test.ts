@@ -190,4 +190,20 @@ describe('never lose a VM', () => {
     assert.equal(await stack.services.registry.findByName('re-c8'), undefined);
     await assertConsistent(stack);
   });
+
+  test('a VM whose uuid is not its namesake container\'s is an orphan: collected after the grace period, never taken for a copy', async () => {
+    await (await stack.client.containers.create('reused-c9', { definition: web, hint: 'hv-1' })).result();
+    // Left behind by an earlier reused-c9, destroyed while its host was down.
+    await stack.sim.admin.addVm('hv-2', { name: 'reused-c9', uuid: '00000000-0000-4000-8000-00000000c0de', cpus: 1, memoryMiB: 1024, diskGiB: 10, state: 'stopped' });
+    await monitor();
+    const c = await collectorCycle(stack, { ...COLLECT, orphanGraceSeconds: 0 });
+    assert.ok(c.destroyed.includes('reused-c9'));
+    assert.deepEqual(c.adopted, []);
+    assert.deepEqual(await whereIs('reused-c9'), ['hv-1']);
+    assert.equal(await hostOf('reused-c9'), 'hv-1');
+    const hv2 = await stack.client.hypervisors.get('hv-2');
+    const event = (await stack.services.registry.events(hv2.id, 10)).find((e) => e.what === 'destroyed reused-c9')!;
+    assert.match(event.why, /known to nobody: its uuid 00000000-0000-4000-8000-00000000c0de is not that of reused-c9/);
+    await assertConsistent(stack);
+  });
 });
