@@ -183,17 +183,19 @@ describe('client and CLI on a real stack', () => {
   });
 
   test('hypervisors: drain marks it draining, remove is refused while containers are on it', async () => {
-    await (await stack.client.containers.create('on-3', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-3' })).result();
-    assert.match((await ok('hypervisors', 'drain', 'hv-3', '--reason', 'disk swap', '--keep')).stdout, /hv-3 is draining; 1 container/);
+    // A host of its own: placement is seeded by command id, so other tests' containers may be anywhere.
+    await stack.addHosts([{ name: 'hv-9' }]);
+    await (await stack.client.containers.create('on-9', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-9' })).result();
+    assert.match((await ok('hypervisors', 'drain', 'hv-9', '--reason', 'disk swap', '--keep')).stdout, /hv-9 is draining; 1 container/);
     const list = (await ok('hypervisors', 'list')).stdout;
-    assert.match(list.split('\n').find((l) => l.startsWith('hv-3'))!, /draining/);
-    const refused = await vmflow('hypervisors', 'remove', 'hv-3');
+    assert.match(list.split('\n').find((l) => l.startsWith('hv-9'))!, /draining/);
+    const refused = await vmflow('hypervisors', 'remove', 'hv-9');
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /still has 1 container/);
-    assert.equal((await json('hypervisors', 'undrain', 'hv-3')).state, 'up');
-    await (await stack.client.containers.destroy('on-3')).result();
-    await ok('hypervisors', 'remove', 'hv-3');
-    await assert.rejects(stack.client.hypervisors.get('hv-3'), /not found/);
+    assert.equal((await json('hypervisors', 'undrain', 'hv-9')).state, 'up');
+    await (await stack.client.containers.destroy('on-9')).result();
+    await ok('hypervisors', 'remove', 'hv-9');
+    await assert.rejects(stack.client.hypervisors.get('hv-9'), /not found/);
   });
 
   test('tokens: create prints the secret once, list never does, revoke refuses it from then on', async () => {
