@@ -128,7 +128,7 @@ export function createCollectorActivities(deps: { registry: Registry; drivers: D
     }
     if (sighting === 'absent') {
       // Its registered host does not have it: this is the only copy, and the registry follows.
-      if (container === live && (await busy(container.name)) === false) await adoptCopy(scope, vm, container, home);
+      if (container === live) await adoptCopy(scope, vm, container, home);
       return undefined;
     }
     const seen = [...(evidence[vm.name]?.home === home.name ? evidence[vm.name]!.confirmations : []), { at: scope.now, state: sighting.state }];

@@ -97,6 +97,27 @@ async function present(driver: Driver, host: HostRef, name: string, uuid: string
   return seen;
 }
 
+/**
+ * Asks every host whether it has the container's VM (by name, with its uuid). Hosts that do not
+ * answer are listed apart: "not seen" only counts where a host said so. Both lists sorted by host.
+ */
+export async function locate(drivers: DriverRegistry, hosts: readonly HostRef[], name: string, uuid?: string): Promise<{ found: Sighting[]; unanswered: string[] }> {
+  const found: Sighting[] = [];
+  const unanswered: string[] = [];
+  await Promise.all(
+    hosts.map(async (host) => {
+      try {
+        const seen = await drivers.forHost(host).containerStatus(host, name);
+        if (seen && isOurs(seen, uuid)) found.push({ host, seen });
+      } catch {
+        unanswered.push(host.name);
+      }
+    }),
+  );
+  found.sort((a, b) => a.host.name.localeCompare(b.host.name));
+  return { found, unanswered: unanswered.sort() };
+}
+
 export function createHostActivities(drivers: DriverRegistry) {
   return {
     async containerPower({ host, name, op, uuid }: PowerInput): Promise<void> {
@@ -132,20 +153,7 @@ export function createHostActivities(drivers: DriverRegistry) {
      * apart: "not seen" only counts where a host said so.
      */
     async containerLocate({ hosts, name, uuid }: { hosts: HostRef[]; name: string; uuid?: string }): Promise<{ found: Sighting[]; unanswered: string[] }> {
-      const found: Sighting[] = [];
-      const unanswered: string[] = [];
-      await Promise.all(
-        hosts.map(async (host) => {
-          try {
-            const seen = await drivers.forHost(host).containerStatus(host, name);
-            if (seen && isOurs(seen, uuid)) found.push({ host, seen });
-          } catch {
-            unanswered.push(host.name);
-          }
-        }),
-      );
-      found.sort((a, b) => a.host.name.localeCompare(b.host.name));
-      return { found, unanswered: unanswered.sort() };
+      return locate(drivers, hosts, name, uuid);
     },
 
     /**

@@ -9,7 +9,7 @@ import { entityStatusQuery, observedSignal } from '../src/domain/messages';
 import { EnvironmentCommands } from '../src/service/commands';
 import { reconcileHost, registryStateOf, type Drift, type HostPoll, type HostVerdict, type RegisteredContainer } from '../src/monitor/reconcile';
 import { applySettlement, count, settle, type Copy } from '../src/monitor/settle';
-import { isOurs } from './hosts';
+import { isOurs, locate } from './hosts';
 import { guarded, watchEntities } from './entity-watch';
 import type { Registry } from '../src/registry/types';
 import { hostRef } from '../src/drivers/refs';
@@ -258,20 +258,10 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       let settled = 0;
       for (const c of flagged) {
         if (await busy(c.name)) continue;
-        const copies: Copy[] = [];
-        const unanswered: string[] = [];
-        await Promise.all(
-          hosts.map(async (h) => {
-            try {
-              const seen = await drivers.forHost(h).containerStatus(h, c.name);
-              if (seen && isOurs(seen, c.id)) copies.push({ hostId: h.id, hostName: h.name, seen });
-            } catch {
-              unanswered.push(h.name);
-            }
-          }),
-        );
+        const { found, unanswered } = await locate(drivers, hosts, c.name, c.id);
+        const copies: Copy[] = found.map((f) => ({ hostId: f.host.id, hostName: f.host.name, seen: f.seen }));
         const home = c.parentId ? hosts.find((h) => h.id === c.parentId)?.name : undefined;
-        const verdict = settle(c, copies.sort((x, y) => x.hostName.localeCompare(y.hostName)), unanswered.sort(), home);
+        const verdict = settle(c, copies, unanswered, home);
         if (verdict.state === 'unknown' && !verdict.hostId) continue;
         if (await guarded(() => applySettlement(registry, c, verdict, { by: BY.monitor, commandId: null }))) {
           settled++;
