@@ -2,7 +2,7 @@
 // containers to rebuild, in which order, and fencing the dead host so none can run twice; for a
 // drain, cordoning the host and what to move off it.
 import { DriverError } from '../src/domain/errors';
-import { META, type ContainerDefinition, type NodeRecord } from '../src/domain/types';
+import { HA_DEFAULT_MAX_RESTARTS, HA_DEFAULT_RESTART_WINDOW_MINUTES, META, type ContainerDefinition, type NodeRecord } from '../src/domain/types';
 import type { DriverRegistry } from '../src/drivers/driver';
 import type { Kinds } from '../src/hooks';
 import type { Registry } from '../src/registry/types';
@@ -12,10 +12,12 @@ export interface FailoverPlan {
   readonly host: string;
   /** False when the host's driver has no fencing device: nothing is rebuilt then. */
   readonly fenceable: boolean;
-  /** Lost containers with the `restart` policy, in failover order (lowest priority first). */
-  readonly restart: ReadonlyArray<{ readonly name: string; readonly priority: number; readonly environment?: string }>;
+  /** Lost containers with the `restart` policy, in failover order (lowest priority first) across the hosts. */
+  readonly restart: ReadonlyArray<{ readonly name: string; readonly priority: number; readonly environment?: string; readonly host?: string }>;
   /** Lost containers whose policy is `none`: they stay lost. */
   readonly stay: readonly string[];
+  /** `restart` containers failed over `haMaxRestarts` times within their window: they stay lost. */
+  readonly exhausted?: ReadonlyArray<{ readonly name: string; readonly host?: string; readonly reason: string }>;
 }
 
 export function createMaintenanceActivities(deps: { registry: Registry; drivers: DriverRegistry; kinds: Kinds }) {
@@ -26,24 +28,53 @@ export function createMaintenanceActivities(deps: { registry: Registry; drivers:
     return typeof env === 'string' ? (await registry.find(env))?.name : undefined;
   }
 
+  /** Why a container may not fail over again: it already did `haMaxRestarts` times in its window. */
+  async function restartLimitReached(c: NodeRecord<ContainerDefinition>): Promise<string | undefined> {
+    const max = c.definition.haMaxRestarts ?? HA_DEFAULT_MAX_RESTARTS;
+    const minutes = c.definition.haRestartWindowMinutes ?? HA_DEFAULT_RESTART_WINDOW_MINUTES;
+    const since = Date.now() - minutes * 60_000;
+    const restarts = (await registry.events(c.id, 200)).filter((e) => e.by === 'failover' && e.what.startsWith('state ') && Date.parse(e.at) >= since).length;
+    if (restarts < max) return undefined;
+    return `failed over ${restarts} times in the last ${minutes} minutes (haMaxRestarts ${max}); left lost for an operator`;
+  }
+
   return {
-    /** The lost containers of a host that went down, split by their HA policy. */
-    async failoverPlan(input: { host: string }): Promise<FailoverPlan> {
-      const host = await registry.getByName(input.host);
-      const lost = (await registry.children(host.id, 'container')).filter((c) => c.state === 'lost') as NodeRecord<ContainerDefinition>[];
+    /** The lost containers of the hosts that went down, split by their HA policy. */
+    async failoverPlan(input: { host: string; hosts?: readonly string[] }): Promise<FailoverPlan> {
       const restart = [];
       const stay = [];
-      for (const c of lost) {
-        const kind = kinds.get(c.definition.kind);
-        if ((c.definition.ha ?? kind.ha) !== 'restart') {
-          stay.push(c.name);
-          continue;
+      const exhausted = [];
+      let fenceable = true;
+      const names = input.hosts?.length ? input.hosts : [input.host];
+      for (const name of names) {
+        const host = await registry.getByName(name);
+        fenceable &&= typeof drivers.forHost(hostRef(host)).fence === 'function';
+        const lost = (await registry.children(host.id, 'container')).filter((c) => c.state === 'lost') as NodeRecord<ContainerDefinition>[];
+        for (const c of lost) {
+          const kind = kinds.get(c.definition.kind);
+          if ((c.definition.ha ?? kind.ha) !== 'restart') {
+            stay.push(c.name);
+            continue;
+          }
+          const limit = await restartLimitReached(c);
+          if (limit) {
+            exhausted.push({ name: c.name, host: host.name, reason: limit });
+            continue;
+          }
+          const environment = await environmentName(c);
+          restart.push({ name: c.name, priority: c.definition.haPriority ?? kind.priority, host: host.name, ...(environment ? { environment } : {}) });
         }
-        const environment = await environmentName(c);
-        restart.push({ name: c.name, priority: c.definition.haPriority ?? kind.priority, ...(environment ? { environment } : {}) });
       }
       restart.sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
-      return { host: host.name, fenceable: typeof drivers.forHost(hostRef(host)).fence === 'function', restart, stay: stay.sort() };
+      return { host: input.host, fenceable, restart, stay: stay.sort(), ...(exhausted.length ? { exhausted } : {}) };
+    },
+
+    /** A container a failover could not rebuild stays lost; its cause and history say why. */
+    async leaveLost(input: { container: string; reason: string }): Promise<void> {
+      const node = await registry.getByName(input.container);
+      if (node.state !== 'lost' || node.metadata[META.stateCause] === input.reason) return;
+      await registry.update(node.id, undefined, { metadata: { [META.stateCause]: input.reason } });
+      await registry.recordEvent({ nodeId: node.id, what: 'failover refused', why: input.reason, by: 'failover', commandId: null, data: {} });
     },
 
     /**

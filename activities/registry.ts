@@ -3,7 +3,9 @@
 import { Context } from '@temporalio/activity';
 import type { ContainerDefinition, HypervisorDefinition, NodeRecord, PlaceholderDefinition, Resources } from '../src/domain/types';
 import { META, keyOf } from '../src/domain/types';
-import { InvalidInputError, InvalidTransitionError, NotFoundError } from '../src/domain/errors';
+import { InvalidInputError, InvalidTransitionError, NoCapacityError, NotFoundError } from '../src/domain/errors';
+import { spreadGroupsOf } from '../src/domain/groups';
+import { REASON } from '../src/allocator/reasons';
 import type { ContainerSpec, HostRef, ObservedState } from '../src/drivers/driver';
 import { hostRef, specOf } from '../src/drivers/refs';
 
@@ -42,6 +44,8 @@ export interface ClaimOutput {
   readonly placeholderId: string;
   readonly attempts: number;
   readonly skipped: ReadonlyArray<{ hostId: string; reason: string }>;
+  /** Why it shares a host with a member of the same kind of its environment, when it must. */
+  readonly spreadBroken?: string;
 }
 
 
@@ -130,31 +134,45 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
         if (!hinted || hinted.type !== 'hypervisor') throw new NotFoundError('hypervisor', input.hint);
       }
       const exclude = await Promise.all((input.exclude ?? []).map(async (ref) => (await findNode(ref))?.id ?? ref));
-      const result = await placer.placeAndClaim(
-        {
-          name: input.containerName,
-          resources: input.resources,
-          driver: input.driver,
-          requires: input.requires,
-          hint: input.hint,
-          exclude,
-          antiAffinity: input.antiAffinity,
-        },
-        {
-          commandId: input.commandId,
-          containerName: input.containerName,
-          containerId: input.containerId,
-          ttlSeconds: options.claimTtlSeconds ?? input.ttlSeconds,
-          groups: input.groups,
-          metadata: { [META.workflowId]: currentWorkflowId() },
-        },
-        input.seed,
-      );
+      const request = {
+        name: input.containerName,
+        resources: input.resources,
+        driver: input.driver,
+        requires: input.requires,
+        hint: input.hint,
+        exclude,
+        antiAffinity: input.antiAffinity,
+      };
+      const claimBase = {
+        commandId: input.commandId,
+        containerName: input.containerName,
+        containerId: input.containerId,
+        ttlSeconds: options.claimTtlSeconds ?? input.ttlSeconds,
+        groups: input.groups,
+        metadata: { [META.workflowId]: currentWorkflowId() },
+      };
+      // Same-kind members of an environment go to different hosts when another host fits; when
+      // none does, they share one and the container's history says why.
+      const spread = spreadGroupsOf(input.groups);
+      let result: Awaited<ReturnType<Placer['placeAndClaim']>>;
+      let spreadBroken: string | undefined;
+      try {
+        result = await placer.placeAndClaim({ ...request, antiAffinity: [...(input.antiAffinity ?? []), ...spread] }, claimBase, input.seed);
+      } catch (err) {
+        if (!spread.length || !(err instanceof NoCapacityError) || !err.reasons[REASON.antiAffinity]) throw err;
+        result = await placer.placeAndClaim(request, claimBase, input.seed);
+        spreadBroken = `placed beside a member of the same kind of its environment: ${err.message.replace(/^no capacity for [^:]*: /, 'no other host fits (')})`;
+      }
+      const host = hostRef(await registry.get(result.placeholder.parentId!));
+      if (spreadBroken && input.containerId) {
+        await registry.recordEvent({ nodeId: input.containerId, what: `placed on ${host.name} beside its kind`, why: spreadBroken, by: 'allocator', commandId: input.commandId, data: { host: host.name } });
+      }
       return {
-        host: hostRef(await registry.get(result.placeholder.parentId!)),
+        host,
         placeholderId: result.placeholder.id,
         attempts: result.attempts,
         skipped: result.skipped,
+        ...(spreadBroken ? { spreadBroken } : {}),
       };
     },
 

@@ -17,6 +17,7 @@ import {
   nextEnvironmentState,
 } from '../src/domain/environments';
 import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
+import { spreadGroup } from '../src/domain/groups';
 import type { HookDecision, HookEvent, Member, RequestedCommand } from '../src/hooks/types';
 import { type EntityInput, type EntitySpec, commonShapeProblems, runEntity } from './entity';
 import { CommandRun } from './command-runtime';
@@ -107,7 +108,7 @@ async function addMember(run: EnvironmentCommandRun, args: EnvironmentArgs['add'
     const createArgs: CreateArgs = {
       definition: args.create.definition,
       hint: args.create.hint,
-      groups: [group],
+      groups: [group, spreadGroup(group, args.create.definition.kind)],
       ...(view.definition.antiAffinity ? { antiAffinity: [group] } : {}),
       ...(avoidHosts.length ? { exclude: avoidHosts } : {}),
     };

@@ -84,15 +84,19 @@ export async function monitorCycle(options: MonitorOptions): Promise<MonitorRepo
   // Containers an undo left unknown are settled from what the hosts report.
   const settled = patched('settle-unknown') ? (await acts.settleUnknown()).settled : 0;
   const environmentsNotified = all.down.length || all.up.length ? await acts.notifyEnvironments({ down: all.down, up: all.up }) : 0;
-  // Each host that went down gets one durable failover command, which outlives this cycle.
+  // The hosts that went down get one durable failover command, which outlives this cycle: one
+  // for all of them, so their containers come back in one priority order.
   if (all.down.length && patched('failover-on-down')) {
-    for (const d of all.down) {
+    const cause = `${options.downAfter} polls in a row failed`;
+    const groups = patched('failover-together') ? [all.down.map((d) => d.host)] : all.down.map((d) => [d.host]);
+    for (const hostsDown of groups) {
+      const host = hostsDown[0]!;
       await startChild(failoverHost, {
-        workflowId: workflowIds.hypervisorCommand(d.host, 'failover', uuid4()),
-        args: [{ host: d.host, cause: `${options.downAfter} polls in a row failed` }],
+        workflowId: workflowIds.hypervisorCommand(host, 'failover', uuid4()),
+        args: [hostsDown.length > 1 ? { host, hosts: hostsDown, cause } : { host, cause }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: [d.host], [SEARCH_ATTRIBUTES.command]: ['failover'] },
-        staticSummary: `fail over the containers of ${d.host}`,
+        searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: hostsDown, [SEARCH_ATTRIBUTES.command]: ['failover'] },
+        staticSummary: `fail over the containers of ${hostsDown.join(', ')}`,
       });
     }
   }

@@ -63,9 +63,12 @@ export const retargetUpdate = defineUpdate<{ target?: string }, [RetargetArgs]>(
 /** A host failover's progress: what is rebuilt, what failed, what is still to do. */
 export interface FailoverProgress {
   readonly host: string;
+  /** Every host this failover covers (the monitor fails over the hosts that went down together as one). */
+  readonly hosts?: readonly string[];
   readonly fenced: boolean;
-  readonly restarted: ReadonlyArray<{ readonly name: string; readonly host?: string }>;
-  readonly failed: ReadonlyArray<{ readonly name: string; readonly error: string }>;
+  readonly restarted: ReadonlyArray<{ readonly name: string; readonly host?: string; readonly from?: string }>;
+  /** Containers left lost: `code` NO_CAPACITY when no host could take them, RESTART_LIMIT past `haMaxRestarts`. */
+  readonly failed: ReadonlyArray<{ readonly name: string; readonly error: string; readonly code?: string }>;
   /** Containers whose policy is `none`, left lost. */
   readonly stayed: readonly string[];
   readonly pending?: readonly string[];

@@ -81,6 +81,8 @@ export function kindSchema(kinds?: readonly string[]) {
 const HaFields = {
   ha: Type.Optional(Type.Union([Type.Literal('restart'), Type.Literal('none')], { description: 'restart: rebuilt on another host when its host goes down; none: left lost' })),
   haPriority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'failover order, lowest first (default: its kind priority)' })),
+  haMaxRestarts: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'most failovers within haRestartWindowMinutes; past it the container is left lost (default 3)' })),
+  haRestartWindowMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 10080, description: 'the window haMaxRestarts counts in, in minutes (default 60)' })),
 };
 
 export function containerDefinitionInputSchema(kinds?: readonly string[]) {

@@ -77,7 +77,17 @@ export interface ContainerDefinition {
   readonly ha?: HaPolicy;
   /** Order of failover (lowest first). Default: its kind's priority. */
   readonly haPriority?: number;
+  /**
+   * Most failovers within `haRestartWindowMinutes`; past it the container is left `lost` (a
+   * container that takes every host it lands on down is not chased round the cluster).
+   */
+  readonly haMaxRestarts?: number;
+  readonly haRestartWindowMinutes?: number;
 }
+
+/** Failovers allowed per window when the definition does not say. */
+export const HA_DEFAULT_MAX_RESTARTS = 3;
+export const HA_DEFAULT_RESTART_WINDOW_MINUTES = 60;
 
 export const HA_POLICIES = ['restart', 'none'] as const;
 export type HaPolicy = (typeof HA_POLICIES)[number];
