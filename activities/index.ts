@@ -4,6 +4,7 @@ import type { DriverRegistry } from '../src/drivers/driver';
 import type { Kinds } from '../src/hooks';
 import type { Provisioner } from '../src/provisioner';
 import type { Registry } from '../src/registry/types';
+import type { FenceAgents } from '../src/drivers/fence-agents';
 import { createEnvironmentActivities } from './environments';
 import { createMaintenanceActivities } from './maintenance';
 import { createHostActivities } from './hosts';
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   readonly temporal: Client;
   /** How long a placeholder lives without its command; the workflows' default when unset. */
   readonly claimTtlSeconds?: number;
+  /** Runs hosts' fence agents (default: from /usr/sbin). */
+  readonly fencing?: FenceAgents;
 }
 
 export function createActivities(deps: ActivityDeps) {

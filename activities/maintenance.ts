@@ -7,6 +7,8 @@ import type { DriverRegistry } from '../src/drivers/driver';
 import type { Kinds } from '../src/hooks';
 import type { Registry } from '../src/registry/types';
 import { hostRef } from '../src/drivers/refs';
+import { DEFAULT_FENCE_AGENT_DIR, FenceAgents } from '../src/drivers/fence-agents';
+import type { HostRef } from '../src/drivers/driver';
 
 export interface FailoverPlan {
   readonly host: string;
@@ -20,8 +22,14 @@ export interface FailoverPlan {
   readonly exhausted?: ReadonlyArray<{ readonly name: string; readonly host?: string; readonly reason: string }>;
 }
 
-export function createMaintenanceActivities(deps: { registry: Registry; drivers: DriverRegistry; kinds: Kinds }) {
+export function createMaintenanceActivities(deps: { registry: Registry; drivers: DriverRegistry; kinds: Kinds; fencing?: FenceAgents }) {
   const { registry, drivers, kinds } = deps;
+  const fencing = deps.fencing ?? new FenceAgents(DEFAULT_FENCE_AGENT_DIR);
+
+  /** A host is fenceable by its own fence agent, or else by its driver's device (the sim's BMC). */
+  function canFence(ref: HostRef): boolean {
+    return !!ref.definition.fence || typeof drivers.forHost(ref).fence === 'function';
+  }
 
   async function environmentName(node: NodeRecord): Promise<string | undefined> {
     const env = node.metadata[META.environment];
@@ -48,7 +56,7 @@ export function createMaintenanceActivities(deps: { registry: Registry; drivers:
       const names = input.hosts?.length ? input.hosts : [input.host];
       for (const name of names) {
         const host = await registry.getByName(name);
-        fenceable &&= typeof drivers.forHost(hostRef(host)).fence === 'function';
+        fenceable &&= canFence(hostRef(host));
         const lost = (await registry.children(host.id, 'container')).filter((c) => c.state === 'lost') as NodeRecord<ContainerDefinition>[];
         for (const c of lost) {
           const kind = kinds.get(c.definition.kind);
@@ -97,10 +105,16 @@ export function createMaintenanceActivities(deps: { registry: Registry; drivers:
     /** Powers the host off out of band; retried until it is done, for nothing may be rebuilt before. */
     async fenceHost(input: { host: string }): Promise<void> {
       const ref = hostRef(await registry.getByName(input.host));
-      const driver = drivers.forHost(ref);
-      if (!driver.fence) throw new DriverError(driver.name, 'fence', ref.name, 'this driver has no fencing device');
-      await driver.fence(ref);
-      await registry.recordEvent({ nodeId: ref.id, what: 'fenced', why: 'powered off out of band before its containers are rebuilt elsewhere', by: 'failover', commandId: null, data: {} });
+      const device = ref.definition.fence;
+      if (device) {
+        await fencing.fence({ name: ref.name, address: ref.definition.address }, device);
+      } else {
+        const driver = drivers.forHost(ref);
+        if (!driver.fence) throw new DriverError(driver.name, 'fence', ref.name, 'this host has no fence agent and its driver no fencing device');
+        await driver.fence(ref);
+      }
+      const how = device ? `by its fence agent ${device.agent}` : 'by its driver';
+      await registry.recordEvent({ nodeId: ref.id, what: 'fenced', why: `powered off out of band ${how} before its containers are rebuilt elsewhere`, by: 'failover', commandId: null, data: {} });
     },
   };
 }

@@ -7,7 +7,7 @@ import { patched, proxyActivities, setHandler, uuid4 } from '@temporalio/workflo
 import { containerCommands as commands, messageOf } from './command-runtime';
 import { type FailoverProgress, failoverProgressQuery } from '../src/domain/messages';
 import { fromFailure } from '../src/domain/errors';
-import type { MaintenanceActivities } from '../activities/maintenance';
+import type { FailoverPlan, MaintenanceActivities } from '../activities/maintenance';
 import type { MonitorActivities } from '../activities/monitor';
 
 const acts = proxyActivities<MaintenanceActivities & Pick<MonitorActivities, 'notifyEnvironments'>>({
@@ -24,6 +24,17 @@ export interface FailoverInput {
 }
 
 export type FailoverReport = FailoverProgress;
+
+/** Consecutive runs of equal priority, in the plan's order. */
+function byPriority<T extends { priority: number }>(items: readonly T[]): T[][] {
+  const waves: T[][] = [];
+  for (const item of items) {
+    const last = waves[waves.length - 1];
+    if (last && last[0]!.priority === item.priority) last.push(item);
+    else waves.push([item]);
+  }
+  return waves;
+}
 
 export async function failoverHost(input: FailoverInput): Promise<FailoverReport> {
   const hosts = input.hosts?.length ? [...input.hosts] : [input.host];
@@ -51,7 +62,7 @@ export async function failoverHost(input: FailoverInput): Promise<FailoverReport
   for (const host of hosts) await acts.fenceHost({ host });
   fenced = true;
   const cause = `host down: ${input.cause}`;
-  for (const c of plan.restart) {
+  const rebuild = async (c: FailoverPlan['restart'][number]) => {
     const from = c.host ?? input.host;
     try {
       const result = await commands.runContainerCommand({ commandId: uuid4(), container: c.name, command: 'failover', args: { from, cause }, requestedBy: `failover of ${hosts.join(', ')}` });
@@ -62,7 +73,14 @@ export async function failoverHost(input: FailoverInput): Promise<FailoverReport
       if (known?.code === 'NO_CAPACITY') await leaveLost(c.name, from, known.message, known.code);
       else failed.push({ name: c.name, error: messageOf(err) });
     }
-    pending.shift();
+    pending.splice(pending.indexOf(c.name), 1);
+  };
+  if (patched('failover-waves')) {
+    // One priority at a time, the containers of one priority side by side: a lower priority never
+    // takes room before a higher one has claimed its own.
+    for (const wave of byPriority(plan.restart)) await Promise.all(wave.map(rebuild));
+  } else {
+    for (const c of plan.restart) await rebuild(c);
   }
   return report();
 }

@@ -24,6 +24,8 @@ export interface Config {
   readonly orphanGraceSeconds: number;
   readonly collectorIntervalSeconds: number;
   readonly claimTtlSeconds: number;
+  /** Folder the fence agents named by hosts' `fence` are run from. */
+  readonly fenceAgentDir: string;
   readonly pollTimeoutMs: number;
   readonly logLevel: string;
   /** Concurrent activities per worker. */
@@ -67,6 +69,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   downAfterFailures: { env: 'VMFLOW_DOWN_AFTER', kind: 'positive', fallback: () => 3 },
   orphanGraceSeconds: { env: 'VMFLOW_ORPHAN_GRACE', kind: 'positive', fallback: () => 600 },
   collectorIntervalSeconds: { env: 'VMFLOW_COLLECTOR_INTERVAL', kind: 'positive', fallback: () => 60 },
+  fenceAgentDir: { env: 'VMFLOW_FENCE_AGENT_DIR', kind: 'string', fallback: () => '/usr/sbin' },
   claimTtlSeconds: { env: 'VMFLOW_CLAIM_TTL', kind: 'positive', fallback: () => 900 },
   pollTimeoutMs: { env: 'VMFLOW_POLL_TIMEOUT_MS', kind: 'positive', fallback: () => 5000 },
   logLevel: { env: 'VMFLOW_LOG_LEVEL', kind: 'string', fallback: () => 'info' },

@@ -50,6 +50,16 @@ export const HypervisorDefinitionSchema = Type.Object(
     agentQueue: Type.Optional(Text),
     labels: Type.Optional(StringMap),
     options: Type.Optional(StringMap),
+    fence: Type.Optional(
+      Type.Object(
+        {
+          agent: Type.String({ pattern: '^fence_[A-Za-z0-9_-]+$', problem: 'must name a fence agent installed on the worker, like fence_ipmilan' }),
+          args: Type.Optional(Type.Array(Type.String({ maxLength: 1000 }), { maxItems: 64 })),
+          timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
+        },
+        { ...strict, description: 'the fence agent that powers the host off out of band before a failover (run from VMFLOW_FENCE_AGENT_DIR)' },
+      ),
+    ),
   },
   strict,
 );

@@ -52,6 +52,15 @@ export interface HypervisorDefinition {
   readonly labels?: Record<string, string>;
   /** Extra driver settings (storage pool path, base image folder, ...). */
   readonly options?: Record<string, string>;
+  /** How to power the host off out of band before its containers are rebuilt elsewhere. */
+  readonly fence?: FenceDevice;
+}
+
+/** A fence agent installed on the worker (`fence_ipmilan`) and its arguments (`--ip=...`, `--action=off`). */
+export interface FenceDevice {
+  readonly agent: string;
+  readonly args?: string[];
+  readonly timeoutSeconds?: number;
 }
 
 export interface NetworkDefinition {

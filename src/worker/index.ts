@@ -9,6 +9,7 @@ import { TASK_QUEUE } from '../domain/names';
 import { DriverSet } from '../drivers/driver';
 import { SimDriver } from '../drivers/sim';
 import { LibvirtDriver } from '../drivers/libvirt';
+import { DEFAULT_FENCE_AGENT_DIR, FenceAgents } from '../drivers/fence-agents';
 import { Provisioner } from '../provisioner';
 import { openRegistry } from '../registry';
 import type { Registry } from '../registry/types';
@@ -18,17 +19,19 @@ export interface Services {
   readonly registry: Registry;
   readonly provisioner: Provisioner;
   readonly drivers: DriverSet;
+  readonly fencing?: FenceAgents;
   close(): Promise<void>;
 }
 
 /** Opens what activities need: the registry (migrated), the provisioner and every driver. */
-export async function openServices(config: Pick<Config, 'registryUrl' | 'ipPool'>): Promise<Services> {
+export async function openServices(config: Pick<Config, 'registryUrl' | 'ipPool'> & Partial<Pick<Config, 'fenceAgentDir'>>): Promise<Services> {
   const registry = await openRegistry({ url: config.registryUrl });
   const drivers = new DriverSet([new SimDriver(), new LibvirtDriver()]);
   return {
     registry,
     provisioner: new Provisioner(registry, { ipPool: config.ipPool }),
     drivers,
+    fencing: new FenceAgents(config.fenceAgentDir ?? DEFAULT_FENCE_AGENT_DIR),
     async close() {
       await drivers.close();
       await registry.close();

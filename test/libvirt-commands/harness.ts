@@ -10,6 +10,7 @@ import type { ContainerDefinition, HypervisorDefinition, NodeRecord, Resources }
 import { keyOf } from '../../src/domain/types';
 import { DriverSet } from '../../src/drivers/driver';
 import { LibvirtDriver, type LibvirtDriverOptions } from '../../src/drivers/libvirt';
+import type { FenceAgents } from '../../src/drivers/fence-agents';
 import { SimDriver } from '../../src/drivers/sim';
 import { createWorker } from '../../src/worker';
 import { startLibvirt, virsh, type LibvirtTestHost } from '../support/libvirt';
@@ -55,7 +56,11 @@ export function libvirtDefinition(h: LibvirtTestHost, plan: Pick<HostPlan, 'capa
  * The stack's worker is replaced by one whose libvirt driver gives a guest 1.5 s (not 30 s) to
  * act on an ACPI reboot: the test guests have no OS and never do.
  */
-export async function startLibvirtStack(plans: readonly HostPlan[], driverOptions: LibvirtDriverOptions = { rebootAckMs: 1500, pollMs: 100 }): Promise<LibvirtStack | undefined> {
+export async function startLibvirtStack(
+  plans: readonly HostPlan[],
+  driverOptions: LibvirtDriverOptions = { rebootAckMs: 1500, pollMs: 100 },
+  extra: { fencing?: FenceAgents; definition?: (h: LibvirtTestHost) => Partial<HypervisorDefinition> } = {},
+): Promise<LibvirtStack | undefined> {
   const started = await Promise.allSettled(plans.map((p) => startLibvirt({ name: p.name })));
   const hosts = new Map<string, LibvirtTestHost>();
   started.forEach((r, i) => r.status === 'fulfilled' && r.value && hosts.set(plans[i]!.name, r.value));
@@ -82,13 +87,13 @@ export async function startLibvirtStack(plans: readonly HostPlan[], driverOption
     await stack.killWorker();
     const drivers = new DriverSet([new SimDriver(), new LibvirtDriver(driverOptions)]);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
-    const w = await createWorker({ connection, client: stack.client.temporal, namespace: 'default', services: { ...stack.services, drivers } });
+    const w = await createWorker({ connection, client: stack.client.temporal, namespace: 'default', services: { ...stack.services, drivers, ...(extra.fencing ? { fencing: extra.fencing } : {}) } });
     worker = { worker: w, connection, run: w.run() };
     const s = stack;
     const register = async (plan: HostPlan) => {
       const h = hosts.get(plan.name);
       if (!h) throw new Error(`no libvirt test host ${plan.name}`);
-      return s.client.hypervisors.add(plan.name, libvirtDefinition(h, plan));
+      return s.client.hypervisors.add(plan.name, { ...libvirtDefinition(h, plan), ...extra.definition?.(h) });
     };
     for (const p of plans) {
       if (p.register === false) continue;

@@ -36,6 +36,8 @@ export interface LibvirtTestHost {
   stop(): Promise<void>;
   /** Whether the daemon is still running. */
   alive(): boolean;
+  /** The host's process as the machine sees it: killing it powers the whole host off (daemons and guests). */
+  readonly pid: number;
 }
 
 const TOOLS = ['virsh', 'libvirtd', 'virtlogd', 'qemu-img', 'qemu-system-x86_64', 'unshare'] as const;
@@ -233,7 +235,7 @@ export async function startLibvirt(options: StartOptions = {}): Promise<LibvirtT
       options: { storagePath, imagePath },
     },
   };
-  return { name, uri, storagePath, imagePath, baseImage, root, ref, stop, alive: () => !exited };
+  return { name, uri, storagePath, imagePath, baseImage, root, ref, stop, alive: () => !exited, pid: child.pid! };
 }
 
 /** Two independent hosts for clone and migration tests (each with its own storage folder). */
