@@ -3,7 +3,7 @@
 import { patched, setHandler, uuid4 } from '@temporalio/workflow';
 import { retargetUpdate } from '../src/domain/messages';
 import { InvalidTransitionError } from '../src/domain/errors';
-import type { CommandResult, TrackedState } from '../src/domain/commands';
+import { POLICY_UPDATE_FROM, isPolicyUpdate, type CommandResult, type TrackedState } from '../src/domain/commands';
 import { META, resourcesOf } from '../src/domain/types';
 import type { ContainerDefinition } from '../src/domain/types';
 import type { ClaimInput, ContainerContext } from '../activities/registry';
@@ -125,6 +125,17 @@ export async function updateContainer(input: CommandInput<'update'>): Promise<Co
     const { container: name, args } = input.request;
     const ctx = await cmd.step('load', () => registry.loadContainer(name));
     cmd.containerId = ctx.container.id;
+    if (isPolicyUpdate(args) && patched('update-policy-only')) {
+      // The HA policy lives in the registry only: no stop, nothing on the host.
+      const state = (await registry.expectState({ containerId: ctx.container.id, command: 'update', allowed: POLICY_UPDATE_FROM })) as TrackedState;
+      const before = ctx.container.definition;
+      await cmd.step(
+        `change the HA policy (${Object.keys(args.definition).join(', ')})`,
+        () => registry.setDefinition({ containerId: ctx.container.id, definition: { ...before, ...args.definition } }),
+        () => registry.setDefinition({ containerId: ctx.container.id, definition: before }),
+      );
+      return { ...about(input), containerId: ctx.container.id, state, host: ctx.host?.name };
+    }
     await registry.expectState({ containerId: ctx.container.id, command: 'update', allowed: ['stopped'] });
     const before = ctx.container.definition;
     const after: ContainerDefinition = { ...before, ...args.definition, kind: before.kind, network: before.network };

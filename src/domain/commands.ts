@@ -157,6 +157,17 @@ const WHY: Partial<Record<ContainerCommand, string>> = {
   resume: 'only a suspended container resumes',
 };
 
+/** Definition keys that are placement policy, not the VM: an update of only these needs no stop. */
+export const POLICY_KEYS: readonly string[] = ['ha', 'haPriority', 'haMaxRestarts', 'haRestartWindowMinutes'];
+
+/** Whether an update changes only the HA policy (the registry's record; the host is not touched). */
+export function isPolicyUpdate(args: { definition?: object } | undefined): boolean {
+  const keys = Object.keys(args?.definition ?? {});
+  return keys.length > 0 && keys.every((k) => POLICY_KEYS.includes(k));
+}
+
+export const POLICY_UPDATE_FROM: readonly TrackedState[] = ['stopped', 'running', 'suspended', 'lost', 'missing', 'unknown'];
+
 /** Why a flagged container accepts only `reconcile` and `destroy`. */
 const FLAGGED: Partial<Record<TrackedState, string>> = {
   unknown: 'where its VM is has not been verified; reconcile it (or destroy it) first',
@@ -170,6 +181,7 @@ const FLAGGED: Partial<Record<TrackedState, string>> = {
 export function nextState<C extends ContainerCommand>(state: TrackedState, command: C, container: string, args: CommandArgs[C]): TrackedState {
   const t = TRANSITIONS[command];
   if (!t) throw new InvalidInputError([{ field: 'command', problem: `is not one of ${CONTAINER_COMMANDS.join(', ')}` }], 'command');
+  if (command === 'update' && isPolicyUpdate(args as CommandArgs['update']) && POLICY_UPDATE_FROM.includes(state)) return state;
   if (!t.from.includes(state)) {
     const reason =
       state === 'destroyed' || state === 'absent'

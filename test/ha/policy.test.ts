@@ -78,7 +78,14 @@ describe('spread and restart limits', () => {
   });
 
   test('a container failed over haMaxRestarts times within its window is left lost for an operator', async () => {
-    await (await stack.client.containers.create('flaky', { definition: { kind: 'generic', ...small, haMaxRestarts: 1 }, hint: 'hv-4' })).result();
+    await (await stack.client.containers.create('flaky', { definition: { kind: 'generic', ...small }, hint: 'hv-4' })).result();
+    // The policy changes while it runs: nothing on its host is touched.
+    const changed = await (await stack.client.containers.update('flaky', { definition: { haMaxRestarts: 1, haPriority: 5 } })).result();
+    assert.equal(changed.state, 'running');
+    const policy = (await stack.client.containers.get('flaky')).definition;
+    assert.equal(policy.haMaxRestarts, 1);
+    assert.equal(policy.haPriority, 5);
+    await assert.rejects(async () => (await stack.client.containers.update('flaky', { definition: { cpus: 2 } })).result(), /stop it first/);
     const first = await crash('hv-4');
     const report = await failoverOf('hv-4', first);
     assert.ok(report.restarted.some((r) => r.name === 'flaky'));
