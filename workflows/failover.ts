@@ -3,7 +3,7 @@
 // entity. One durable command per host, visible in the Web UI under VmflowHypervisor.
 import { proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import { containerCommands as commands, messageOf } from './command-runtime';
-import { type FailoverProgress, failoverProgressQuery } from '../src/domain/messages';
+import { type FailoverProgress, MESSAGE_DESCRIPTIONS, failoverProgressQuery } from '../src/domain/messages';
 import type { MaintenanceActivities } from '../activities/maintenance';
 import type { MonitorActivities } from '../activities/monitor';
 
@@ -28,7 +28,7 @@ export async function failoverHost(input: FailoverInput): Promise<FailoverReport
   let stayed: readonly string[] = [];
   const pending: string[] = [];
   const report = (): FailoverReport => ({ host: input.host, fenced, restarted: [...restarted], failed: [...failed], stayed });
-  setHandler(failoverProgressQuery, () => ({ ...report(), pending: [...pending] }));
+  setHandler(failoverProgressQuery, () => ({ ...report(), pending: [...pending] }), { description: MESSAGE_DESCRIPTIONS.failoverProgress });
   const plan = await acts.failoverPlan({ host: input.host });
   stayed = plan.stay;
   pending.push(...plan.restart.map((c) => c.name));

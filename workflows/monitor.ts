@@ -1,6 +1,6 @@
 // The monitor and the collector, each one cycle per run; Temporal Schedules run them.
 import { ParentClosePolicy, patched, proxyActivities, startChild, uuid4 } from '@temporalio/workflow';
-import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
+import { SEARCH_ATTRIBUTE_KEYS, workflowIds } from '../src/domain/names';
 import { failoverHost } from './failover';
 import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
 import type { CollectorActivities } from '../activities/collector';
@@ -91,7 +91,10 @@ export async function monitorCycle(options: MonitorOptions): Promise<MonitorRepo
         workflowId: workflowIds.hypervisorCommand(d.host, 'failover', uuid4()),
         args: [{ host: d.host, cause: `${options.downAfter} polls in a row failed` }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: [d.host], [SEARCH_ATTRIBUTES.command]: ['failover'] },
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTE_KEYS.hypervisor, value: [d.host] },
+          { key: SEARCH_ATTRIBUTE_KEYS.command, value: 'failover' },
+        ],
         staticSummary: `fail over the containers of ${d.host}`,
       });
     }

@@ -81,3 +81,22 @@ export interface DrainProgress {
   readonly current?: string;
 }
 export const drainProgressQuery = defineQuery<DrainProgress>('drainProgress');
+
+/**
+ * What each message does, as the workflows describe their handlers (`temporal workflow metadata`,
+ * the Web UI's "Send update/query" forms). The README's "Temporal messages" section shows them in use.
+ */
+export const MESSAGE_DESCRIPTIONS = {
+  submit: 'Queue a command on this container or environment: {commandId, command, args, requestedBy?}. Refused at once, with the reason, when it cannot run from the state the queue leads to.',
+  reorder: 'Move a queued command that has not started: {commandId, position} (0 = next). Answers the new order; refused when the new order is not a valid sequence of transitions.',
+  observed: 'Report a state seen on the host (the monitor sends it): {state, cause}. Ignored while a command runs.',
+  status: 'The entity\'s state, its queue (running command first) and its last finished commands.',
+  progress: 'The command\'s phase (queued, running, compensating, completed, failed, cancelled), its current step, the steps done, its host and target.',
+  turn: 'Sent by the entity when a queued command may run. Not for people.',
+  retarget: 'Change the target host of a migration before it has claimed capacity: {target} (a host name or id; omit it to let the allocator choose).',
+  failoverProgress: 'A host failover: fenced or not, containers rebuilt, failed, left lost, still to do.',
+  drainProgress: 'A drain: containers moved (cold or live), those that could not be, the one moving now, those left.',
+  monitorSettings: 'Change the monitor\'s or collector\'s interval and options: {everySeconds?, options?}. Takes effect after the cycle in progress.',
+  pauseCycles: 'Stop starting cycles (answers once the cycle in progress has ended) or start again: {paused}.',
+  lastCycle: 'When the last cycle ran, how long it took, and its report or error.',
+} as const;
