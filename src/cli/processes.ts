@@ -43,7 +43,8 @@ export async function runWorkerProcess(config: Config): Promise<void> {
     claimTtlSeconds: config.claimTtlSeconds,
     shutdownGraceSeconds: config.shutdownGraceSeconds,
   });
-  // Every worker makes sure the monitor and collector schedules exist with today's settings.
+  const running = worker.run();
+  // Every worker makes sure the monitor and collector run, with today's settings.
   await ensureSchedules(client, config);
   // SIGTERM (a deploy) stops polling and lets running activities finish for up to the grace time:
   // a live migration completes, and its command goes on on the workers that remain.
@@ -55,7 +56,7 @@ export async function runWorkerProcess(config: Config): Promise<void> {
       // The Temporal runtime began shutting the worker down on the same signal.
     }
   });
-  await worker.run();
+  await running;
   log.info('worker stopped');
   await connection.close();
   await clientConnection.close();
