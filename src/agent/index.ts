@@ -28,6 +28,8 @@ export interface AgentOptions extends TemporalSettings {
   readonly concurrency?: number;
   /** Shown in the Web UI as the worker that ran each activity. Default `vmflow-agent/<host>@<machine>:<pid>`. */
   readonly identity?: string;
+  /** Seconds a stopping agent lets its running driver calls (a live migration) finish. Default 0: cancel them at once. */
+  readonly shutdownGraceSeconds?: number;
 }
 
 export interface Agent {
@@ -66,6 +68,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       // Heartbeats carry cancellation and liveness: keep them prompt, as the central worker does.
       maxHeartbeatThrottleInterval: '1 second',
       defaultHeartbeatThrottleInterval: '1 second',
+      ...(options.shutdownGraceSeconds ? { shutdownGraceTime: options.shutdownGraceSeconds * 1000, shutdownForceTime: (options.shutdownGraceSeconds + 20) * 1000 } : {}),
     });
   } catch (err) {
     await connection.close();
