@@ -44,8 +44,6 @@ export async function runWorkerProcess(config: Config): Promise<void> {
     shutdownGraceSeconds: config.shutdownGraceSeconds,
   });
   const running = worker.run();
-  // Every worker makes sure the monitor and collector run, with today's settings.
-  await ensureSchedules(client, config);
   // SIGTERM (a deploy) stops polling and lets running activities finish for up to the grace time:
   // a live migration completes, and its command goes on on the workers that remain.
   void untilStopped().then((signal) => {
@@ -56,6 +54,12 @@ export async function runWorkerProcess(config: Config): Promise<void> {
       // The Temporal runtime began shutting the worker down on the same signal.
     }
   });
+  // Every worker makes sure the monitor and collector run, with today's settings (a worker stopped
+  // meanwhile does not wait for it).
+  await Promise.race([
+    ensureSchedules(client, config).catch((err) => log.error({ err: String(err) }, 'the monitor and collector could not be started or updated; another worker may')),
+    running,
+  ]);
   await running;
   log.info('worker stopped');
   await connection.close();
