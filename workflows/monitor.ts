@@ -15,7 +15,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { type CycleRecord, type CycleSettings, MESSAGE_DESCRIPTIONS, cycleSettingsUpdate, lastCycleQuery, pauseCyclesUpdate } from '../src/domain/messages';
+import { type CycleRecord, type CycleSettings, MESSAGE_DESCRIPTIONS, cycleSettingsSignal, loopStatusQuery, pauseCyclesUpdate } from '../src/domain/messages';
 import { SEARCH_ATTRIBUTE_KEYS, workflowIds } from '../src/domain/names';
 import { failoverHost } from './failover';
 import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
@@ -174,22 +174,16 @@ async function repeat<O, R>(input: LoopInput<O>, cycle: (options: O) => Promise<
   let running = false;
   let changed = false;
   setHandler(
-    cycleSettingsUpdate,
+    cycleSettingsSignal,
     (s: CycleSettings) => {
+      const valid = (typeof s?.everySeconds === 'number' && s.everySeconds > 0) || s?.everySeconds === undefined;
+      if (!valid || (s.options !== undefined && (s.options === null || typeof s.options !== 'object'))) return;
       const after = { everySeconds: s.everySeconds ?? everySeconds, options: (s.options as O | undefined) ?? options };
-      if (JSON.stringify(after) !== JSON.stringify({ everySeconds, options })) {
-        ({ everySeconds, options } = after);
-        changed = true;
-      }
-      return { everySeconds, options: options as object };
+      if (JSON.stringify(after) === JSON.stringify({ everySeconds, options })) return;
+      ({ everySeconds, options } = after);
+      changed = true;
     },
-    {
-      validator: (s: CycleSettings) => {
-        if (s.everySeconds !== undefined && !(typeof s.everySeconds === 'number' && s.everySeconds > 0)) throw new Error('everySeconds must be a positive number');
-        if (s.options !== undefined && (s.options === null || typeof s.options !== 'object')) throw new Error('options must be an object');
-      },
-      description: MESSAGE_DESCRIPTIONS.settings,
-    },
+    { description: MESSAGE_DESCRIPTIONS.settings },
   );
   setHandler(
     pauseCyclesUpdate,
@@ -201,7 +195,7 @@ async function repeat<O, R>(input: LoopInput<O>, cycle: (options: O) => Promise<
     },
     { description: MESSAGE_DESCRIPTIONS.pause },
   );
-  setHandler(lastCycleQuery, () => last, { description: MESSAGE_DESCRIPTIONS.lastCycle });
+  setHandler(loopStatusQuery, () => ({ everySeconds, options: options as object, paused, last }), { description: MESSAGE_DESCRIPTIONS.loopStatus });
 
   const perRun = input.cyclesPerRun ?? CYCLES_PER_RUN;
   for (let cycles = 0; cycles < perRun && !workflowInfo().continueAsNewSuggested; ) {

@@ -96,9 +96,9 @@ export const MESSAGE_DESCRIPTIONS = {
   retarget: 'Change the target host of a migration before it has claimed capacity: {target} (a host name or id; omit it to let the allocator choose).',
   failoverProgress: 'A host failover: fenced or not, containers rebuilt, failed, left lost, still to do.',
   drainProgress: 'A drain: containers moved (cold or live), those that could not be, the one moving now, those left.',
-  settings: 'Change the monitor\'s or collector\'s interval and options: {everySeconds?, options?}. Takes effect after the cycle in progress.',
+  settings: 'Change the interval or the options of the cycles to come: {everySeconds?, options?}. The wait for the next cycle starts again; a value that is not valid is ignored.',
   pause: 'Stop starting cycles (answers once the cycle in progress has ended) or start again: {paused}.',
-  lastCycle: 'When the last cycle ran, how long it took, and its report or error.',
+  loopStatus: 'The settings in force, whether it is paused, and the last cycle: when it ran, how long it took, its report or error.',
 } as const;
 
 // The monitor's and the collector's long-lived workflows (vmflow-monitor, vmflow-collector).
@@ -112,8 +112,14 @@ export interface CycleRecord<R = unknown> {
   readonly report?: R;
   readonly error?: string;
 }
-/** Changes the interval or the options of the cycles to come; answers the settings now in force. */
-export const cycleSettingsUpdate = defineUpdate<Required<CycleSettings>, [CycleSettings]>('settings');
+export interface LoopStatus<O = object, R = unknown> {
+  readonly everySeconds: number;
+  readonly options: O;
+  readonly paused: boolean;
+  readonly last: CycleRecord<R> | null;
+}
+/** Changes the interval or the options of the cycles to come. A signal: it is taken even while no worker runs. */
+export const cycleSettingsSignal = defineSignal<[CycleSettings]>('settings');
 /** Holds or resumes the cycles; pausing answers once the cycle in progress has ended. */
 export const pauseCyclesUpdate = defineUpdate<{ paused: boolean }, [{ paused: boolean }]>('pause');
-export const lastCycleQuery = defineQuery<CycleRecord | null>('lastCycle');
+export const loopStatusQuery = defineQuery<LoopStatus>('status');

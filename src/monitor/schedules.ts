@@ -1,8 +1,8 @@
 // The monitor and the collector on their schedule: one long-lived workflow each, started when
 // vmflow starts and told when their settings change. Idempotent, so every worker may call it.
-import { type Client, ScheduleNotFoundError, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
-import { cycleSettingsUpdate, pauseCyclesUpdate } from '../domain/messages';
+import { cycleSettingsSignal, pauseCyclesUpdate } from '../domain/messages';
 import { TASK_QUEUE } from '../domain/names';
 
 /** Workflow ids of the two loops (older versions used them as Schedule ids). */
@@ -32,21 +32,19 @@ async function ensureLoop(client: Client, loop: (typeof LOOPS)[number], everySec
     .catch((err) => {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
     });
-  const handle = await client.workflow.start(loop.type, {
+  // Started with these settings, or told them when it runs already (a worker started with a new
+  // configuration). A signal is recorded at once, whether or not a worker is polling.
+  await client.workflow.signalWithStart(loop.type, {
     workflowId: loop.id,
     taskQueue: TASK_QUEUE,
     args: [{ everySeconds, options }],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    signal: cycleSettingsSignal,
+    signalArgs: [{ everySeconds, options }],
     staticSummary: loop.summary,
   });
-  // Already running with other settings (a worker started with a new configuration): tell it.
-  await handle.executeUpdate(cycleSettingsUpdate, { args: [{ everySeconds, options }] });
 }
 
-/**
- * Starts the monitor and collector loops, or gives them today's settings. Needs a worker polling
- * the task queue: call it once the worker runs.
- */
+/** Starts the monitor and collector loops, or gives them today's settings. */
 export async function ensureSchedules(client: Client, config: ScheduleSettings): Promise<void> {
   await ensureLoop(client, LOOPS[0], config.monitorIntervalSeconds, monitorOptions(config));
   await ensureLoop(client, LOOPS[1], config.collectorIntervalSeconds, collectorOptions(config));

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config';
-import { cycleSettingsUpdate, lastCycleQuery } from '../../src/domain/messages';
+import { cycleSettingsSignal, loopStatusQuery } from '../../src/domain/messages';
 import { TASK_QUEUE } from '../../src/domain/names';
 import { META } from '../../src/domain/types';
 import { COLLECTOR_WORKFLOW_ID, MONITOR_WORKFLOW_ID, ensureSchedules, pauseCycles } from '../../src/monitor/schedules';
@@ -38,7 +38,7 @@ describe('monitor and collector loops', () => {
     assert.equal(first.type, 'monitorLoop');
     assert.equal(first.status.name, 'RUNNING');
     await eventually(lastContact, 20_000, 'a monitor cycle of the loop');
-    const last = await eventually(() => monitor.query(lastCycleQuery), 10_000, 'the last cycle reported');
+    const last = await eventually(async () => (await monitor.query(loopStatusQuery)).last, 10_000, 'the last cycle reported');
     assert.equal((last!.report as MonitorReport).hosts, 1);
 
     // Several cycles later there is still one monitor workflow in the list.
@@ -49,14 +49,17 @@ describe('monitor and collector loops', () => {
     assert.equal((await monitor.describe()).runId, first.runId);
 
     await ensureSchedules(temporal, loadConfig({ VMFLOW_MONITOR_INTERVAL: '30', VMFLOW_COLLECTOR_INTERVAL: '60' }));
-    const settings = await monitor.executeUpdate(cycleSettingsUpdate, { args: [{}] });
-    assert.equal(settings.everySeconds, 30);
-    const collector = await temporal.workflow.getHandle(COLLECTOR_WORKFLOW_ID).executeUpdate(cycleSettingsUpdate, { args: [{}] });
-    assert.deepEqual(collector, { everySeconds: 60, options: { claimTtlSeconds: config.claimTtlSeconds, orphanGraceSeconds: config.orphanGraceSeconds } });
+    assert.equal((await monitor.query(loopStatusQuery)).everySeconds, 30);
+    const collector = await temporal.workflow.getHandle(COLLECTOR_WORKFLOW_ID).query(loopStatusQuery);
+    assert.deepEqual(
+      { everySeconds: collector.everySeconds, options: collector.options, paused: collector.paused },
+      { everySeconds: 60, options: { claimTtlSeconds: config.claimTtlSeconds, orphanGraceSeconds: config.orphanGraceSeconds }, paused: false },
+    );
 
     // Paused, a loop runs no cycle even at a 1 s interval; resumed, it does.
     await pauseCycles(temporal);
-    await monitor.executeUpdate(cycleSettingsUpdate, { args: [{ everySeconds: 1 }] });
+    await monitor.signal(cycleSettingsSignal, { everySeconds: 1 });
+    assert.equal((await monitor.query(loopStatusQuery)).paused, true);
     await clearContact();
     await new Promise((r) => setTimeout(r, 2500));
     assert.equal(await lastContact(), undefined, 'no cycle while paused');
@@ -73,7 +76,7 @@ describe('monitor and collector loops', () => {
     });
     try {
       await eventually(async () => ((await handle.describe()).runId !== handle.firstExecutionRunId ? true : undefined), 20_000, 'a new run');
-      const last = await eventually(() => handle.query(lastCycleQuery), 10_000, 'the last cycle carried over');
+      const last = await eventually(async () => (await handle.query(loopStatusQuery)).last, 10_000, 'the last cycle carried over');
       assert.equal((last!.report as MonitorReport).hosts, 1);
     } finally {
       await handle.terminate();
