@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { cycleSettingsSignal, pauseCyclesUpdate } from '../src/domain/messages';
 import { TASK_QUEUE } from '../src/domain/names';
 import { temporalCli } from '../src/temporal/binaries';
 import { startStack, type Stack } from '../test/support/stack';
@@ -102,12 +103,15 @@ async function main(): Promise<void> {
     record(stack, 'container-failover', await firstOf(stack, `WorkflowType = 'failoverContainer' AND ExecutionStatus = 'Completed'`));
     await stack.sim.admin.rejoin(crashed);
 
-    // The long-lived loops: a first run, to its continue-as-new.
+    // The long-lived loops: a first run, with a pause, a resume and new settings, to its continue-as-new.
     for (const [type, options, name] of [
       ['monitorLoop', MONITOR, 'monitor-loop'],
       ['collectorLoop', COLLECT, 'collector-loop'],
     ] as const) {
       const h = await temporal.workflow.start(type, { taskQueue: TASK_QUEUE, workflowId: `record-${name}`, args: [{ everySeconds: 1, options, cyclesPerRun: 2 }] });
+      await h.executeUpdate(pauseCyclesUpdate, { args: [{ paused: true }] });
+      await h.executeUpdate(pauseCyclesUpdate, { args: [{ paused: false }] });
+      await h.signal(cycleSettingsSignal, { everySeconds: 2 });
       for (let i = 0; i < 300 && (await h.describe()).runId === h.firstExecutionRunId; i++) await new Promise((r) => setTimeout(r, 200));
       record(stack, name, h.workflowId, h.firstExecutionRunId);
       await h.terminate();
