@@ -22,8 +22,8 @@ import type { HostActivities } from '../activities/hosts';
 import type { EnvironmentActivities } from '../activities/environments';
 import type { HostRef } from '../src/drivers/driver';
 import type { CommandProgress, CommandRequest, ContainerCommand } from '../src/domain/commands';
-import { progressQuery, turnSignal } from '../src/domain/messages';
-import { SEARCH_ATTRIBUTES, TASK_QUEUE } from '../src/domain/names';
+import { MESSAGE_DESCRIPTIONS, progressQuery, turnSignal } from '../src/domain/messages';
+import { SEARCH_ATTRIBUTE_KEYS, TASK_QUEUE } from '../src/domain/names';
 import { HostUnreachableError, UndoIncompleteError, VmMissingError, VmflowError, fromFailure } from '../src/domain/errors';
 import { TimeoutType } from '@temporalio/common';
 
@@ -130,10 +130,16 @@ export class CommandRun {
 
   /** `request.container` or `request.environment` names what the command is about. */
   constructor(readonly request: CommandRequest | { commandId: string; command: string; environment: string; undoLimitSeconds?: number }) {
-    setHandler(turnSignal, () => {
-      this.granted = true;
-    });
-    setHandler(progressQuery, () => ({
+    setHandler(
+      turnSignal,
+      () => {
+        this.granted = true;
+      },
+      { description: MESSAGE_DESCRIPTIONS.turn },
+    );
+    setHandler(
+      progressQuery,
+      () => ({
       commandId: request.commandId,
       command: request.command as ContainerCommand,
       container: 'container' in request ? request.container : request.environment,
@@ -143,7 +149,9 @@ export class CommandRun {
       host: this.host,
       target: this.target,
       error: this.error,
-    }));
+      }),
+      { description: MESSAGE_DESCRIPTIONS.progress },
+    );
   }
 
   /**
@@ -179,7 +187,7 @@ export class CommandRun {
 
   tagHosts(...hosts: (string | undefined)[]): void {
     const names = [...new Set(hosts.filter((h): h is string => !!h))];
-    if (names.length) upsertSearchAttributes({ [SEARCH_ATTRIBUTES.hypervisor]: names });
+    if (names.length) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.hypervisor, value: names }]);
   }
 
   /**

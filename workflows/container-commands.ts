@@ -1,7 +1,7 @@
 // One workflow per container command. Each is a saga: a step that succeeds pushes its undo,
 // and a failure or cancel unwinds them (see command-runtime.ts).
 import { patched, setHandler, uuid4 } from '@temporalio/workflow';
-import { retargetUpdate } from '../src/domain/messages';
+import { MESSAGE_DESCRIPTIONS, retargetUpdate } from '../src/domain/messages';
 import { InvalidTransitionError } from '../src/domain/errors';
 import { POLICY_UPDATE_FROM, isPolicyUpdate, type CommandResult, type TrackedState } from '../src/domain/commands';
 import { META, resourcesOf } from '../src/domain/types';
@@ -314,6 +314,7 @@ export async function migrateContainer(input: CommandInput<'migrate'>): Promise<
         if (claimed) throw new Error(`the migration has already claimed capacity on ${cmd.target}; cancel it and migrate again`);
         if (change.target !== undefined && (typeof change.target !== 'string' || !change.target)) throw new Error('target must be a host name or id');
       },
+      description: MESSAGE_DESCRIPTIONS.retarget,
     },
   );
   cmd.target = target;

@@ -2,7 +2,7 @@
 import { continueAsNew } from '@temporalio/workflow';
 import { type CommandRequest, type CommandResult, type ContainerCommand, type TrackedState, describeCommand, isContainerCommand, nextState } from '../src/domain/commands';
 import { InvalidInputError } from '../src/domain/errors';
-import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
+import { SEARCH_ATTRIBUTE_KEYS, workflowIds } from '../src/domain/names';
 import * as commands from './container-commands';
 import { type EntityInput, type EntitySpec, commonShapeProblems, runEntity } from './entity';
 
@@ -33,11 +33,11 @@ const containerSpec: EntitySpec<CommandRequest> = {
   terminal: 'destroyed',
   workflowFor: (req) => WORKFLOW_OF[req.command],
   childId: (req) => workflowIds.containerCommand(req.container, req.command, req.commandId),
-  searchAttributes: (req) => ({
-    [SEARCH_ATTRIBUTES.container]: [req.container],
-    [SEARCH_ATTRIBUTES.command]: [req.command],
-    ...(req.environment ? { [SEARCH_ATTRIBUTES.environment]: [req.environment] } : {}),
-  }),
+  searchAttributes: (req) => [
+    { key: SEARCH_ATTRIBUTE_KEYS.container, value: req.container },
+    { key: SEARCH_ATTRIBUTE_KEYS.command, value: req.command },
+    ...(req.environment ? [{ key: SEARCH_ATTRIBUTE_KEYS.environment, value: req.environment }] : []),
+  ],
   describe: describeCommand,
   stateAfter: (result) => (result as CommandResult).state,
   continueAsNew: (input) => continueAsNew<typeof containerEntity>(input),

@@ -5,7 +5,6 @@
 import {
   ChildWorkflowCancellationType,
   type ChildWorkflowHandle,
-  type SearchAttributes,
   type Workflow,
   allHandlersFinished,
   condition,
@@ -15,8 +14,9 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
 import { InvalidInputError, UndoIncompleteError, fromFailure, type FieldProblem } from '../src/domain/errors';
-import { type EntityRequest, type FinishedCommand, entityStatusQuery, observedSignal, reorderUpdate, submitUpdate, turnSignal } from '../src/domain/messages';
+import { type EntityRequest, type FinishedCommand, MESSAGE_DESCRIPTIONS, entityStatusQuery, observedSignal, reorderUpdate, submitUpdate, turnSignal } from '../src/domain/messages';
 
 export interface EntityInput {
   /** The name of what the entity serves. */
@@ -37,7 +37,7 @@ export interface EntitySpec<R extends EntityRequest> {
   readonly terminal: string;
   workflowFor(req: R): Workflow;
   childId(req: R): string;
-  searchAttributes(req: R): SearchAttributes;
+  searchAttributes(req: R): SearchAttributePair[];
   describe(req: R): string;
   /** Reads the state a finished command left. */
   stateAfter(result: unknown): string | undefined;
@@ -93,16 +93,24 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
   handleSubmit(spec, input, e);
   handleReorder(spec, input, e);
 
-  setHandler(observedSignal, ({ state: observed }) => {
-    if (!queue.some((p) => p.running)) e.state = observed;
-  });
+  setHandler(
+    observedSignal,
+    ({ state: observed }) => {
+      if (!queue.some((p) => p.running)) e.state = observed;
+    },
+    { description: MESSAGE_DESCRIPTIONS.observed },
+  );
 
-  setHandler(entityStatusQuery, () => ({
-    target: input.target,
-    state: e.state,
-    queue: queue.map((p) => ({ commandId: p.request.commandId, command: p.request.command, workflowId: p.workflowId, running: p.running })),
-    recent,
-  }));
+  setHandler(
+    entityStatusQuery,
+    () => ({
+      target: input.target,
+      state: e.state,
+      queue: queue.map((p) => ({ commandId: p.request.commandId, command: p.request.command, workflowId: p.workflowId, running: p.running })),
+      recent,
+    }),
+    { description: MESSAGE_DESCRIPTIONS.status },
+  );
 
   const idleMs = (input.idleSeconds ?? 300) * 1000;
   for (;;) {
@@ -158,7 +166,7 @@ function handleSubmit<R extends EntityRequest>(spec: EntitySpec<R>, input: Entit
         workflowId,
         args: [{ request: req, queued: p.queued }],
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-        searchAttributes: spec.searchAttributes(req),
+        typedSearchAttributes: spec.searchAttributes(req),
         memo: { summary: spec.describe(req), requestedBy: req.requestedBy ?? 'unknown' },
         staticSummary: spec.describe(req),
       }).then((h) => {
@@ -171,7 +179,7 @@ function handleSubmit<R extends EntityRequest>(spec: EntitySpec<R>, input: Entit
       await p.started;
       return { commandId: req.commandId, workflowId, position: queue.indexOf(p) };
     },
-    { validator: (req) => validate(req as R) },
+    { validator: (req) => validate(req as R), description: MESSAGE_DESCRIPTIONS.submit },
   );
 }
 
@@ -200,6 +208,7 @@ function handleReorder<R extends EntityRequest>(spec: EntitySpec<R>, input: Enti
         order.splice(Math.min(position, order.length), 0, p);
         order.reduce((s, q) => spec.next(s, q.request), e.state);
       },
+      description: MESSAGE_DESCRIPTIONS.reorder,
     },
   );
 }

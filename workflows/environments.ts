@@ -16,7 +16,7 @@ import {
   describeEnvironmentCommand,
   nextEnvironmentState,
 } from '../src/domain/environments';
-import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
+import { SEARCH_ATTRIBUTE_KEYS, workflowIds } from '../src/domain/names';
 import { spreadGroup } from '../src/domain/groups';
 import type { HookDecision, HookEvent, Member, RequestedCommand } from '../src/hooks/types';
 import { type EntityInput, type EntitySpec, commonShapeProblems, runEntity } from './entity';
@@ -274,7 +274,10 @@ const environmentSpec: EntitySpec<EnvironmentRequest> = {
   terminal: 'destroyed',
   workflowFor: () => environmentCommand,
   childId: (req) => workflowIds.environmentCommand(req.environment, req.command, req.commandId),
-  searchAttributes: (req) => ({ [SEARCH_ATTRIBUTES.environment]: [req.environment], [SEARCH_ATTRIBUTES.command]: [`environment.${req.command}`] }),
+  searchAttributes: (req) => [
+    { key: SEARCH_ATTRIBUTE_KEYS.environment, value: req.environment },
+    { key: SEARCH_ATTRIBUTE_KEYS.command, value: `environment.${req.command}` },
+  ],
   describe: describeEnvironmentCommand,
   stateAfter: (result) => (result as EnvironmentResult).state,
   continueAsNew: (input) => continueAsNew<typeof environmentEntity>(input),

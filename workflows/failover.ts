@@ -5,7 +5,7 @@
 // VmflowHypervisor (every host it covers).
 import { patched, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import { containerCommands as commands, messageOf } from './command-runtime';
-import { type FailoverProgress, failoverProgressQuery } from '../src/domain/messages';
+import { type FailoverProgress, MESSAGE_DESCRIPTIONS, failoverProgressQuery } from '../src/domain/messages';
 import { fromFailure } from '../src/domain/errors';
 import type { FailoverPlan, MaintenanceActivities } from '../activities/maintenance';
 import type { MonitorActivities } from '../activities/monitor';
@@ -44,7 +44,7 @@ export async function failoverHost(input: FailoverInput): Promise<FailoverReport
   let stayed: readonly string[] = [];
   const pending: string[] = [];
   const report = (): FailoverReport => ({ host: input.host, ...(hosts.length > 1 ? { hosts } : {}), fenced, restarted: [...restarted], failed: [...failed], stayed });
-  setHandler(failoverProgressQuery, () => ({ ...report(), pending: [...pending] }));
+  setHandler(failoverProgressQuery, () => ({ ...report(), pending: [...pending] }), { description: MESSAGE_DESCRIPTIONS.failoverProgress });
   const plan = await acts.failoverPlan(hosts.length > 1 ? { host: input.host, hosts } : { host: input.host });
   stayed = plan.stay;
   const leaveLost = async (name: string, host: string, error: string, code: string) => {

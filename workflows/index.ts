@@ -3,6 +3,6 @@ export * from './container-commands';
 export { containerEntity } from './container-entity';
 export { environmentCommand, environmentEntity } from './environments';
 export * from './hypervisors';
-export { collectorCycle, monitorCycle } from './monitor';
+export { collectorCycle, collectorLoop, monitorCycle, monitorLoop } from './monitor';
 export { failoverHost } from './failover';
 export { drainHost } from './maintenance';

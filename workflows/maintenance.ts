@@ -5,7 +5,7 @@
 import { isCancellation, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import { containerCommands as commands, messageOf } from './command-runtime';
 import type { MaintenanceActivities } from '../activities/maintenance';
-import { type DrainProgress, drainProgressQuery } from '../src/domain/messages';
+import { type DrainProgress, MESSAGE_DESCRIPTIONS, drainProgressQuery } from '../src/domain/messages';
 
 const acts = proxyActivities<Pick<MaintenanceActivities, 'drainPlan'>>({
   startToCloseTimeout: '1 minute',
@@ -15,7 +15,9 @@ const acts = proxyActivities<Pick<MaintenanceActivities, 'drainPlan'>>({
 
 export async function drainHost(input: { host: string; reason: string }): Promise<DrainProgress> {
   const progress = { host: input.host, moved: [] as Array<{ name: string; host?: string; cold: boolean }>, failed: [] as Array<{ name: string; error: string }>, pending: [] as string[], current: undefined as string | undefined };
-  setHandler(drainProgressQuery, () => ({ ...progress, moved: [...progress.moved], failed: [...progress.failed], pending: [...progress.pending] }));
+  setHandler(drainProgressQuery, () => ({ ...progress, moved: [...progress.moved], failed: [...progress.failed], pending: [...progress.pending] }), {
+    description: MESSAGE_DESCRIPTIONS.drainProgress,
+  });
   const plan = await acts.drainPlan({ host: input.host, reason: input.reason });
   progress.pending = plan.containers.map((c) => c.name);
   for (const c of plan.containers) {

@@ -1,6 +1,22 @@
-// The monitor and the collector, each one cycle per run; Temporal Schedules run them.
-import { ParentClosePolicy, patched, proxyActivities, startChild, uuid4 } from '@temporalio/workflow';
-import { SEARCH_ATTRIBUTES, workflowIds } from '../src/domain/names';
+// The monitor and the collector. Each cycle is a function that also runs as a workflow of its own
+// (`monitorCycle`, `collectorCycle`: one cycle on demand); in production one long-lived workflow
+// each (`monitorLoop`, `collectorLoop`) runs the cycles at their interval and continues as new
+// now and then, so the namespace's workflow list is not filled with a run per cycle.
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  startChild,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { type CycleRecord, type CycleSettings, MESSAGE_DESCRIPTIONS, cycleSettingsSignal, loopStatusQuery, pauseCyclesUpdate } from '../src/domain/messages';
+import { SEARCH_ATTRIBUTE_KEYS, workflowIds } from '../src/domain/names';
 import { failoverHost } from './failover';
 import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
 import type { CollectorActivities } from '../activities/collector';
@@ -95,7 +111,10 @@ export async function monitorCycle(options: MonitorOptions): Promise<MonitorRepo
         workflowId: workflowIds.hypervisorCommand(host, 'failover', uuid4()),
         args: [hostsDown.length > 1 ? { host, hosts: hostsDown, cause } : { host, cause }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: hostsDown, [SEARCH_ATTRIBUTES.command]: ['failover'] },
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTE_KEYS.hypervisor, value: hostsDown },
+          { key: SEARCH_ATTRIBUTE_KEYS.command, value: 'failover' },
+        ],
         staticSummary: `fail over the containers of ${hostsDown.join(', ')}`,
       });
     }
@@ -134,4 +153,85 @@ export async function collectorCycle(options: CollectorOptions): Promise<Collect
     }
   });
   return { placeholdersRemoved: placeholders.removed, placeholdersExtended: placeholders.extended, abandonedRemoved, destroyed: destroyed.sort(), adopted: adopted.sort() };
+}
+
+export interface LoopInput<O> {
+  readonly everySeconds: number;
+  readonly options: O;
+  readonly paused?: boolean;
+  /** Cycles in one run before it continues as new (sooner when the server suggests it). */
+  readonly cyclesPerRun?: number;
+  readonly last?: CycleRecord | null;
+}
+
+const CYCLES_PER_RUN = 500;
+
+/**
+ * Runs `cycle` every `everySeconds` (counted from the end of the previous cycle, or from the last
+ * change of settings), one at a time, until paused. A cycle that fails is recorded and the next
+ * one runs on time: the monitor must not stop because one host answered badly.
+ */
+async function repeat<O, R>(input: LoopInput<O>, cycle: (options: O) => Promise<R>, next: (input: LoopInput<O>) => Promise<never>): Promise<never> {
+  let { everySeconds, options } = input;
+  let paused = input.paused ?? false;
+  let last: CycleRecord<R> | null = (input.last as CycleRecord<R> | null | undefined) ?? null;
+  let running = false;
+  let changed = false;
+  setHandler(
+    cycleSettingsSignal,
+    (s: CycleSettings) => {
+      const valid = (typeof s?.everySeconds === 'number' && s.everySeconds > 0) || s?.everySeconds === undefined;
+      if (!valid || (s.options !== undefined && (s.options === null || typeof s.options !== 'object'))) return;
+      const after = { everySeconds: s.everySeconds ?? everySeconds, options: (s.options as O | undefined) ?? options };
+      if (JSON.stringify(after) === JSON.stringify({ everySeconds, options })) return;
+      ({ everySeconds, options } = after);
+      changed = true;
+    },
+    { description: MESSAGE_DESCRIPTIONS.settings },
+  );
+  setHandler(
+    pauseCyclesUpdate,
+    async ({ paused: p }) => {
+      paused = p;
+      changed = true;
+      await condition(() => !running);
+      return { paused };
+    },
+    { description: MESSAGE_DESCRIPTIONS.pause },
+  );
+  setHandler(loopStatusQuery, () => ({ everySeconds, options: options as object, paused, last }), { description: MESSAGE_DESCRIPTIONS.loopStatus });
+
+  const perRun = input.cyclesPerRun ?? CYCLES_PER_RUN;
+  for (let cycles = 0; cycles < perRun && !workflowInfo().continueAsNewSuggested; ) {
+    // A full interval passes first; a change of settings starts it again, a pause holds it.
+    for (;;) {
+      changed = false;
+      if (paused) await condition(() => changed);
+      else if (!(await condition(() => changed, everySeconds * 1000))) break;
+    }
+    running = true;
+    const startedAt = Date.now();
+    try {
+      const report = await cycle(options);
+      last = { startedAt: new Date(startedAt).toISOString(), durationMs: Date.now() - startedAt, report };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      last = { startedAt: new Date(startedAt).toISOString(), durationMs: Date.now() - startedAt, error: String((err as Error)?.cause ?? err) };
+    } finally {
+      running = false;
+    }
+    cycles++;
+  }
+  await condition(allHandlersFinished);
+  return next({ everySeconds, options, paused, cyclesPerRun: input.cyclesPerRun, last });
+}
+
+/** The monitor: a cycle every `everySeconds`, for as long as vmflow runs (workflow id vmflow-monitor). */
+export async function monitorLoop(input: LoopInput<MonitorOptions>): Promise<never> {
+  return repeat(input, monitorCycle, (next) => continueAsNew<typeof monitorLoop>(next));
+}
+
+/** The collector: a cycle every `everySeconds`, for as long as vmflow runs (workflow id vmflow-collector). */
+export async function collectorLoop(input: LoopInput<CollectorOptions>): Promise<never> {
+  return repeat(input, collectorCycle, (next) => continueAsNew<typeof collectorLoop>(next));
 }

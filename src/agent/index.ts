@@ -8,16 +8,17 @@
 // after its schedule-to-start timeout instead of waiting forever; when an agent dies mid-call, its
 // heartbeats stop and the call is retried on the next agent that polls the queue.
 import { hostname } from 'node:os';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createHostActivities } from '../../activities/hosts';
 import { typedFailures } from '../../activities/interceptors';
 import { agentQueue } from '../domain/names';
 import { DriverSet } from '../drivers/driver';
 import { LibvirtDriver } from '../drivers/libvirt';
 import { SimDriver } from '../drivers/sim';
+import { connectTemporalWorker, type TemporalSettings } from '../temporal/connection';
 
-export interface AgentOptions {
-  readonly temporalAddress: string;
+/** Where Temporal is (with TLS and API key as the configuration names them) and which host this agent serves. */
+export interface AgentOptions extends TemporalSettings {
   readonly namespace: string;
   /** The hypervisor's name in the registry: the agent polls `agentQueue(host)`. */
   readonly host: string;
@@ -27,6 +28,8 @@ export interface AgentOptions {
   readonly concurrency?: number;
   /** Shown in the Web UI as the worker that ran each activity. Default `vmflow-agent/<host>@<machine>:<pid>`. */
   readonly identity?: string;
+  /** Seconds a stopping agent lets its running driver calls (a live migration) finish. Default 0: cancel them at once. */
+  readonly shutdownGraceSeconds?: number;
 }
 
 export interface Agent {
@@ -50,7 +53,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
   const taskQueue = agentQueue(options.host);
   const ownDrivers = options.drivers ? undefined : defaultAgentDrivers();
   const drivers = options.drivers ?? ownDrivers!;
-  const connection = await NativeConnection.connect({ address: options.temporalAddress });
+  const connection = await connectTemporalWorker(options);
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -65,6 +68,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       // Heartbeats carry cancellation and liveness: keep them prompt, as the central worker does.
       maxHeartbeatThrottleInterval: '1 second',
       defaultHeartbeatThrottleInterval: '1 second',
+      ...(options.shutdownGraceSeconds ? { shutdownGraceTime: options.shutdownGraceSeconds * 1000, shutdownForceTime: (options.shutdownGraceSeconds + 20) * 1000 } : {}),
     });
   } catch (err) {
     await connection.close();

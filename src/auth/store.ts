@@ -4,7 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource, EntitySchema, IsNull, type Repository } from 'typeorm';
 import { InvalidInputError, NotFoundError } from '../domain/errors';
-import { dataSourceFor, migrate, type Schema } from '../registry';
+import { dataSourceFor, migrate, type RegistryTls, type Schema } from '../registry';
 import { ApiTokens1700000100001 } from './migrations/1700000100001-ApiTokens';
 import { isRole, ROLES, type Role } from './roles';
 
@@ -64,8 +64,8 @@ export class TokenStore {
   }
 
   /** Opens the store on a registry URL (`sqlite:<file>` or `mysql://...`) and migrates its table. */
-  static async open(url: string): Promise<TokenStore> {
-    const { dialect, dataSourceOptions } = dataSourceFor({ url, poolSize: 4 }, AUTH_SCHEMA);
+  static async open(url: string, tls?: RegistryTls): Promise<TokenStore> {
+    const { dialect, dataSourceOptions } = dataSourceFor({ url, poolSize: 4, tls }, AUTH_SCHEMA);
     const dataSource = new DataSource(dataSourceOptions);
     await dataSource.initialize();
     try {

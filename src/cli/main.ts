@@ -59,7 +59,7 @@ export function buildProgram(): Command {
     .action(async (o: { host: string }) => {
       const c = loadConfig();
       const { runAgentProcess } = await import('../agent');
-      await runAgentProcess({ temporalAddress: c.temporalAddress, namespace: c.namespace, host: o.host });
+      await runAgentProcess({ ...c, host: o.host });
     });
 
   program.addCommand(hypervisorCommands());

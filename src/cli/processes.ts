@@ -2,12 +2,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { connect } from '../client';
 import { runSim, SimAdmin } from '../sim';
 import { startDevServer } from '../temporal/dev-server';
+import { connectTemporal, connectTemporalWorker, registryTls } from '../temporal/connection';
 import { createWorker, openServices } from '../worker';
 import { ensureSchedules } from '../monitor/schedules';
 import { buildApi } from '../api';
@@ -31,15 +31,37 @@ export async function runWorkerProcess(config: Config): Promise<void> {
   const metricsUrl = installWorkerRuntime(config, log);
   if (metricsUrl) log.info({ metrics: metricsUrl }, 'worker metrics (Temporal SDK, Prometheus)');
   const services = await openServices(config);
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const clientConnection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await connectTemporalWorker(config);
+  const clientConnection = await connectTemporal(config);
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
-  const worker = await createWorker({ connection, client, namespace: config.namespace, services, concurrency: config.workerConcurrency, claimTtlSeconds: config.claimTtlSeconds });
-  // Every worker makes sure the monitor and collector schedules exist with today's settings.
-  await ensureSchedules(client, config);
-  const stopped = untilStopped().then(() => worker.shutdown());
-  await worker.run();
-  await stopped.catch(() => undefined);
+  const worker = await createWorker({
+    connection,
+    client,
+    namespace: config.namespace,
+    services,
+    concurrency: config.workerConcurrency,
+    claimTtlSeconds: config.claimTtlSeconds,
+    shutdownGraceSeconds: config.shutdownGraceSeconds,
+  });
+  const running = worker.run();
+  // SIGTERM (a deploy) stops polling and lets running activities finish for up to the grace time:
+  // a live migration completes, and its command goes on on the workers that remain.
+  void untilStopped().then((signal) => {
+    log.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'stopping: running activities may finish');
+    try {
+      worker.shutdown();
+    } catch {
+      // The Temporal runtime began shutting the worker down on the same signal.
+    }
+  });
+  // Every worker makes sure the monitor and collector run, with today's settings (a worker stopped
+  // meanwhile does not wait for it).
+  await Promise.race([
+    ensureSchedules(client, config).catch((err) => log.error({ err: String(err) }, 'the monitor and collector could not be started or updated; another worker may')),
+    running,
+  ]);
+  await running;
+  log.info('worker stopped');
   await connection.close();
   await clientConnection.close();
   await services.close();
@@ -49,8 +71,8 @@ export async function runWorkerProcess(config: Config): Promise<void> {
 /** `vmflow api`: the REST API on config.apiHost:apiPort (or the given host and port). */
 export async function runApiProcess(config: Config, listen: { host?: string; port?: number } = {}): Promise<void> {
   const log = createLogger({ level: config.logLevel, name: 'vmflow-api' });
-  const client = await connect({ temporalAddress: config.temporalAddress, namespace: config.namespace, registryUrl: config.registryUrl, identity: 'vmflow-api' });
-  const tokens = await TokenStore.open(config.registryUrl);
+  const client = await connect({ ...config, identity: 'vmflow-api' });
+  const tokens = await TokenStore.open(config.registryUrl, registryTls(config));
   const dashboard = await dashboardSource();
   if ('unavailable' in dashboard) log.warn({ reason: dashboard.unavailable }, 'the dashboard is not available');
   const app = await buildApi({ client, auth: tokens, config, logger: log, dashboard });
@@ -111,7 +133,7 @@ export async function runDev(config: Config): Promise<void> {
   const workerMetrics = installWorkerRuntime(config, log);
   const services = await openServices(config);
   const client = await connect({ temporalAddress: temporal.address, namespace: config.namespace, registry: services.registry });
-  const connection = await NativeConnection.connect({ address: temporal.address });
+  const connection = await connectTemporalWorker({ temporalAddress: temporal.address });
   const worker = await createWorker({ connection, client: client.temporal, namespace: config.namespace, services, concurrency: config.workerConcurrency, claimTtlSeconds: config.claimTtlSeconds });
   const running = worker.run();
   await ensureSchedules(client.temporal, config);
@@ -129,7 +151,7 @@ export async function runDev(config: Config): Promise<void> {
     }
   }
 
-  const tokens = await TokenStore.open(config.registryUrl);
+  const tokens = await TokenStore.open(config.registryUrl, registryTls(config));
   const admin = await ensureAdminToken(tokens, config.apiTokenFile);
   const dashboard = await dashboardSource();
   if ('unavailable' in dashboard) log.warn({ reason: dashboard.unavailable }, 'the dashboard is not available');

@@ -1,6 +1,6 @@
 // The one configuration loader: environment variables over an optional JSON file
 // (VMFLOW_CONFIG), validated at start with errors naming the bad setting.
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInputError, type FieldProblem } from '../domain/errors';
 
@@ -40,13 +40,31 @@ export interface Config {
   readonly workerMetricsPort: number;
   /** Address the worker's Prometheus exporter binds to. */
   readonly metricsHost: string;
+  /** Seconds a stopping worker lets its running activities finish (a live migration) before cancelling them. */
+  readonly shutdownGraceSeconds: number;
+  /** TLS to Temporal; implied by any of the TLS files, the server name or an API key. */
+  readonly temporalTls: boolean;
+  /** PEM file of the CA that signed Temporal's server certificate; the system's CAs when empty. */
+  readonly temporalTlsCa: string;
+  /** PEM files of this client's certificate and key, for mTLS clusters. */
+  readonly temporalTlsCert: string;
+  readonly temporalTlsKey: string;
+  /** Name checked against Temporal's server certificate (SNI), when it differs from the address's host. */
+  readonly temporalTlsServerName: string;
+  /** API key sent as a bearer token (Temporal Cloud); implies TLS. */
+  readonly temporalApiKey: string;
+  /** TLS to the registry's MySQL server; implied by any of its TLS files. */
+  readonly registryTls: boolean;
+  readonly registryTlsCa: string;
+  readonly registryTlsCert: string;
+  readonly registryTlsKey: string;
 }
 
-type Kind = 'string' | 'port' | 'positive' | 'url' | 'choice';
+type Kind = 'string' | 'port' | 'positive' | 'url' | 'choice' | 'boolean' | 'file';
 interface Setting {
   readonly env: string;
   readonly kind: Kind;
-  readonly fallback: (c: Record<string, unknown>) => string | number;
+  readonly fallback: (c: Record<string, unknown>) => string | number | boolean;
   /** The values a `choice` setting accepts. */
   readonly choices?: readonly string[];
 }
@@ -79,14 +97,44 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   apiBodyLimit: { env: 'VMFLOW_API_BODY_LIMIT', kind: 'positive', fallback: () => 262_144 },
   workerMetricsPort: { env: 'VMFLOW_WORKER_METRICS_PORT', kind: 'port', fallback: () => 0 },
   metricsHost: { env: 'VMFLOW_METRICS_HOST', kind: 'string', fallback: () => '127.0.0.1' },
+  shutdownGraceSeconds: { env: 'VMFLOW_SHUTDOWN_GRACE', kind: 'positive', fallback: () => 300 },
+  temporalTls: { env: 'VMFLOW_TEMPORAL_TLS', kind: 'boolean', fallback: () => false },
+  temporalTlsCa: { env: 'VMFLOW_TEMPORAL_TLS_CA', kind: 'file', fallback: () => '' },
+  temporalTlsCert: { env: 'VMFLOW_TEMPORAL_TLS_CERT', kind: 'file', fallback: () => '' },
+  temporalTlsKey: { env: 'VMFLOW_TEMPORAL_TLS_KEY', kind: 'file', fallback: () => '' },
+  temporalTlsServerName: { env: 'VMFLOW_TEMPORAL_TLS_SERVER_NAME', kind: 'string', fallback: () => '' },
+  temporalApiKey: { env: 'VMFLOW_TEMPORAL_API_KEY', kind: 'string', fallback: () => '' },
+  registryTls: { env: 'VMFLOW_REGISTRY_TLS', kind: 'boolean', fallback: () => false },
+  registryTlsCa: { env: 'VMFLOW_REGISTRY_TLS_CA', kind: 'file', fallback: () => '' },
+  registryTlsCert: { env: 'VMFLOW_REGISTRY_TLS_CERT', kind: 'file', fallback: () => '' },
+  registryTlsKey: { env: 'VMFLOW_REGISTRY_TLS_KEY', kind: 'file', fallback: () => '' },
 };
+
+/** Settings that name a file and must be given together. */
+const PAIRS: ReadonlyArray<readonly [keyof Config, keyof Config]> = [
+  ['temporalTlsCert', 'temporalTlsKey'],
+  ['registryTlsCert', 'registryTlsKey'],
+];
 
 /** Environment variable names the loader reads (the compose test checks against these). */
 export const KNOWN_ENV = new Set(['VMFLOW_CONFIG', ...Object.values(SETTINGS).map((s) => s.env)]);
 
-function parse(name: string, setting: Setting, raw: unknown, problems: FieldProblem[]): string | number | undefined {
+function parse(name: string, setting: Setting, raw: unknown, problems: FieldProblem[]): string | number | boolean | undefined {
   const text = String(raw).trim();
   switch (setting.kind) {
+    case 'boolean':
+      if (/^(true|1|yes|on)$/i.test(text)) return true;
+      if (/^(false|0|no|off)$/i.test(text)) return false;
+      problems.push({ field: name, problem: `must be true or false, not "${text}"` });
+      return false;
+    case 'file':
+      try {
+        if (!statSync(text).isFile()) throw new Error('it is not a file');
+        accessSync(text, constants.R_OK);
+      } catch (err) {
+        problems.push({ field: name, problem: `must name a readable file, not "${text}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+      }
+      return text;
     case 'choice':
       if (!setting.choices?.includes(text)) problems.push({ field: name, problem: `must be one of ${setting.choices?.join(', ')}, not "${text}"` });
       return text;
@@ -129,6 +177,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   for (const [key, s] of Object.entries(SETTINGS) as [keyof Config, Setting][]) {
     const raw = overrides[key] ?? env[s.env] ?? file[key];
     out[key] = raw === undefined || raw === '' ? s.fallback(out) : parse(overrides[key] !== undefined ? key : raw === env[s.env] ? s.env : key, s, raw, problems);
+  }
+  for (const [a, b] of PAIRS) {
+    if (Boolean(out[a]) !== Boolean(out[b])) {
+      const [given, missing] = out[a] ? [a, b] : [b, a];
+      problems.push({ field: SETTINGS[missing].env, problem: `must be set together with ${SETTINGS[given].env}` });
+    }
   }
   if (problems.length) throw new InvalidInputError(problems, 'configuration');
   return out as unknown as Config;

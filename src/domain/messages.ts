@@ -84,3 +84,45 @@ export interface DrainProgress {
   readonly current?: string;
 }
 export const drainProgressQuery = defineQuery<DrainProgress>('drainProgress');
+
+/**
+ * What each message does, as the workflows describe their handlers (`temporal workflow metadata`,
+ * the Web UI's "Send update/query" forms). The README's "Temporal messages" section shows them in use.
+ */
+export const MESSAGE_DESCRIPTIONS = {
+  submit: 'Queue a command on this container or environment: {commandId, command, args, requestedBy?}. Refused at once, with the reason, when it cannot run from the state the queue leads to.',
+  reorder: 'Move a queued command that has not started: {commandId, position}, the running command being at 0 (1 = next to run). Answers the new order; refused when the new order is not a valid sequence of transitions.',
+  observed: 'Report a state seen on the host (the monitor sends it): {state, cause}. Ignored while a command runs.',
+  status: 'The entity\'s state, its queue (running command first) and its last finished commands.',
+  progress: 'The command\'s phase (queued, running, compensating, completed, failed, cancelled), its current step, the steps done, its host and target.',
+  turn: 'Sent by the entity when a queued command may run. Not for people.',
+  retarget: 'Change the target host of a migration before it has claimed capacity: {target} (a host name or id; omit it to let the allocator choose).',
+  failoverProgress: 'A host failover: fenced or not, containers rebuilt, failed, left lost, still to do.',
+  drainProgress: 'A drain: containers moved (cold or live), those that could not be, the one moving now, those left.',
+  settings: 'Change the interval or the options of the cycles to come: {everySeconds?, options?}. The wait for the next cycle starts again; a value that is not valid is ignored.',
+  pause: 'Stop starting cycles (answers once the cycle in progress has ended) or start again: {paused}.',
+  loopStatus: 'The settings in force, whether it is paused, and the last cycle: when it ran, how long it took, its report or error.',
+} as const;
+
+// The monitor's and the collector's long-lived workflows (vmflow-monitor, vmflow-collector).
+export interface CycleSettings<O = object> {
+  readonly everySeconds?: number;
+  readonly options?: O;
+}
+export interface CycleRecord<R = unknown> {
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly report?: R;
+  readonly error?: string;
+}
+export interface LoopStatus<O = object, R = unknown> {
+  readonly everySeconds: number;
+  readonly options: O;
+  readonly paused: boolean;
+  readonly last: CycleRecord<R> | null;
+}
+/** Changes the interval or the options of the cycles to come. A signal: it is taken even while no worker runs. */
+export const cycleSettingsSignal = defineSignal<[CycleSettings]>('settings');
+/** Holds or resumes the cycles; pausing answers once the cycle in progress has ended. */
+export const pauseCyclesUpdate = defineUpdate<{ paused: boolean }, [{ paused: boolean }]>('pause');
+export const loopStatusQuery = defineQuery<LoopStatus>('status');

@@ -21,6 +21,15 @@ export interface RegistryOptions {
   readonly poolSize?: number;
   /** SQLite: how long a writer waits for another process's write lock, in ms. Default 15000. */
   readonly busyTimeoutMs?: number;
+  /** MySQL: connect with TLS (the server's certificate is verified). */
+  readonly tls?: RegistryTls;
+}
+
+/** TLS to a MySQL registry: the CA that signed the server's certificate, and a client certificate. */
+export interface RegistryTls {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
 }
 
 export async function openRegistry(options: RegistryOptions): Promise<SqlRegistry> {
@@ -86,6 +95,7 @@ export function dataSourceFor(options: RegistryOptions, schema: Schema = REGISTR
         charset: 'utf8mb4_bin',
         timezone: 'Z',
         poolSize: options.poolSize ?? 10,
+        ...(options.tls ? { ssl: { ...options.tls, rejectUnauthorized: true } } : {}),
       },
     };
   }

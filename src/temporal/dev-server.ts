@@ -1,7 +1,7 @@
 // Starts `temporal server start-dev`: the embedded Temporal server with its Web UI, used by
 // `npm start` and by the tests. Custom search attributes are registered at start.
 import type { ChildProcess } from 'node:child_process';
-import { Connection } from '@temporalio/client';
+import { connectTemporal } from './connection';
 import execa from 'execa';
 import getPort from 'get-port';
 import { backOff } from 'exponential-backoff';
@@ -67,7 +67,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   for (;;) {
     if (child.exitCode !== null) throw new DevServerExited(`temporal server exited with ${child.exitCode}: ${stderr}`);
     try {
-      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      const conn = await connectTemporal({ temporalAddress: address }, { connectTimeout: 1000 });
       await conn.workflowService.getSystemInfo({});
       await conn.close();
       break;

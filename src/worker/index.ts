@@ -13,6 +13,7 @@ import { DEFAULT_FENCE_AGENT_DIR, FenceAgents } from '../drivers/fence-agents';
 import { Provisioner } from '../provisioner';
 import { openRegistry } from '../registry';
 import type { Registry } from '../registry/types';
+import { registryOptions, type RegistrySettings } from '../temporal/connection';
 import { workflowBundle } from './bundle';
 
 export interface Services {
@@ -24,8 +25,8 @@ export interface Services {
 }
 
 /** Opens what activities need: the registry (migrated), the provisioner and every driver. */
-export async function openServices(config: Pick<Config, 'registryUrl' | 'ipPool'> & Partial<Pick<Config, 'fenceAgentDir'>>): Promise<Services> {
-  const registry = await openRegistry({ url: config.registryUrl });
+export async function openServices(config: RegistrySettings & Pick<Config, 'ipPool'> & Partial<Pick<Config, 'fenceAgentDir'>>): Promise<Services> {
+  const registry = await openRegistry(registryOptions(config));
   const drivers = new DriverSet([new SimDriver(), new LibvirtDriver()]);
   return {
     registry,
@@ -50,8 +51,16 @@ export interface WorkerSettings {
   readonly claimTtlSeconds?: number;
   readonly taskQueue?: string;
   readonly concurrency?: number;
+  /**
+   * Seconds a stopping worker lets its running activities finish before cancelling them: a deploy
+   * does not cut a live migration mid-way. Default 0 (cancel at once), what in-process tests want.
+   */
+  readonly shutdownGraceSeconds?: number;
   readonly extra?: Partial<WorkerOptions>;
 }
+
+/** Past the grace time, how long cancelled activities get to report before the worker gives up on them. */
+const SHUTDOWN_FORCE_MARGIN_SECONDS = 20;
 
 export async function createWorker(s: WorkerSettings): Promise<Worker> {
   const concurrency = s.concurrency ?? 100;
@@ -68,6 +77,9 @@ export async function createWorker(s: WorkerSettings): Promise<Worker> {
     // Cancellation reaches a driver call on its next heartbeat: keep that prompt.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
+    ...(s.shutdownGraceSeconds
+      ? { shutdownGraceTime: s.shutdownGraceSeconds * 1000, shutdownForceTime: (s.shutdownGraceSeconds + SHUTDOWN_FORCE_MARGIN_SECONDS) * 1000 }
+      : {}),
     ...s.extra,
   });
 }

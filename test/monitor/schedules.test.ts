@@ -1,36 +1,85 @@
-// The monitor and collector schedules: created idempotently at start, and they really run.
+// The monitor and collector loops: started idempotently at start, one workflow each that runs its
+// cycles and takes new settings, paused on demand, continuing as new instead of a run per cycle.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config';
+import { cycleSettingsSignal, loopStatusQuery } from '../../src/domain/messages';
+import { TASK_QUEUE } from '../../src/domain/names';
 import { META } from '../../src/domain/types';
-import { COLLECTOR_SCHEDULE, MONITOR_SCHEDULE, ensureSchedules } from '../../src/monitor/schedules';
+import { COLLECTOR_WORKFLOW_ID, MONITOR_WORKFLOW_ID, ensureSchedules, pauseCycles } from '../../src/monitor/schedules';
+import type { MonitorReport } from '../../workflows/monitor';
 import { eventually } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 
-describe('schedules', () => {
+describe('monitor and collector loops', () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({ hosts: [{ name: 'hv-1' }] });
   });
   after(async () => {
-    for (const id of [MONITOR_SCHEDULE, COLLECTOR_SCHEDULE]) await stack.client.temporal.schedule.getHandle(id).delete().catch(() => undefined);
+    for (const id of [MONITOR_WORKFLOW_ID, COLLECTOR_WORKFLOW_ID]) await stack.client.temporal.workflow.getHandle(id).terminate().catch(() => undefined);
     await stack?.stop();
   });
 
-  test('ensureSchedules creates both schedules, updates them when settings change, and the monitor runs', async () => {
-    const config = loadConfig({ VMFLOW_MONITOR_INTERVAL: '1', VMFLOW_COLLECTOR_INTERVAL: '5' });
+  const lastContact = async () => (await stack.client.hypervisors.get('hv-1')).metadata[META.lastContact];
+  const clearContact = async () => {
     const host = await stack.client.hypervisors.get('hv-1');
     await stack.services.registry.update(host.id, undefined, { metadata: { [META.lastContact]: null } });
-    await ensureSchedules(stack.client.temporal, config);
-    await ensureSchedules(stack.client.temporal, config); // a second start changes nothing
-    const monitor = await stack.client.temporal.schedule.getHandle(MONITOR_SCHEDULE).describe();
-    assert.equal(monitor.spec.intervals?.[0]?.every, 1000);
-    await eventually(async () => (await stack.client.hypervisors.get('hv-1')).metadata[META.lastContact], 20_000, 'a scheduled monitor cycle');
+  };
 
-    await ensureSchedules(stack.client.temporal, loadConfig({ VMFLOW_MONITOR_INTERVAL: '30', VMFLOW_COLLECTOR_INTERVAL: '60' }));
-    const updated = await stack.client.temporal.schedule.getHandle(MONITOR_SCHEDULE).describe();
-    assert.equal(updated.spec.intervals?.[0]?.every, 30_000);
-    const collector = await stack.client.temporal.schedule.getHandle(COLLECTOR_SCHEDULE).describe();
-    assert.equal(collector.spec.intervals?.[0]?.every, 60_000);
+  test('ensureSchedules starts one workflow each, gives it new settings, and the monitor runs; a pause holds it', async () => {
+    const temporal = stack.client.temporal;
+    await clearContact();
+    const config = loadConfig({ VMFLOW_MONITOR_INTERVAL: '1', VMFLOW_COLLECTOR_INTERVAL: '5' });
+    await ensureSchedules(temporal, config);
+    await ensureSchedules(temporal, config); // a second start changes nothing
+    const monitor = temporal.workflow.getHandle(MONITOR_WORKFLOW_ID);
+    const first = await monitor.describe();
+    assert.equal(first.type, 'monitorLoop');
+    assert.equal(first.status.name, 'RUNNING');
+    await eventually(lastContact, 20_000, 'a monitor cycle of the loop');
+    const last = await eventually(async () => (await monitor.query(loopStatusQuery)).last, 10_000, 'the last cycle reported');
+    assert.equal((last!.report as MonitorReport).hosts, 1);
+
+    // Several cycles later there is still one monitor workflow in the list.
+    await new Promise((r) => setTimeout(r, 2500));
+    let runs = 0;
+    for await (const _ of temporal.workflow.list({ query: `WorkflowType = 'monitorLoop'` })) runs++;
+    assert.equal(runs, 1);
+    assert.equal((await monitor.describe()).runId, first.runId);
+
+    await ensureSchedules(temporal, loadConfig({ VMFLOW_MONITOR_INTERVAL: '30', VMFLOW_COLLECTOR_INTERVAL: '60' }));
+    assert.equal((await monitor.query(loopStatusQuery)).everySeconds, 30);
+    const collector = await temporal.workflow.getHandle(COLLECTOR_WORKFLOW_ID).query(loopStatusQuery);
+    assert.deepEqual(
+      { everySeconds: collector.everySeconds, options: collector.options, paused: collector.paused },
+      { everySeconds: 60, options: { claimTtlSeconds: config.claimTtlSeconds, orphanGraceSeconds: config.orphanGraceSeconds }, paused: false },
+    );
+
+    // Paused, a loop runs no cycle even at a 1 s interval; resumed, it does.
+    await pauseCycles(temporal);
+    await monitor.signal(cycleSettingsSignal, { everySeconds: 1 });
+    assert.equal((await monitor.query(loopStatusQuery)).paused, true);
+    await clearContact();
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(await lastContact(), undefined, 'no cycle while paused');
+    await pauseCycles(temporal, false);
+    await eventually(lastContact, 20_000, 'a cycle once resumed');
+  });
+
+  test('a loop continues as new after its cycles per run, keeping its settings and last report', async () => {
+    const temporal = stack.client.temporal;
+    const handle = await temporal.workflow.start('monitorLoop', {
+      workflowId: 'test-monitor-loop',
+      taskQueue: TASK_QUEUE,
+      args: [{ everySeconds: 1, options: { downAfter: 3, contactEverySeconds: 60, pollTimeoutMs: 2000 }, cyclesPerRun: 2 }],
+    });
+    try {
+      await eventually(async () => ((await handle.describe()).runId !== handle.firstExecutionRunId ? true : undefined), 20_000, 'a new run');
+      const last = await eventually(async () => (await handle.query(loopStatusQuery)).last, 10_000, 'the last cycle carried over');
+      assert.equal((last!.report as MonitorReport).hosts, 1);
+    } finally {
+      await handle.terminate();
+    }
   });
 });

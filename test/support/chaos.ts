@@ -9,7 +9,7 @@ import type { CommandResult } from '../../src/domain/commands';
 import { CancelledError, VmflowError } from '../../src/domain/errors';
 import { TASK_QUEUE } from '../../src/domain/names';
 import { seededRandom } from '../../src/domain/seeded-random';
-import { COLLECTOR_SCHEDULE, MONITOR_SCHEDULE } from '../../src/monitor/schedules';
+import { pauseCycles } from '../../src/monitor/schedules';
 import { SIM_OPERATIONS, type FailureRuleInit } from '../../src/sim/protocol';
 import type { CollectorOptions, CollectorReport, MonitorOptions, MonitorReport } from '../../workflows/monitor';
 import { findViolations, type Violation } from './invariants';
@@ -387,13 +387,13 @@ async function chaosOn(stack: Stack, o: ChaosOptions, log: (line: string) => voi
 }
 
 /**
- * Runs monitor and collector cycles until the cluster stops changing: the schedules are paused
+ * Runs monitor and collector cycles until the cluster stops changing: the monitor and collector loops are paused
  * so the cycles do not overlap, placeholders of ended commands are given their time to live,
  * and orphans are collected without a grace period (every command has ended).
  */
 export async function settle(stack: Stack, log: (line: string) => void = () => undefined, maxRounds = 8): Promise<number> {
   const temporal = stack.client.temporal;
-  for (const id of [MONITOR_SCHEDULE, COLLECTOR_SCHEDULE]) await temporal.schedule.getHandle(id).pause('chaos run settles by hand').catch(() => undefined);
+  await pauseCycles(temporal);
   await waitForCycles(stack);
   const monitor = (): Promise<MonitorReport> =>
     temporal.workflow.execute('monitorCycle', { taskQueue: TASK_QUEUE, workflowId: `chaos-monitor-${randomUUID()}`, args: [MONITOR_SETTINGS] });

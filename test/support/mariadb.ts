@@ -62,14 +62,15 @@ export function mariaDbUnavailable(): string | undefined {
   return reason;
 }
 
-export async function startMariaDb(): Promise<MariaDb | undefined> {
+/** `serverArgs` go to a throwaway server's command line (TLS files, say); MYSQL_URL's server has its own. */
+export async function startMariaDb(options: { serverArgs?: readonly string[] } = {}): Promise<MariaDb | undefined> {
   if (process.env.MYSQL_URL) return onExistingServer(process.env.MYSQL_URL);
   const binaries = findMariaDb();
   if (!binaries) {
     mariaDbUnavailable(); // throws under CI
     return undefined;
   }
-  return throwawayServer(binaries);
+  return throwawayServer(binaries, options.serverArgs);
 }
 
 function uniqueName(): string {
@@ -115,7 +116,7 @@ function tail(file: string, lines = 20): string {
   }
 }
 
-async function throwawayServer(binaries: Binaries): Promise<MariaDb> {
+async function throwawayServer(binaries: Binaries, serverArgs: readonly string[] = []): Promise<MariaDb> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-mariadb-'));
   const dataDir = path.join(dir, 'data');
   const errorLog = path.join(dir, 'error.log');
@@ -162,6 +163,7 @@ async function throwawayServer(binaries: Binaries): Promise<MariaDb> {
       '--innodb-buffer-pool-size=128M',
       '--innodb-flush-log-at-trx-commit=2',
       '--innodb-doublewrite=0',
+      ...serverArgs,
     ],
     { stdio: 'ignore' },
   );
