@@ -166,6 +166,9 @@ export const MemberResource = Type.Object({
 });
 export const EnvironmentResource = Type.Object({
   ...nodeFields,
+  state: Type.Union(['empty', 'running', 'stopped', 'suspended', 'mixed', 'degraded'].map((s) => Type.Literal(s)), {
+    description: 'what its members are doing: running, stopped or suspended when every member is; degraded when one is lost, missing, unknown or illegal; mixed otherwise; empty without members',
+  }),
   members: Type.Object({ href: Type.String(), items: Type.Optional(Type.Array(MemberResource)) }),
 });
 export const NodeLink = Type.Object({ id: Type.String(), name: Type.String(), type: Type.String(), href: Type.String() });
