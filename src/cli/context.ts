@@ -3,7 +3,7 @@
 import { loadConfig, type Config } from '../config';
 import { ApiClient, seg, tokenOf } from './api-client';
 import { follow, printAccepted } from './follow';
-import { printJson, type OutputOptions } from './output';
+import { type OutputOptions, isStructured, printData } from './output';
 import { kindOf, type Accepted, type EnvironmentResource } from './resources';
 
 export interface SubmitOptions extends OutputOptions {
@@ -19,10 +19,10 @@ export async function withApi<T>(fn: (api: ApiClient, config: Config) => Promise
 /** Reports an accepted command; with --wait follows it and prints how it ended. */
 export async function reportCommand(api: ApiClient, accepted: Accepted, options: SubmitOptions): Promise<void> {
   const summary = { commandId: accepted.commandId, workflowId: accepted.workflowId, command: accepted.command, kind: kindOf(accepted.workflowId), target: accepted.target, webUi: accepted.webUi };
-  if (options.output === 'json') {
-    if (!options.wait) return printJson(summary);
+  if (isStructured(options)) {
+    if (!options.wait) return printData(options, summary);
     const ended = await follow(api, accepted.workflowId, { quiet: true });
-    return printJson({ ...summary, status: ended.status, result: ended.result });
+    return printData(options, { ...summary, status: ended.status, result: ended.result });
   }
   printAccepted(accepted);
   if (!options.wait) {

@@ -141,13 +141,15 @@ export interface CommandFilter {
   readonly hypervisor?: string;
   /** `migrate`, or `environment.start` for an environment's command. */
   readonly command?: string;
-  /** Temporal execution status: Running, Completed, Failed, Canceled, Terminated, TimedOut. */
+  /** Running, Completed, Failed, Cancelled, Terminated, TimedOut (Temporal's visibility spells it Canceled; both are taken). */
   readonly status?: string;
   /** Most commands returned, newest first. Default 50. */
   readonly limit?: number;
 }
 
+/** Temporal's visibility values of ExecutionStatus; vmflow spells the cancelled one `Cancelled` everywhere else. */
 const EXECUTION_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
+const STATUS_NAMES = ['Running', 'Completed', 'Failed', 'Cancelled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
 
 /** The visibility query of a filter: every value is checked, so none can change the query. */
 export function commandQuery(filter: CommandFilter): string {
@@ -163,7 +165,7 @@ export function commandQuery(filter: CommandFilter): string {
   add('command', SEARCH_ATTRIBUTES.command, filter.command);
   if (filter.status !== undefined) {
     const status = EXECUTION_STATUSES.find((s) => s.toLowerCase() === String(filter.status).toLowerCase().replace(/_/g, '').replace('cancelled', 'canceled'));
-    if (!status) throw new InvalidInputError([{ field: 'status', problem: `must be one of ${EXECUTION_STATUSES.join(', ')}` }], 'command filter');
+    if (!status) throw new InvalidInputError([{ field: 'status', problem: `must be one of ${STATUS_NAMES.join(', ')}` }], 'command filter');
     parts.push(`ExecutionStatus = '${status}'`);
   }
   return parts.join(' AND ');
