@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema, TUnknown } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RawRequestDefaultExpression, RawServerDefault, RouteGenericInterface } from 'fastify';
 import type { Access, Principal } from '../auth';
+import { PROBLEM_CONTENT_TYPE } from './errors';
 import { ErrorResponse } from './schemas';
 
 declare module 'fastify' {
@@ -44,7 +45,9 @@ const ERRORS_OF_PUBLIC = [400, 404, 500];
 const ERRORS = [400, 401, 403, 404, 409, 413, 415, 422, 500];
 
 export function route<P extends TSchema = TUnknown, Q extends TSchema = TUnknown, B extends TSchema = TUnknown>(app: FastifyInstance, spec: RouteSpec<P, Q, B>): void {
-  const errors = Object.fromEntries((spec.role === 'public' ? ERRORS_OF_PUBLIC : ERRORS).map((s) => [s, ErrorResponse]));
+  const errors = Object.fromEntries(
+    (spec.role === 'public' ? ERRORS_OF_PUBLIC : ERRORS).map((s) => [s, { description: ErrorResponse.description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ErrorResponse } } }]),
+  );
   app.route({
     method: spec.method,
     url: spec.url,

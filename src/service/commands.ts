@@ -100,6 +100,21 @@ export class CommandHandle<R = CommandResult> {
     }
   }
 
+  /**
+   * Moves this command, while it waits in its entity's queue, to `position` (0 = next to run,
+   * after the command that is running); the new order must still be a valid sequence of
+   * commands. Returns the queue's command ids in their new order.
+   */
+  async reorder(position: number): Promise<string[]> {
+    const entityId = this.kind === 'environment' ? workflowIds.environmentEntity(this.target) : workflowIds.containerEntity(this.target);
+    try {
+      return await this.client.workflow.getHandle(entityId).executeUpdate(reorderUpdate, { args: [{ commandId: this.commandId, position }] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (err as Error)?.name === 'WorkflowNotFoundError') throw new NotFoundError('queued command', this.workflowId);
+      throw unwrapError(err);
+    }
+  }
+
   /** Changes what a pending command will do; only migrate accepts it (a new target, before its claim). */
   async modify(change: RetargetArgs): Promise<{ target?: string }> {
     if (this.command !== 'migrate') throw new NotFoundError('modifiable command', `${this.command} ${this.target}`);

@@ -107,6 +107,20 @@ export function commandCommands(): Command {
 
   withOutput(
     cmd
+      .command('reorder <workflow-id>')
+      .description("move a queued command (not yet running) in its container's or environment's queue; the new order must still be valid")
+      .requiredOption('--position <n>', '0 = run it next, after the command that is running', flag.integer('--position', 0)),
+  ).action(async (workflowId: string, o: OutputOptions & { position: number }) =>
+    withApi(async (api) => {
+      const out = await api.post<{ workflowId: string; queue: string[] }>(`${commandPath(workflowId)}/reorder`, { position: o.position });
+      if (isStructured(o)) return printData(o, out);
+      const at = out.queue.indexOf(workflowId.split('/').pop()!);
+      process.stdout.write(`${workflowId}: now ${at + 1} of ${out.queue.length} in its queue\n  queue  ${out.queue.join(' → ')}\n`);
+    }),
+  );
+
+  withOutput(
+    cmd
       .command('modify <workflow-id>')
       .description("change a pending migration's target, before it has claimed capacity")
       .option('--target <hypervisor>', 'the new target; left out, the allocator chooses')

@@ -1,10 +1,12 @@
 // `vmflow containers`: every container command, list and show.
 import { Command } from 'commander';
 import type { CreateArgs } from '../../domain/commands';
+import { InvalidInputError } from '../../domain/errors';
 import { META, type ContainerDefinition } from '../../domain/types';
 import { seg } from '../api-client';
 import { reportCommand, withApi, type SubmitOptions } from '../context';
 import { watching, withWatch, type WatchOptions } from '../watch';
+import { addEvents } from '../events';
 import type { Accepted, ContainerResource, Page } from '../resources';
 import { age, flag, printFields, printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 
@@ -55,7 +57,7 @@ export function containerCommands(): Command {
     })),
   );
 
-  withOutput(cmd.command('show <container>').description('one container, with its queued and recent commands')).action(async (name: string, o: OutputOptions) =>
+  withOutput(cmd.command('show <container>').alias('get').description('one container, with its queued and recent commands')).action(async (name: string, o: OutputOptions) =>
     withApi(async (api) => {
       const c = await api.get<ContainerResource>(`/v1/containers/${seg(name)}`);
       const queue = await api.get<Queue>(`/v1/containers/${seg(c.id)}/queue`).catch(() => undefined);
@@ -92,6 +94,8 @@ export function containerCommands(): Command {
       }
     }),
   );
+
+  addEvents(cmd, 'containers', 'container');
 
   submitting(
     cmd
@@ -167,7 +171,7 @@ export function containerCommands(): Command {
   ).action(async (name: string, o: SubmitOptions & { cpus?: number; memory?: number; disk?: number; image?: string }) =>
     withApi(async (api) => {
       const definition = { ...(o.cpus ? { cpus: o.cpus } : {}), ...(o.memory ? { memoryMiB: o.memory } : {}), ...(o.disk ? { diskGiB: o.disk } : {}), ...(o.image ? { image: o.image } : {}) };
-      if (!Object.keys(definition).length) throw new Error('nothing to update: give --cpus, --memory, --disk or --image');
+      if (!Object.keys(definition).length) throw new InvalidInputError([{ field: 'flags', problem: 'nothing to update: give --cpus, --memory, --disk or --image' }], 'update');
       await reportCommand(api, await api.post<Accepted>(`/v1/containers/${seg(name)}/update`, { definition }), o);
     }),
   );

@@ -5,6 +5,7 @@ import { InvalidInputError } from '../../domain/errors';
 import { seg } from '../api-client';
 import { reportCommand, withApi, type SubmitOptions } from '../context';
 import { watching, withWatch, type WatchOptions } from '../watch';
+import { addEvents } from '../events';
 import type { Accepted, EnvironmentResource, List } from '../resources';
 import { age, flag, printFields, printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 
@@ -37,7 +38,7 @@ export function environmentCommands(): Command {
     })),
   );
 
-  withOutput(cmd.command('show <environment>').description('one environment and its members, lowest priority first')).action(async (name: string, o: OutputOptions) =>
+  withOutput(cmd.command('show <environment>').alias('get').description('one environment and its members, lowest priority first')).action(async (name: string, o: OutputOptions) =>
     withApi(async (api) => {
       const env = await api.get<EnvironmentResource>(`/v1/environments/${seg(name)}`);
       const members = env.members.items ?? [];
@@ -57,6 +58,8 @@ export function environmentCommands(): Command {
       );
     }),
   );
+
+  addEvents(cmd, 'environments', 'environment');
 
   submitting(
     cmd

@@ -4,6 +4,7 @@ import { DRIVER_NAMES, META, type HypervisorDefinition } from '../../domain/type
 import { seg } from '../api-client';
 import { withApi } from '../context';
 import { watching, withWatch, type WatchOptions } from '../watch';
+import { addEvents } from '../events';
 import { age, flag, printFields, printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 import type { ChildResource, ContainerResource, HypervisorResource, List } from '../resources';
 
@@ -33,7 +34,7 @@ export function hypervisorCommands(): Command {
     })),
   );
 
-  withOutput(cmd.command('show <hypervisor>').description('one hypervisor, its usage and its containers')).action(async (ref: string, o: OutputOptions) =>
+  withOutput(cmd.command('show <hypervisor>').alias('get').description('one hypervisor, its usage and its containers')).action(async (ref: string, o: OutputOptions) =>
     withApi(async (api) => {
       const host = await api.get<HypervisorResource>(`/v1/hypervisors/${seg(ref)}`);
       const { items: children } = await api.get<List<ChildResource>>(`/v1/hypervisors/${seg(host.id)}/children`);
@@ -64,6 +65,8 @@ export function hypervisorCommands(): Command {
       }
     }),
   );
+
+  addEvents(cmd, 'hypervisors', 'hypervisor');
 
   withOutput(
     cmd
