@@ -9,7 +9,7 @@ import { commandLogger, type Logger } from '../log';
 import type { ApiMetrics } from '../metrics';
 import { accepted, href } from './present';
 
-export type ApiConfig = Pick<Config, 'webUiUrl' | 'namespace' | 'temporalAddress' | 'apiBodyLimit' | 'apiAnonymousRole'>;
+export type ApiConfig = Pick<Config, 'webUiUrl' | 'namespace' | 'temporalAddress' | 'apiBodyLimit' | 'apiAnonymousRole' | 'registryUrl'>;
 
 export class ApiContext {
   readonly startedAt = new Date();

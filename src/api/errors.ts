@@ -68,6 +68,7 @@ const TITLES: Record<string, string> = {
   UNDO_INCOMPLETE: 'A command could not undo what it did',
   HOST_UNREACHABLE: 'A host does not answer',
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used for another request',
+  IDEMPOTENCY_KEY_IN_USE: 'The first request with this Idempotency-Key is still being answered',
   INTERNAL: 'Internal error',
 };
 
@@ -97,8 +98,22 @@ const FRAMEWORK: Record<string, { status: number; message?: (e: FastifyError) =>
   FST_ERR_MAX_PARAM_LENGTH: { status: 414, message: () => 'a path part of the URL is too long' },
 };
 
+/** A problem with the request itself that no vmflow error code names (an Idempotency-Key reused). */
+export class RequestProblem extends Error {
+  override readonly name = 'RequestProblem';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
 /** Maps any error to its status and body. Unknown errors are 500 with a generic message. */
 export function toHttpError(err: unknown, bodyLimit?: number): HttpError {
+  if (err instanceof RequestProblem) return { status: err.status, body: body(err.code, err.message, err.details) };
   const e = err as FastifyError & { validation?: SchemaError[]; validationContext?: string };
   if (e?.validation) {
     const problems = schemaProblems(e.validation, { root: e.validationContext ?? 'request' });

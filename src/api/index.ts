@@ -10,6 +10,7 @@ import { commandLogger, createLogger, type Logger } from '../log';
 import { ApiMetrics } from '../metrics';
 import { ApiContext, type ApiConfig } from './context';
 import { PROBLEM_CONTENT_TYPE, problem, toHttpError } from './errors';
+import { IdempotencyStore, useIdempotency } from './idempotency';
 import { agentRoutes } from './routes/agents';
 import { clusterRoutes } from './routes/cluster';
 import { commandRoutes } from './routes/commands';
@@ -42,6 +43,8 @@ export interface ApiOptions {
   readonly authenticator?: Authenticator;
   /** The built dashboard served at `/` (src/dashboard/bundle.ts); without it `/` is not served. */
   readonly dashboard?: DashboardSource;
+  /** Where Idempotency-Key answers are kept; opened on config.registryUrl when not given. */
+  readonly idempotency?: IdempotencyStore;
 }
 
 const VERSION: string = require('../../package.json').version;
@@ -72,6 +75,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const ctx = new ApiContext(client, options.auth, config, metrics, log);
   const counters = { requests: 0, serverErrors: 0 };
 
+  const idempotency = options.idempotency ?? (await IdempotencyStore.open(config.registryUrl));
+
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: Math.floor(config.apiBodyLimit),
@@ -90,6 +95,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     },
   });
   app.setValidatorCompiler(validators());
+  useIdempotency(app, idempotency);
 
   // JSON only: any other media type is refused with 415.
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -181,7 +187,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   sessionRoutes(app, ctx);
   if (options.dashboard) dashboardRoutes(app, options.dashboard);
 
-  app.addHook('onClose', async () => metrics.close());
+  app.addHook('onClose', async () => {
+    metrics.close();
+    if (!options.idempotency) await idempotency.close();
+  });
   await app.ready();
   return app;
 }

@@ -39,6 +39,7 @@ function row<P extends TSchema = TUnknown, Q extends TSchema = TUnknown, B exten
         ...(s.querystring ? { querystring: s.querystring } : {}),
         ...(s.body ? { body: s.body } : {}),
         response: { 202: Accepted },
+        startsCommand: true,
         handler: async (req, reply) => ctx.accepted(req, reply, await s.submit(ctx, { params: req.params, query: req.query, body: req.body })),
       }),
   };

@@ -131,6 +131,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, counters: { 
       summary: `Run ${event} in every environment: one environment command each, followed at its href`,
       body: Type.Object({}, { additionalProperties: false }),
       response: { 202: Type.Object({ items: Type.Array(Accepted) }) },
+      startsCommand: true,
       handler: async (req, reply) => {
         const handles = await ctx.client.environments.controller(event);
         const items = handles.map((h) => ctx.accepted(req, reply, h));
