@@ -128,7 +128,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => {
     counters.requests++;
     if (reply.statusCode >= 500) counters.serverErrors++;
-    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000, request.principal?.name);
   });
 
   app.setErrorHandler(async (err, request, reply) => {

@@ -13,6 +13,7 @@ import { Provisioner } from '../provisioner';
 import { openRegistry } from '../registry';
 import type { Registry } from '../registry/types';
 import { workflowBundle } from './bundle';
+import { workerMetrics } from '../metrics/worker-metrics';
 
 export interface Services {
   readonly registry: Registry;
@@ -59,6 +60,7 @@ export async function createWorker(s: WorkerSettings): Promise<Worker> {
     workflowBundle: await workflowBundle(),
     activities: createActivities({ ...s.services, kinds: s.kinds ?? new Kinds(), temporal: s.client, claimTtlSeconds: s.claimTtlSeconds }),
     interceptors: { activity: [typedFailures] },
+    sinks: workerMetrics.sinks(),
     maxConcurrentActivityTaskExecutions: concurrency,
     maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(concurrency / 2)),
     maxCachedWorkflows: 2000,
