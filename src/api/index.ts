@@ -121,8 +121,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     const needed = request.routeOptions.config?.role;
     if (!needed || needed === 'public') return;
     const principal = await authenticator.authenticate(request.headers.authorization);
-    if (!allows(principal.role, needed)) throw new ForbiddenError(principal.role, needed);
+    // Known before the role is checked, so that a refused request is counted under its token too.
     request.principal = principal;
+    if (!allows(principal.role, needed)) throw new ForbiddenError(principal.role, needed);
   });
 
   app.addHook('onResponse', async (request, reply) => {
