@@ -170,4 +170,5 @@ export async function runDev(config: Config): Promise<void> {
   await services.close();
   sim.child.kill('SIGTERM');
   await temporal.stop();
+  await workerMetrics?.close();
 }

@@ -26,6 +26,12 @@ export class ApiMetrics {
   readonly duration: Histogram<'method' | 'route' | 'status'>;
   readonly submitted: Counter<'command' | 'kind' | 'token'>;
   private readonly worker: WorkerMetrics;
+  private readonly hosts?: {
+    read(): ReturnType<Registry['hostSnapshot']>;
+    capacity: Gauge<'host' | 'resource'>;
+    used: Gauge<'host' | 'resource'>;
+    state: Gauge<'host' | 'state'>;
+  };
 
   constructor(options: MetricsOptions = {}) {
     this.worker = options.worker ?? workerMetrics;
@@ -71,39 +77,30 @@ export class ApiMetrics {
         });
       },
     });
-    // One read of every host per scrape feeds the three host gauges.
-    let snapshot: ReturnType<Registry['hostSnapshot']> | undefined;
-    const hosts = () => (snapshot ??= nodes.hostSnapshot().finally(() => setTimeout(() => (snapshot = undefined), 1000).unref()));
-    new Gauge({
-      name: 'vmflow_host_capacity',
-      help: "A host's capacity times its overcommit ratio, by resource (cpus, memoryMiB, diskGiB)",
-      labelNames: ['host', 'resource'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const h of await hosts().catch(() => [])) for (const r of RESOURCES) this.set({ host: h.name, resource: r }, h.allowance[r]);
-      },
-    });
-    new Gauge({
-      name: 'vmflow_host_used',
-      help: "What is claimed on a host — its containers and the placeholders of commands in flight — by resource",
-      labelNames: ['host', 'resource'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const h of await hosts().catch(() => [])) for (const r of RESOURCES) this.set({ host: h.name, resource: r }, h.used[r]);
-      },
-    });
-    new Gauge({
-      name: 'vmflow_host_state',
-      help: "1 for a host's state (up, down, draining), 0 for the others",
-      labelNames: ['host', 'state'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const h of await hosts().catch(() => [])) for (const s of HYPERVISOR_STATES) this.set({ host: h.name, state: s }, h.state === s ? 1 : 0);
-      },
-    });
+    this.hosts = {
+      read: () => nodes.hostSnapshot(),
+      capacity: new Gauge({ name: 'vmflow_host_capacity', help: "A host's capacity times its overcommit ratio, by resource (cpus, memoryMiB, diskGiB)", labelNames: ['host', 'resource'], registers }),
+      used: new Gauge({ name: 'vmflow_host_used', help: 'What is claimed on a host — its containers and the placeholders of commands in flight — by resource', labelNames: ['host', 'resource'], registers }),
+      state: new Gauge({ name: 'vmflow_host_state', help: "1 for a host's state (up, down, draining), 0 for the others", labelNames: ['host', 'state'], registers }),
+    };
+  }
+
+  /** Sets the host gauges from one read of every host, once per scrape (three collects would read three times, and disagree). */
+  private async refreshHosts(): Promise<void> {
+    if (!this.hosts) return;
+    const { read, capacity, used, state } = this.hosts;
+    const snapshot = await read().catch(() => undefined);
+    if (!snapshot) return;
+    capacity.reset();
+    used.reset();
+    state.reset();
+    for (const h of snapshot) {
+      for (const r of RESOURCES) {
+        capacity.set({ host: h.name, resource: r }, h.allowance[r]);
+        used.set({ host: h.name, resource: r }, h.used[r]);
+      }
+      for (const s of HYPERVISOR_STATES) state.set({ host: h.name, state: s }, h.state === s ? 1 : 0);
+    }
   }
 
   /** Counts a command this API accepted. */
@@ -117,6 +114,7 @@ export class ApiMetrics {
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
+    await this.refreshHosts();
     const body = await this.registry.metrics();
     return { contentType: this.registry.contentType, body: this.worker.active ? `${body}\n${await this.worker.text()}` : body };
   }

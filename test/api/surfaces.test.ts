@@ -124,11 +124,16 @@ describe('REST API surfaces', () => {
     await done(await api.request('POST', '/v1/environments/ev-env/suspend'));
     assert.equal((await api.request('GET', '/v1/environments/ev-env')).json.state, 'suspended');
 
+    await done(await api.request('POST', '/v1/environments/ev-env/members/ev-db/down', { body: { cause: 'its rack lost power' } }));
+    assert.equal((await api.request('GET', '/v1/environments/ev-env')).json.state, 'degraded');
     const events = await api.request('GET', '/v1/containers/ev-db/events?limit=50');
     assert.equal(events.status, 200, events.text);
-    const whats = events.json.items.map((e: { what: string }) => e.what);
-    assert.ok(whats.some((w: string) => /suspended/.test(w)), whats.join('; '));
-    assert.ok(events.json.items.every((e: { at: string; why: string; by: string }) => e.at && typeof e.why === 'string' && e.by));
+    const lost = events.json.items.find((e: { what: string }) => e.what === 'state suspended → lost');
+    assert.ok(lost, events.text.slice(0, 500));
+    assert.equal(lost.why, 'its rack lost power');
+    assert.equal(lost.by, 'environment');
+    assert.match(lost.at, /^\d{4}-\d{2}-\d{2}T/);
+    assert.equal(typeof lost.commandId, 'string');
     const hooks = await api.request('GET', '/v1/environments/ev-env/events');
     assert.ok(hooks.json.items.some((e: { what: string }) => e.what === 'hook afterItIsAdded'), hooks.text.slice(0, 500));
     assertProblem(await api.request('GET', '/v1/containers/nobody/events'), 404, 'NOT_FOUND', '/v1/containers/nobody/events');
