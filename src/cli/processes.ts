@@ -37,7 +37,13 @@ export async function runWorkerProcess(config: Config): Promise<void> {
   const worker = await createWorker({ connection, client, namespace: config.namespace, services, concurrency: config.workerConcurrency, claimTtlSeconds: config.claimTtlSeconds });
   // Every worker makes sure the monitor and collector schedules exist with today's settings.
   await ensureSchedules(client, config);
-  const stopped = untilStopped().then(() => worker.shutdown());
+  const stopped = untilStopped().then(() => {
+    try {
+      worker.shutdown();
+    } catch {
+      // The Temporal runtime began shutting the worker down on the same signal.
+    }
+  });
   await worker.run();
   await stopped.catch(() => undefined);
   await connection.close();
