@@ -267,12 +267,11 @@ describe('client and CLI on a real stack', () => {
     assert.match(zsh, /bashcompinit/);
     // The script completes for real in bash.
     const words = await new Promise<string>((resolve, reject) => {
-      const child = spawn('bash', ['-c', 'source /dev/stdin; COMP_WORDS=(vmflow ct ev); COMP_CWORD=2; _vmflow; echo "${COMPREPLY[*]}"'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn('bash', ['-c', `${bash}\nCOMP_WORDS=(vmflow ct ev); COMP_CWORD=2; _vmflow; echo "\${COMPREPLY[*]}"`], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.once('error', reject);
       child.once('exit', () => resolve(out.trim()));
-      child.stdin.end(bash);
     });
     assert.equal(words, 'events');
   });
@@ -356,7 +355,8 @@ describe('client and CLI on a real stack', () => {
 
   test('commands reorder moves a queued command; a retarget shows in the summary', async () => {
     await (await stack.client.containers.create('cli-q', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-1' })).result();
-    await stack.sim.admin.setDelays({ reboot: 3000 }, 'hv-1');
+    // Each CLI run takes a few seconds to start: the first reboot holds the queue long enough.
+    await stack.sim.admin.setDelays({ reboot: 20_000 }, 'hv-1');
     try {
       const slow = await json('containers', 'reboot', 'cli-q');
       const again = await json('containers', 'reboot', 'cli-q');
