@@ -189,7 +189,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (options.dashboard) dashboardRoutes(app, options.dashboard);
 
   app.addHook('onClose', async () => {
-    metrics.close();
     if (!options.idempotency) await idempotency.close();
   });
   await app.ready();

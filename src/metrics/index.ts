@@ -118,6 +118,4 @@ export class ApiMetrics {
     const body = await this.registry.metrics();
     return { contentType: this.registry.contentType, body: this.worker.active ? `${body}\n${await this.worker.text()}` : body };
   }
-
-  close(): void {}
 }
