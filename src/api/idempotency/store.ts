@@ -8,8 +8,7 @@
 // to refuse, and the two workflow ids would differ), and Temporal forgets a workflow id after the
 // namespace's retention and an entity's update ids when it continues as new or ends. One row per
 // key says all of it, for as long as keys are kept, on every API replica.
-import { EntitySchema, IsNull, LessThan, type DataSource, type Repository } from 'typeorm';
-import { DataSource as TypeOrmDataSource } from 'typeorm';
+import { DataSource, EntitySchema, IsNull, LessThan, type Repository } from 'typeorm';
 import { dataSourceFor, migrate, type Schema } from '../../registry';
 import { isUniqueViolation } from '../../registry/db-errors';
 import { IdempotencyKeys1700000200001 } from './migration';
@@ -76,7 +75,7 @@ export class IdempotencyStore {
   /** Opens the store on a registry URL and migrates its table. */
   static async open(url: string): Promise<IdempotencyStore> {
     const { dialect, dataSourceOptions } = dataSourceFor({ url, poolSize: 4 }, SCHEMA);
-    const dataSource = new TypeOrmDataSource(dataSourceOptions);
+    const dataSource = new DataSource(dataSourceOptions);
     await dataSource.initialize();
     try {
       await migrate(dataSource, dialect, SCHEMA.lockName);
