@@ -1,6 +1,7 @@
 // The TypeScript client and the `vmflow` CLI (as a child process) each drive a container through
-// create → migrate → destroy on a real stack; the CLI's tables, JSON, --wait, exit codes, hypervisor
-// drain and remove, tokens, environments and sim admin. The CLI's operator commands reach only the
+// create → migrate → destroy on a real stack; the CLI's tables (and -o wide), JSON and YAML,
+// --wait (each step once, in order, and how it ended), --watch, exit codes, completion scripts,
+// events, reorder and retarget, hypervisor drain and remove, tokens, environments and sim admin. The CLI's operator commands reach only the
 // REST API, with a token: their Temporal address and registry URL point nowhere.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
