@@ -1,9 +1,9 @@
 // One workflow per container command. Each is a saga: a step that succeeds pushes its undo,
 // and a failure or cancel unwinds them (see command-runtime.ts).
-import { patched, setHandler, uuid4 } from '@temporalio/workflow';
+import { patched, setHandler, upsertMemo, uuid4 } from '@temporalio/workflow';
 import { MESSAGE_DESCRIPTIONS, retargetUpdate } from '../src/domain/messages';
 import { InvalidTransitionError } from '../src/domain/errors';
-import { POLICY_UPDATE_FROM, isPolicyUpdate, type CommandResult, type TrackedState } from '../src/domain/commands';
+import { POLICY_UPDATE_FROM, isPolicyUpdate, type CommandResult, type TrackedState, describeCommand } from '../src/domain/commands';
 import { META, resourcesOf } from '../src/domain/types';
 import type { ContainerDefinition } from '../src/domain/types';
 import type { ClaimInput, ContainerContext } from '../activities/registry';
@@ -307,6 +307,8 @@ export async function migrateContainer(input: CommandInput<'migrate'>): Promise<
     (change) => {
       target = change.target;
       cmd.target = target;
+      // The summary read by lists and the Web UI names the new target.
+      if (patched('retarget-updates-memo')) upsertMemo({ summary: describeCommand({ ...input.request, args: { ...input.request.args, target } }) });
       return { target };
     },
     {

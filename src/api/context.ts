@@ -9,7 +9,7 @@ import { commandLogger, type Logger } from '../log';
 import type { ApiMetrics } from '../metrics';
 import { accepted, href } from './present';
 
-export type ApiConfig = Pick<Config, 'webUiUrl' | 'namespace' | 'temporalAddress' | 'apiBodyLimit' | 'apiAnonymousRole'>;
+export type ApiConfig = Pick<Config, 'webUiUrl' | 'namespace' | 'temporalAddress' | 'apiBodyLimit' | 'apiAnonymousRole' | 'registryUrl'>;
 
 export class ApiContext {
   readonly startedAt = new Date();
@@ -24,8 +24,7 @@ export class ApiContext {
 
   /** Answers 202 for an accepted command, counts it and logs it with its ids. */
   accepted(request: FastifyRequest, reply: FastifyReply, handle: CommandHandle<unknown>) {
-    // The wait is aborted when the API closes, before the Temporal connection goes away.
-    this.metrics.commandStarted({ command: handle.command, kind: handle.kind, result: (signal) => this.client.temporal.withAbortSignal(signal, () => handle.result()) });
+    this.metrics.commandSubmitted(handle.command, handle.kind, request.principal?.name ?? 'anonymous');
     commandLogger(request.log, handle).info({ by: request.principal?.name }, `accepted ${handle.kind} command ${handle.command} ${handle.target}`);
     reply.status(202).header('location', href.command(handle.workflowId));
     return accepted(handle, this.config.webUiUrl, this.config.namespace);

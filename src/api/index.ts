@@ -9,7 +9,8 @@ import { ForbiddenError } from '../domain/errors';
 import { commandLogger, createLogger, type Logger } from '../log';
 import { ApiMetrics } from '../metrics';
 import { ApiContext, type ApiConfig } from './context';
-import { toHttpError } from './errors';
+import { PROBLEM_CONTENT_TYPE, problem, toHttpError } from './errors';
+import { IdempotencyStore, useIdempotency } from './idempotency';
 import { agentRoutes } from './routes/agents';
 import { clusterRoutes } from './routes/cluster';
 import { commandRoutes } from './routes/commands';
@@ -42,6 +43,8 @@ export interface ApiOptions {
   readonly authenticator?: Authenticator;
   /** The built dashboard served at `/` (src/dashboard/bundle.ts); without it `/` is not served. */
   readonly dashboard?: DashboardSource;
+  /** Where Idempotency-Key answers are kept; opened on config.registryUrl when not given. */
+  readonly idempotency?: IdempotencyStore;
 }
 
 const VERSION: string = require('../../package.json').version;
@@ -72,6 +75,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const ctx = new ApiContext(client, options.auth, config, metrics, log);
   const counters = { requests: 0, serverErrors: 0 };
 
+  const idempotency = options.idempotency ?? (await IdempotencyStore.open(config.registryUrl));
+
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: Math.floor(config.apiBodyLimit),
@@ -84,12 +89,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       return m ? commandLogger(child, { commandId: m[4]!, workflowId: `${m[1]}/${m[2]}/${m[3]}/${m[4]}` }) : child;
     },
     // Errors the router raises before any route runs (a bad URL encoding, a path segment too long).
-    frameworkErrors: (err, _request, reply) => {
-      const { status, body } = toHttpError(err);
-      (reply as unknown as FastifyReply).status(status).type('application/json').send(body);
+    frameworkErrors: (err, request, reply) => {
+      const answer = toHttpError(err);
+      (reply as unknown as FastifyReply).status(answer.status).type(PROBLEM_CONTENT_TYPE).send(problem(answer, pathOf(request.url)));
     },
   });
   app.setValidatorCompiler(validators());
+  useIdempotency(app, idempotency);
 
   // JSON only: any other media type is refused with 415.
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -115,27 +121,30 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     const needed = request.routeOptions.config?.role;
     if (!needed || needed === 'public') return;
     const principal = await authenticator.authenticate(request.headers.authorization);
-    if (!allows(principal.role, needed)) throw new ForbiddenError(principal.role, needed);
+    // Known before the role is checked, so that a refused request is counted under its token too.
     request.principal = principal;
+    if (!allows(principal.role, needed)) throw new ForbiddenError(principal.role, needed);
   });
 
   app.addHook('onResponse', async (request, reply) => {
     counters.requests++;
     if (reply.statusCode >= 500) counters.serverErrors++;
-    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000, request.principal?.name);
   });
 
   app.setErrorHandler(async (err, request, reply) => {
-    const { status, body } = toHttpError(err, config.apiBodyLimit);
+    const answer = toHttpError(err, config.apiBodyLimit);
+    const { status, body } = answer;
     if (status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: body.error.code, status }, body.error.message);
-    reply.status(status).type('application/json');
-    return body;
+    reply.status(status).type(PROBLEM_CONTENT_TYPE);
+    return problem(answer, pathOf(request.url));
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    reply.status(404);
-    return { error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: { method: request.method } } };
+    reply.status(404).type(PROBLEM_CONTENT_TYPE);
+    const path = pathOf(request.url);
+    return problem({ status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${request.method} ${path}`, details: { method: request.method } } } }, path);
   });
 
   await app.register(swagger, {
@@ -146,7 +155,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         version: VERSION,
         description:
           'Cluster controller for hypervisors and their VMs. Every command is a Temporal workflow: it answers 202 with the workflow id; follow it at /v1/commands/<workflowId>. ' +
-          'Errors are { error: { code, message, details } }. Send "Authorization: Bearer <token>"; each operation says the role it needs (viewer < operator < admin).',
+          'Errors are RFC 9457 problem details (application/problem+json: type, title, status, detail, instance) with vmflow\'s code and details, also as { error: { code, message, details } }. ' +
+          'A POST that starts a command takes an Idempotency-Key header: the same key with the same body answers the first 202 again. Send "Authorization: Bearer <token>"; each operation says the role it needs (viewer < operator < admin).',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a vmflow API token: vmflow tokens create --role <role> --name <name>' } } },
       security: [{ bearer: [] }],
@@ -178,9 +188,16 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   sessionRoutes(app, ctx);
   if (options.dashboard) dashboardRoutes(app, options.dashboard);
 
-  app.addHook('onClose', async () => metrics.close());
+  app.addHook('onClose', async () => {
+    if (!options.idempotency) await idempotency.close();
+  });
   await app.ready();
   return app;
+}
+
+/** A request URL without its query: the problem's `instance`. */
+function pathOf(url: string): string {
+  return url.split('?')[0]!;
 }
 
 export interface RouteInfo {

@@ -68,8 +68,9 @@ export function member(m: EnvironmentMember, hostIds: ReadonlyMap<string, string
   };
 }
 
-export function environment(node: NodeRecord, members?: ReturnType<typeof member>[]) {
-  return { ...base(node), members: { href: `${href.environment(node.id)}/members`, ...(members ? { items: members } : {}) } };
+/** `state` is what its members are doing (environmentState), not the registry's lifecycle mark. */
+export function environment(node: NodeRecord, state: string, members?: ReturnType<typeof member>[]) {
+  return { ...base(node), state, members: { href: `${href.environment(node.id)}/members`, ...(members ? { items: members } : {}) } };
 }
 
 export function webUi(webUiUrl: string, namespace: string, workflowId: string): string {

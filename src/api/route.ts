@@ -5,6 +5,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema, TUnknown } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RawRequestDefaultExpression, RawServerDefault, RouteGenericInterface } from 'fastify';
 import type { Access, Principal } from '../auth';
+import { Type } from '@sinclair/typebox';
+import { PROBLEM_CONTENT_TYPE } from './errors';
+import { idempotent } from './idempotency';
 import { ErrorResponse } from './schemas';
 
 declare module 'fastify' {
@@ -37,14 +40,28 @@ export interface RouteSpec<P extends TSchema = TUnknown, Q extends TSchema = TUn
   readonly body?: B;
   /** Success responses by status. */
   readonly response: Record<number, TSchema>;
+  /** It starts a command: it takes an Idempotency-Key header (./idempotency). */
+  readonly startsCommand?: boolean;
   readonly handler: (request: TypedRequest<P, Q, B>, reply: FastifyReply) => Promise<unknown>;
 }
+
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      description: 'any unique string (a UUID) of 1 to 255 visible ASCII characters: the same request sent again with it gets the first answer again and starts nothing; another request with it is refused (422). Kept per token for 24 hours',
+    }),
+  ),
+});
 
 const ERRORS_OF_PUBLIC = [400, 404, 500];
 const ERRORS = [400, 401, 403, 404, 409, 413, 415, 422, 500];
 
 export function route<P extends TSchema = TUnknown, Q extends TSchema = TUnknown, B extends TSchema = TUnknown>(app: FastifyInstance, spec: RouteSpec<P, Q, B>): void {
-  const errors = Object.fromEntries((spec.role === 'public' ? ERRORS_OF_PUBLIC : ERRORS).map((s) => [s, ErrorResponse]));
+  const errors = Object.fromEntries(
+    (spec.role === 'public' ? ERRORS_OF_PUBLIC : ERRORS).map((s) => [s, { description: ErrorResponse.description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ErrorResponse } } }]),
+  );
   app.route({
     method: spec.method,
     url: spec.url,
@@ -56,6 +73,7 @@ export function route<P extends TSchema = TUnknown, Q extends TSchema = TUnknown
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.querystring ? { querystring: spec.querystring } : {}),
       ...(spec.body ? { body: spec.body } : {}),
+      ...(spec.startsCommand ? { headers: IdempotencyHeaders } : {}),
       response: { ...errors, ...spec.response },
       security: spec.role === 'public' ? [] : [{ bearer: [] }],
       'x-vmflow-role': spec.role,
@@ -70,6 +88,6 @@ export function route<P extends TSchema = TUnknown, Q extends TSchema = TUnknown
       : {}),
     // The schemas registered above are P, Q and B, so the request is a TypedRequest<P, Q, B>;
     // Fastify cannot infer that through the parts left out, hence the one widening here.
-    handler: spec.handler as (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+    handler: spec.startsCommand ? idempotent(app, spec.handler as Handler) : (spec.handler as Handler),
   });
 }

@@ -55,7 +55,7 @@ export const CommandListQuery = Type.Object(
     environment: Type.Optional(Name),
     hypervisor: Type.Optional(Name),
     command: Type.Optional(Type.String({ pattern: '^[a-z][a-zA-Z.]{0,63}$', description: 'migrate, or environment.start for an environment command' })),
-    status: Type.Optional(Type.Union(['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut'].map((s) => Type.Literal(s)))),
+    status: Type.Optional(Type.Union(['Running', 'Completed', 'Failed', 'Cancelled', 'Terminated', 'TimedOut'].map((s) => Type.Literal(s)))),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
   strict,
@@ -89,6 +89,10 @@ export const ShutdownBody = Type.Object({ timeoutMs: Type.Optional(Type.Integer(
 export const UpdateBody = Type.Object({ definition: DefinitionChangeSchema }, strict);
 export const CloneBody = Type.Object({ name: Name, ip: Type.Optional(IpSchema), mac: Type.Optional(MacSchema), hint: Type.Optional(Ref), tags: Type.Optional(Tags) }, strict);
 export const MigrateBody = Type.Object({ target: Type.Optional(Ref), cold: Type.Optional(Type.Boolean()) }, strict);
+export const ReorderBody = Type.Object(
+  { position: Type.Integer({ minimum: 0, maximum: 100000, description: '0 = next to run, after the command that is running' }) },
+  { ...strict, description: "the command's new place in its queue" },
+);
 export const ModifyBody = Type.Object({ target: Type.Optional(Ref) }, { ...strict, description: 'a new target for a migration that has not claimed capacity yet; absent lets the allocator choose' });
 
 export const EnvironmentCreate = Type.Object(
@@ -116,15 +120,21 @@ export const TokenCreate = Type.Object(
 
 // Responses.
 
+const ErrorCode = Type.String({ description: 'INVALID_INPUT, NOT_FOUND, KEY_CONFLICT, VERSION_CONFLICT, INVALID_TRANSITION, NO_CAPACITY, DENIED, UNAUTHENTICATED, FORBIDDEN, ...' });
+
+/** RFC 9457 problem details, with vmflow's code and details beside them (and in `error`, as before). */
 export const ErrorResponse = Type.Object(
   {
-    error: Type.Object({
-      code: Type.String({ description: 'INVALID_INPUT, NOT_FOUND, KEY_CONFLICT, VERSION_CONFLICT, INVALID_TRANSITION, NO_CAPACITY, DENIED, UNAUTHENTICATED, FORBIDDEN, ...' }),
-      message: Type.String(),
-      details: FreeObject,
-    }),
+    type: Type.String({ description: 'the kind of problem, a URI: urn:vmflow:problem:<code in lower case with hyphens>' }),
+    title: Type.String({ description: 'the kind of problem in words; the same for every problem of a type' }),
+    status: Type.Integer({ description: 'the HTTP status' }),
+    detail: Type.String({ description: 'this occurrence, in a sentence a person can act on' }),
+    instance: Type.String({ description: 'the request path it happened on' }),
+    code: ErrorCode,
+    details: FreeObject,
+    error: Type.Object({ code: ErrorCode, message: Type.String(), details: FreeObject }),
   },
-  { description: 'every error has this shape' },
+  { description: 'every error: application/problem+json (RFC 9457)' },
 );
 
 export const Link = Type.Object({ id: Type.String(), name: Type.Optional(Type.String()), href: Type.String() });
@@ -166,6 +176,9 @@ export const MemberResource = Type.Object({
 });
 export const EnvironmentResource = Type.Object({
   ...nodeFields,
+  state: Type.Union(['empty', 'running', 'stopped', 'suspended', 'mixed', 'degraded'].map((s) => Type.Literal(s)), {
+    description: 'what its members are doing: running, stopped or suspended when every member is; degraded when one is lost, missing, unknown or illegal; mixed otherwise; empty without members',
+  }),
   members: Type.Object({ href: Type.String(), items: Type.Optional(Type.Array(MemberResource)) }),
 });
 export const NodeLink = Type.Object({ id: Type.String(), name: Type.String(), type: Type.String(), href: Type.String() });

@@ -29,21 +29,22 @@ export async function follow(api: ApiClient, workflowId: string, options: Follow
   const out = options.out ?? process.stdout;
   const live = !options.quiet && !!out.isTTY;
   const spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-  let shown = 0;
-  let lastLine = '';
+  const lines = new StepLines();
   let tick = 0;
+  let drawn = false;
   const write = (s: string) => {
     if (!options.quiet) out.write(s);
   };
   const clear = () => {
-    if (live && lastLine) out.write('\r\x1b[2K');
+    if (drawn) out.write('\r\x1b[2K');
+    drawn = false;
   };
   for (;;) {
     const c = await api.get<CommandResource>(commandPath(workflowId));
     if (c.status !== 'RUNNING') {
       clear();
-      const steps: string[] = c.status === 'COMPLETED' ? (c.result?.steps ?? []) : [];
-      for (const s of steps.slice(shown)) write(`  ✔ ${s}\n`);
+      const done = c.status === 'COMPLETED' ? (c.result?.steps ?? []) : (c.progress?.stepsDone ?? []);
+      for (const l of lines.completed(done)) write(l);
       if (c.status !== 'COMPLETED') {
         const err = commandError(c);
         write(`  ✘ ${err.message}\n`);
@@ -53,22 +54,52 @@ export async function follow(api: ApiClient, workflowId: string, options: Follow
     }
     const p = c.progress;
     if (p) {
-      if (p.stepsDone.length > shown) {
-        clear();
-        for (const s of p.stepsDone.slice(shown)) write(`  ✔ ${s}\n`);
-        shown = p.stepsDone.length;
-        lastLine = '';
-      }
-      const pct = p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : '';
-      const line = p.phase === 'queued' ? `waiting for its turn${p.ahead ? ` (${p.ahead} ahead)` : ''}` : `${p.phase === 'compensating' ? 'undoing: ' : ''}${p.step}${pct}`;
-      if (live) {
-        out.write(`\r\x1b[2K  ${spinner[tick++ % spinner.length]} ${line}`);
-        lastLine = line;
-      } else if (line !== lastLine) {
-        write(`  … ${line}\n`);
-        lastLine = line;
-      }
+      const finished = lines.completed(p.stepsDone);
+      if (finished.length) clear();
+      for (const l of finished) write(l);
+      const current = lines.current(p);
+      if (live && current) {
+        out.write(`\r\x1b[2K  ${spinner[tick++ % spinner.length]} ${current}`);
+        drawn = true;
+      } else if (!live && current && lines.announce(current)) write(`  … ${current}\n`);
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 300));
+  }
+}
+
+/**
+ * Which lines a followed command has printed. Each completed step is printed once, in order; the
+ * step under way is announced at most once (on a terminal it is redrawn instead) and never after
+ * it completed — the progress query may still name a step a moment after it is done, and a
+ * command that has finished its last step reports no step under way.
+ */
+export class StepLines {
+  private shown = 0;
+  private readonly done = new Set<string>();
+  private readonly announced = new Set<string>();
+
+  /** The ✔ lines for steps completed since the last call. */
+  completed(stepsDone: readonly string[]): string[] {
+    const fresh = stepsDone.slice(this.shown);
+    this.shown = Math.max(this.shown, stepsDone.length);
+    for (const s of fresh) this.done.add(s);
+    return fresh.map((s) => `  ✔ ${s}\n`);
+  }
+
+  /** The step under way, as a line; undefined when there is none to show. */
+  current(p: NonNullable<CommandResource['progress']>): string | undefined {
+    if (p.phase === 'queued') return `waiting for its turn${p.ahead ? ` (${p.ahead} ahead)` : ''}`;
+    if (p.phase !== 'running' && p.phase !== 'compensating') return undefined;
+    if (!p.step || p.step === 'done' || (p.phase === 'running' && this.done.has(p.step.split(' — ')[0]!))) return undefined;
+    const pct = p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : '';
+    return `${p.phase === 'compensating' ? 'undoing: ' : ''}${p.step}${pct}`;
+  }
+
+  /** True the first time a line is announced (percentages aside). */
+  announce(line: string): boolean {
+    const key = line.replace(/ \d+%$/, '');
+    if (this.announced.has(key)) return false;
+    this.announced.add(key);
+    return true;
   }
 }

@@ -1,22 +1,30 @@
-// How the CLI prints: aligned tables (kubectl style) or `-o json`, and flag parsing whose errors
-// name the flag.
+// How the CLI prints: aligned tables (kubectl style; `-o wide` adds columns), `-o json` or `-o
+// yaml` of the API's resources, and flag parsing whose errors name the flag.
 import Table from 'cli-table3';
 import { Option, type Command } from 'commander';
+import { stringify } from 'yaml';
 import { InvalidInputError } from '../domain/errors';
 
-export type Format = 'table' | 'json';
+export const FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
+export type Format = (typeof FORMATS)[number];
 
 export interface OutputOptions {
   readonly output?: Format;
 }
 
-/** Adds `-o, --output <table|json>`. */
+/** Adds `-o, --output <table|wide|json|yaml>`. */
 export function withOutput(cmd: Command): Command {
-  return cmd.addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'));
+  return cmd.addOption(new Option('-o, --output <format>', 'output format: table, wide (a table with more columns), json or yaml').choices([...FORMATS]).default('table'));
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** True for the formats that print data (json, yaml) rather than text for people. */
+export function isStructured(o: OutputOptions): boolean {
+  return o.output === 'json' || o.output === 'yaml';
+}
+
+/** Prints `value` as JSON or YAML, as `-o` asked. */
+export function printData(o: OutputOptions, value: unknown): void {
+  process.stdout.write(o.output === 'yaml' ? stringify(value, { aliasDuplicateObjects: false }) : `${JSON.stringify(value, null, 2)}\n`);
 }
 
 const BLANK = {

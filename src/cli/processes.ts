@@ -14,7 +14,7 @@ import { buildApi } from '../api';
 import { dashboardSource } from '../dashboard/bundle';
 import { ensureAdminToken, TokenStore } from '../auth';
 import { createLogger } from '../log';
-import { installWorkerRuntime } from '../metrics/worker';
+import { serveWorkerMetrics } from '../metrics/worker';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -28,8 +28,8 @@ function untilStopped(): Promise<string> {
 
 export async function runWorkerProcess(config: Config): Promise<void> {
   const log = createLogger({ level: config.logLevel, name: 'vmflow-worker' });
-  const metricsUrl = installWorkerRuntime(config, log);
-  if (metricsUrl) log.info({ metrics: metricsUrl }, 'worker metrics (Temporal SDK, Prometheus)');
+  const metrics = await serveWorkerMetrics(config, log);
+  if (metrics) log.info({ metrics: metrics.url }, 'worker metrics (vmflow and the Temporal SDK, Prometheus)');
   const services = await openServices(config);
   const connection = await connectTemporalWorker(config);
   const clientConnection = await connectTemporal(config);
@@ -65,6 +65,7 @@ export async function runWorkerProcess(config: Config): Promise<void> {
   await connection.close();
   await clientConnection.close();
   await services.close();
+  await metrics?.close();
   log.flush();
 }
 
@@ -130,7 +131,7 @@ export async function runDev(config: Config): Promise<void> {
   const simUrl = await sim.url;
 
   const log = createLogger({ level: config.logLevel, name: 'vmflow-dev' });
-  const workerMetrics = installWorkerRuntime(config, log);
+  const workerMetrics = await serveWorkerMetrics(config, log);
   const services = await openServices(config);
   const client = await connect({ temporalAddress: temporal.address, namespace: config.namespace, registry: services.registry });
   const connection = await connectTemporalWorker({ temporalAddress: temporal.address });
@@ -169,7 +170,7 @@ export async function runDev(config: Config): Promise<void> {
       `  API           ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json, metrics: ${apiUrl}/metrics)`,
       `  dashboard     ${'dir' in dashboard ? `${apiUrl}/   (log in with the admin token)` : `not available: ${dashboard.unavailable}`}`,
       `  admin token   ${config.apiTokenFile}${admin.created ? ' (created now)' : ''}   curl -H "Authorization: Bearer $(cat ${config.apiTokenFile})" ${apiUrl}/v1/containers`,
-      ...(workerMetrics ? [`  worker metrics ${workerMetrics}`] : []),
+      ...(workerMetrics ? [`  worker metrics ${workerMetrics.url}`] : []),
       '',
       'Try:  npx vmflow containers create web1 --kind web --cpus 1 --memory 1024 --disk 10 --wait',
       'Ctrl-C stops everything.',
@@ -191,4 +192,5 @@ export async function runDev(config: Config): Promise<void> {
   await services.close();
   sim.child.kill('SIGTERM');
   await temporal.stop();
+  await workerMetrics?.close();
 }

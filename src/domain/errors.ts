@@ -122,9 +122,11 @@ export class NoCapacityError extends VmflowError {
     readonly container: string,
     readonly reasons: Readonly<Record<string, number>>,
     readonly hostId?: string,
+    /** The host's name, for the message; the id alone is not something a person recognises. */
+    readonly hostName?: string,
   ) {
     super(
-      `no capacity for ${container}${hostId ? ` on ${hostId}` : ''}: ` +
+      `no capacity for ${container}${hostName || hostId ? ` on ${hostName ?? hostId}` : ''}: ` +
         (Object.keys(reasons).length
           ? Object.entries(reasons)
               .sort((a, b) => b[1] - a[1])
@@ -134,10 +136,10 @@ export class NoCapacityError extends VmflowError {
     );
   }
   static fromDetails(d: Details): NoCapacityError {
-    return new NoCapacityError(d.container, d.reasons ?? {}, d.hostId);
+    return new NoCapacityError(d.container, d.reasons ?? {}, d.hostId, d.hostName);
   }
   override details() {
-    return { container: this.container, reasons: this.reasons, hostId: this.hostId };
+    return { container: this.container, reasons: this.reasons, hostId: this.hostId, ...(this.hostName ? { hostName: this.hostName } : {}) };
   }
 }
 

@@ -39,7 +39,7 @@ export async function claim(db: Transactions, request: ClaimRequest): Promise<No
     const existing = await keyOwner(m, claimKey);
     if (existing) return loadRecord(m, existing);
     const host = await lockHost(m, request.hostId);
-    if (host.state !== 'up') throw new NoCapacityError(request.containerName, { [host.state]: 1 }, host.id);
+    if (host.state !== 'up') throw new NoCapacityError(request.containerName, { [host.state]: 1 }, host.id, host.name);
     const now = new Date();
     assertRoom(host, await usageIn(m, host.id), request.resources, request.containerName);
     const row = placeholderRow(request, host.id, now);
@@ -156,7 +156,7 @@ async function assertRoomToGrow(m: EntityManager, host: NodeRow, row: NodeRow, w
 /** Throws NoCapacityError naming the first resource `need` does not fit in on the host. */
 function assertRoom(host: NodeRow, used: Resources, need: Resources, containerName: string): void {
   const short = shortResource(allowanceOf(host), used, need);
-  if (short) throw new NoCapacityError(containerName, { [`full on ${RESOURCE_WORDS[short]}`]: 1 }, host.id);
+  if (short) throw new NoCapacityError(containerName, { [`full on ${RESOURCE_WORDS[short]}`]: 1 }, host.id, host.name);
 }
 
 function placeholderName(request: ClaimRequest): string {

@@ -100,6 +100,21 @@ export class CommandHandle<R = CommandResult> {
     }
   }
 
+  /**
+   * Moves this command, while it waits in its entity's queue, to `position` (0 = next to run,
+   * after the command that is running); the new order must still be a valid sequence of
+   * commands. Returns the queue's command ids in their new order.
+   */
+  async reorder(position: number): Promise<string[]> {
+    const entityId = this.kind === 'environment' ? workflowIds.environmentEntity(this.target) : workflowIds.containerEntity(this.target);
+    try {
+      return await this.client.workflow.getHandle(entityId).executeUpdate(reorderUpdate, { args: [{ commandId: this.commandId, position }] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (err as Error)?.name === 'WorkflowNotFoundError') throw new NotFoundError('queued command', this.workflowId);
+      throw unwrapError(err);
+    }
+  }
+
   /** Changes what a pending command will do; only migrate accepts it (a new target, before its claim). */
   async modify(change: RetargetArgs): Promise<{ target?: string }> {
     if (this.command !== 'migrate') throw new NotFoundError('modifiable command', `${this.command} ${this.target}`);
@@ -141,13 +156,15 @@ export interface CommandFilter {
   readonly hypervisor?: string;
   /** `migrate`, or `environment.start` for an environment's command. */
   readonly command?: string;
-  /** Temporal execution status: Running, Completed, Failed, Canceled, Terminated, TimedOut. */
+  /** Running, Completed, Failed, Cancelled, Terminated, TimedOut (Temporal's visibility spells it Canceled; both are taken). */
   readonly status?: string;
   /** Most commands returned, newest first. Default 50. */
   readonly limit?: number;
 }
 
+/** Temporal's visibility values of ExecutionStatus; vmflow spells the cancelled one `Cancelled` everywhere else. */
 const EXECUTION_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
+const STATUS_NAMES = ['Running', 'Completed', 'Failed', 'Cancelled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
 
 /** The visibility query of a filter: every value is checked, so none can change the query. */
 export function commandQuery(filter: CommandFilter): string {
@@ -163,7 +180,7 @@ export function commandQuery(filter: CommandFilter): string {
   add('command', SEARCH_ATTRIBUTES.command, filter.command);
   if (filter.status !== undefined) {
     const status = EXECUTION_STATUSES.find((s) => s.toLowerCase() === String(filter.status).toLowerCase().replace(/_/g, '').replace('cancelled', 'canceled'));
-    if (!status) throw new InvalidInputError([{ field: 'status', problem: `must be one of ${EXECUTION_STATUSES.join(', ')}` }], 'command filter');
+    if (!status) throw new InvalidInputError([{ field: 'status', problem: `must be one of ${STATUS_NAMES.join(', ')}` }], 'command filter');
     parts.push(`ExecutionStatus = '${status}'`);
   }
   return parts.join(' AND ');

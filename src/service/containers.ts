@@ -1,7 +1,8 @@
 // Containers: reads from the registry; commands validated here, then submitted to their entity.
 import type { CloneArgs, CreateArgs, MigrateArgs, UpdateArgs } from '../domain/commands';
 import { InvalidInputError, NotFoundError } from '../domain/errors';
-import type { ContainerDefinition, NodeRecord } from '../domain/types';
+import { resourcesOf, type ContainerDefinition, type NodeRecord } from '../domain/types';
+import { noCapacityError, place } from '../allocator';
 import type { Provisioner } from '../provisioner';
 import type { NodeQuery, Registry } from '../registry/types';
 import type { CommandHandle, ContainerCommands } from './commands';
@@ -51,14 +52,34 @@ export class Containers {
 
   /**
    * Creates a container; ip and mac are allocated when not given. Validated before anything is
-   * sent: a bad definition is InvalidInputError, a taken name, ip or mac KeyConflictError.
+   * sent: a bad definition is InvalidInputError, a taken name, ip or mac KeyConflictError; with
+   * `refuseWithoutRoom`, a container no host has room for now is NoCapacityError (checkRoom).
    */
-  async create(name: string, args: CreateArgs): Promise<CommandHandle> {
+  async create(name: string, args: CreateArgs, options: { refuseWithoutRoom?: boolean } = {}): Promise<CommandHandle> {
     checkName('name', name);
     checkNewDefinition(this.provisioner, name, args?.definition, 'container definition');
     await nameIsFree(this.registry, name);
     await addressesAreFree(this.registry, args.definition.network);
+    if (options.refuseWithoutRoom) await this.checkRoom(name, args);
     return this.commands.submit(name, 'create', args, this.identity);
+  }
+
+  /**
+   * Refuses a create that no host could take now: NoCapacityError with the allocator's rejection
+   * counts, from a fresh read of every host. A create that passes may still lose its room to
+   * another command before its claim; its command then fails with the same error.
+   */
+  async checkRoom(name: string, args: CreateArgs): Promise<void> {
+    const request = {
+      name,
+      resources: resourcesOf(args.definition),
+      ...(args.definition.requires ? { requires: args.definition.requires } : {}),
+      ...(args.hint ? { hint: args.hint } : {}),
+      ...(args.groups ? { groups: args.groups } : {}),
+      ...(args.antiAffinity ? { antiAffinity: args.antiAffinity } : {}),
+    };
+    const placement = place(await this.registry.hostSnapshot(), request);
+    if (!placement.host) throw noCapacityError(request, placement);
   }
 
   start(name: string) {

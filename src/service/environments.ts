@@ -17,6 +17,27 @@ export interface EnvironmentMember {
   readonly host?: string;
 }
 
+/**
+ * What an environment is doing, read from its members: `running`, `stopped` or `suspended` when
+ * every member is; `degraded` when one is lost, missing, unknown or illegal; `mixed` otherwise;
+ * `empty` without members. The registry keeps only the environment's lifecycle (`active`), which
+ * no power command changes.
+ */
+export type EnvironmentPowerState = 'empty' | 'running' | 'stopped' | 'suspended' | 'mixed' | 'degraded';
+
+export function environmentState(memberStates: readonly string[]): EnvironmentPowerState {
+  if (!memberStates.length) return 'empty';
+  if (memberStates.some((s) => s === 'lost' || s === 'missing' || s === 'unknown' || s === 'illegal')) return 'degraded';
+  const first = memberStates[0]!;
+  if ((first === 'running' || first === 'stopped' || first === 'suspended') && memberStates.every((s) => s === first)) return first;
+  return 'mixed';
+}
+
+/** Member ids of an environment node, as its metadata lists them. */
+export function memberIds(env: NodeRecord): string[] {
+  return ((env.metadata[META.members] as Array<{ id: string }> | undefined) ?? []).map((m) => m.id);
+}
+
 export class Environments {
   constructor(
     private readonly commands: EnvironmentCommands,
@@ -33,6 +54,14 @@ export class Environments {
 
   list(): Promise<NodeRecord[]> {
     return this.registry.list({ type: 'environment' });
+  }
+
+  /** The state of each environment (by id) from its members' states: see environmentState. */
+  async states(envs: readonly NodeRecord[]): Promise<Map<string, EnvironmentPowerState>> {
+    const ids = [...new Set(envs.flatMap(memberIds))];
+    const nodes = ids.length ? await this.registry.list({ ids }) : [];
+    const stateOf = new Map(nodes.map((n) => [n.id, n.state]));
+    return new Map(envs.map((e) => [e.id, environmentState(memberIds(e).flatMap((id) => (stateOf.has(id) ? [stateOf.get(id)!] : [])))]));
   }
 
   /** Its members, lowest priority first, as the registry has them now. */

@@ -15,6 +15,7 @@ import { openRegistry } from '../registry';
 import type { Registry } from '../registry/types';
 import { registryOptions, type RegistrySettings } from '../temporal/connection';
 import { workflowBundle } from './bundle';
+import { workerMetrics } from '../metrics/worker-metrics';
 
 export interface Services {
   readonly registry: Registry;
@@ -71,6 +72,7 @@ export async function createWorker(s: WorkerSettings): Promise<Worker> {
     workflowBundle: await workflowBundle(),
     activities: createActivities({ ...s.services, kinds: s.kinds ?? new Kinds(), temporal: s.client, claimTtlSeconds: s.claimTtlSeconds }),
     interceptors: { activity: [typedFailures] },
+    sinks: workerMetrics.sinks(),
     maxConcurrentActivityTaskExecutions: concurrency,
     maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(concurrency / 2)),
     maxCachedWorkflows: 2000,

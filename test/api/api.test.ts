@@ -268,6 +268,7 @@ describe('REST API on a real stack', () => {
       'POST /v1/environments/:ref/members': { container: 'bad-c1' },
       'POST /v1/environments/:ref/members/:container/down': { cause: 'gone' },
       'POST /v1/commands/:kind/:target/:command/:commandId/modify': { target: 'hv-2' },
+      'POST /v1/commands/:kind/:target/:command/:commandId/reorder': { position: 0 },
       'POST /v1/tokens': { name: 'ci', role: 'viewer' },
     };
     let existing: Record<string, string>;

@@ -87,6 +87,7 @@ describe('auth: every route × every caller', () => {
     'POST /v1/environments/:ref/suspend': (r) => ({ path: `/v1/environments/e-${r}/suspend`, body: {} }),
     'POST /v1/environments/:ref/resume': (r) => ({ path: `/v1/environments/e-${r}/resume`, body: {} }),
     'DELETE /v1/environments/:ref': (r) => ({ path: `/v1/environments/e-${r}` }),
+    'POST /v1/commands/:kind/:target/:command/:commandId/reorder': (r) => ({ path: `/v1/commands/${migration[r]}/reorder`, body: { position: 1 } }),
     'POST /v1/commands/:kind/:target/:command/:commandId/modify': (r) => ({ path: `/v1/commands/${migration[r]}/modify`, body: { target: 'hv-2' } }),
     'POST /v1/commands/:kind/:target/:command/:commandId/cancel': (r) => ({ path: `/v1/commands/${migration[r]}/cancel`, body: {} }),
     'POST /v1/tokens': () => ({ path: '/v1/tokens', body: { name: 'made-by-test', role: 'viewer' } }),

@@ -1,6 +1,7 @@
 // The TypeScript client and the `vmflow` CLI (as a child process) each drive a container through
-// create → migrate → destroy on a real stack; the CLI's tables, JSON, --wait, exit codes, hypervisor
-// drain and remove, tokens, environments and sim admin. The CLI's operator commands reach only the
+// create → migrate → destroy on a real stack; the CLI's tables (and -o wide), JSON and YAML,
+// --wait (each step once, in order, and how it ended), --watch, exit codes, completion scripts,
+// events, reorder and retarget, hypervisor drain and remove, tokens, environments and sim admin. The CLI's operator commands reach only the
 // REST API, with a token: their Temporal address and registry URL point nowhere.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,6 +11,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TokenStore } from '../../src/auth';
 import { startApi, type ApiUnderTest } from '../api/support';
+import { parse as parseYaml } from 'yaml';
+import { monitorCycle } from '../support/cycles';
 import { eventually } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 
@@ -236,6 +239,142 @@ describe('client and CLI on a real stack', () => {
     assert.deepEqual(await json('sim', 'failures', 'list'), []);
     assert.equal((await json('sim', 'partition', 'hv-2')).power, 'partitioned');
     assert.equal((await json('sim', 'rejoin', 'hv-2')).power, 'up');
+  });
+
+  test('-o yaml and -o wide, get as show, --version, completion scripts', async () => {
+    await (await stack.client.containers.create('cli-out', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-1' })).result();
+    const yaml = (await ok('containers', 'get', 'cli-out', '-o', 'yaml')).stdout;
+    const parsed = parseYaml(yaml);
+    assert.equal(parsed.name, 'cli-out');
+    assert.equal(parsed.host, 'hv-1');
+    assert.deepEqual(parsed, await json('containers', 'show', 'cli-out'));
+    const wide = (await ok('containers', 'list', '-o', 'wide')).stdout.split('\n');
+    assert.match(wide[0]!, /^NAME\s+STATE\s+HOST\s+KIND.*\s+ENVIRONMENT\s+MAC\s+IMAGE\s+ID\s+STATE CAUSE$/);
+    const row = wide.find((l) => l.startsWith('cli-out'))!;
+    assert.ok(row.includes((await stack.client.containers.get('cli-out')).id), row);
+    assert.match((await ok('hypervisors', 'list', '-o', 'wide')).stdout, /^NAME\s+STATE\s+DRIVER.*ADDRESS\s+LABELS/);
+    assert.ok(Array.isArray(parseYaml((await ok('commands', 'list', '--container', 'cli-out', '-o', 'yaml')).stdout)));
+
+    const version = await vmflow('--version');
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), require('../../package.json').version);
+    const bash = (await ok('completion', 'bash')).stdout;
+    assert.match(bash, /complete -F _vmflow vmflow/);
+    assert.match(bash, /'containers'\) echo '[^']*\bevents\b/);
+    assert.match(bash, /'commands'\) echo '[^']*\breorder\b/);
+    assert.match(bash, /'-o'\) echo 'table wide json yaml'/);
+    const zsh = (await ok('completion', 'zsh')).stdout;
+    assert.match(zsh, /^#compdef vmflow/);
+    assert.match(zsh, /bashcompinit/);
+    // The script completes for real in bash.
+    const words = await new Promise<string>((resolve, reject) => {
+      const child = spawn('bash', ['-c', `${bash}\nCOMP_WORDS=(vmflow ct ev); COMP_CWORD=2; _vmflow; echo "\${COMPREPLY[*]}"`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.once('error', reject);
+      child.once('exit', () => resolve(out.trim()));
+    });
+    assert.equal(words, 'events');
+  });
+
+  test('exit codes: 2 for a usage error or a refusal, 1 for a failure', async () => {
+    const unknown = await vmflow('containers', 'list', '--colour');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown option '--colour'/);
+    const missing = await vmflow('containers', 'events');
+    assert.equal(missing.code, 2);
+    assert.equal((await vmflow('commands', 'list', '--status', 'canceled')).code, 2, 'one spelling: cancelled');
+    assert.equal((await vmflow('commands', 'list', '--status', 'cancelled')).code, 0);
+    const noRoom = await vmflow('containers', 'create', 'cli-huge', '--cpus', '1000', '--memory', '512', '--disk', '5');
+    assert.equal(noRoom.code, 2);
+    assert.equal(noRoom.stderr.trim(), 'vmflow: no capacity for cli-huge: 3 hosts full on cpu');
+    const rule = await stack.sim.admin.addFailure({ operation: 'define', host: 'hv-3', times: 1, message: 'the disk is on fire' });
+    try {
+      const failed = await vmflow('containers', 'create', 'cli-fails', '--cpus', '1', '--memory', '512', '--disk', '5', '--hint', 'hv-3', '--wait');
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(failed.stderr, /the disk is on fire/);
+    } finally {
+      await stack.sim.admin.removeFailure(rule.id).catch(() => undefined);
+    }
+  });
+
+  test('--watch draws a list again until interrupted', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'hypervisors', 'list', '--watch', '--interval', '0.5'], { cwd: ROOT, env: operatorEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    await eventually(async () => ((stdout.match(/^NAME\s+STATE\s+DRIVER/gm) ?? []).length >= 2 ? true : undefined), 30_000, 'two drawings');
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.match(stdout, /every 0\.5s: \d{4}-/);
+  });
+
+  test('events of a container, an environment and a host', async () => {
+    await ok('environments', 'create', 'cli-ev', '--wait');
+    await ok('env', 'add', 'cli-ev', '--create', 'cli-ev-db', '--kind', 'db', '--cpus', '1', '--memory', '512', '--disk', '5', '--wait');
+    const envEvents = (await ok('environments', 'events', 'cli-ev')).stdout;
+    assert.match(envEvents, /^AGE\s+WHAT\s+WHY\s+BY/);
+    assert.match(envEvents, /hook afterItIsAdded\s+cli-ev-db \(db, priority 10\)\s+environment/);
+    const items = await json('environments', 'events', 'cli-ev');
+    assert.ok(items.length >= 1 && items.every((e: { at: string; by: string }) => e.at && e.by));
+    await stack.addHosts([{ name: 'hv-ev' }]);
+    await stack.sim.admin.crash('hv-ev');
+    const monitor = { downAfter: 1, contactEverySeconds: 60, pollTimeoutMs: 1000 };
+    await monitorCycle(stack, monitor);
+    assert.match((await ok('hypervisors', 'events', 'hv-ev')).stdout, /state up → down/);
+    assert.equal((await json('containers', 'events', 'cli-ev-db')).length >= 0, true);
+    const none = await vmflow('containers', 'events', 'nobody');
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /container nobody not found/);
+  });
+
+  test('environment --wait: each step once and in order, and the end says what the members do and what was created', async () => {
+    await ok('environments', 'create', 'cli-shop', '--wait');
+    const first = await ok('env', 'add', 'cli-shop', '--create', 'cli-w1', '--kind', 'web', '--cpus', '1', '--memory', '512', '--disk', '5', '--wait');
+    assert.match(first.stdout, /done: environment cli-shop is running; created cli-w1\n$/);
+    const second = await ok('env', 'add', 'cli-shop', '--create', 'cli-w2', '--kind', 'web', '--cpus', '1', '--memory', '512', '--disk', '5', '--wait');
+    assert.match(second.stdout, /done: environment cli-shop is running; created cli-shop-balancer-\w+, cli-w2\n$/);
+    for (const out of [first.stdout, second.stdout]) {
+      assert.ok(!out.includes('undefined'), out);
+      assert.ok(!/… done$/m.test(out), out);
+      const lines = out.split('\n');
+      const done = new Set<string>();
+      for (const l of lines) {
+        const m = /^ {2}([✔…]) (.*)$/.exec(l);
+        if (!m) continue;
+        assert.ok(!done.has(m[2]!), `"${m[2]}" after it was done:\n${out}`);
+        if (m[1] === '✔') done.add(m[2]!);
+      }
+    }
+    const stopped = await ok('environments', 'stop', 'cli-shop', '--wait');
+    assert.match(stopped.stdout, /done: environment cli-shop is stopped\n$/);
+    assert.match((await ok('environments', 'list')).stdout.split('\n').find((l) => l.startsWith('cli-shop'))!, /^cli-shop\s+stopped\s+3/);
+    await ok('environments', 'start', 'cli-shop', '--wait');
+    assert.match((await ok('environments', 'suspend', 'cli-shop', '--wait')).stdout, /done: environment cli-shop is suspended\n$/);
+    assert.equal((await json('environments', 'show', 'cli-shop')).state, 'suspended');
+  });
+
+  test('commands reorder moves a queued command; a retarget shows in the summary', async () => {
+    await (await stack.client.containers.create('cli-q', { definition: { kind: 'web', cpus: 1, memoryMiB: 512, diskGiB: 5 }, hint: 'hv-1' })).result();
+    // Each CLI run takes a few seconds to start: the first reboot holds the queue long enough.
+    await stack.sim.admin.setDelays({ reboot: 20_000 }, 'hv-1');
+    try {
+      const slow = await json('containers', 'reboot', 'cli-q');
+      const again = await json('containers', 'reboot', 'cli-q');
+      const move = await json('containers', 'migrate', 'cli-q', '--to', 'hv-2');
+      const out = (await ok('commands', 'reorder', move.workflowId, '--position', '1')).stdout;
+      assert.match(out, new RegExp(`now 2 of 3 in its queue\\n {2}queue {2}${slow.commandId} → ${move.commandId} → ${again.commandId}`));
+      const refused = await vmflow('commands', 'reorder', slow.workflowId, '--position', '2');
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /already running/);
+      assert.match((await ok('commands', 'modify', move.workflowId, '--target', 'hv-3')).stdout, /target is now hv-3/);
+      assert.equal((await json('commands', 'show', move.workflowId)).summary, 'migrate cli-q to hv-3');
+      const followed = await ok('commands', 'show', move.workflowId, '--wait');
+      assert.match(followed.stdout, /summary:\s+migrate cli-q to hv-3/);
+      assert.match(followed.stdout, /commit: cli-q is on hv-3/);
+    } finally {
+      await stack.sim.admin.setDelays({ reboot: null }, 'hv-1');
+    }
   });
 
   test('vmflow api serves the REST API with the tokens the CLI makes, and stops on SIGTERM', async () => {

@@ -7,7 +7,7 @@ import { commandLogger } from '../../log';
 import type { ApiContext } from '../context';
 import * as present from '../present';
 import { route } from '../route';
-import { CommandListQuery, CommandParams, CommandResource, Empty, ModifyBody, listOf, type Body } from '../schemas';
+import { CommandListQuery, CommandParams, CommandResource, Empty, ModifyBody, ReorderBody, listOf, type Body } from '../schemas';
 
 const URL = '/v1/commands/:kind/:target/:command/:commandId';
 
@@ -58,6 +58,23 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
       commandLogger(req.log, handle).info({ by: req.principal?.name }, `cancel requested for ${handle.command} ${handle.target}`);
       reply.status(202);
       return { workflowId: handle.workflowId, status: 'cancel requested', href: present.href.command(handle.workflowId), webUi: present.webUi(webUiUrl, namespace, handle.workflowId) };
+    },
+  });
+
+  route(app, {
+    method: 'POST',
+    url: `${URL}/reorder`,
+    role: 'operator',
+    tag,
+    summary: "Move a queued command (not yet running) in its container's or environment's queue: position 0 runs next; the new order must still be valid",
+    params: CommandParams,
+    body: ReorderBody,
+    response: { 200: Type.Object({ workflowId: Type.String(), queue: Type.Array(Type.String(), { description: 'the command ids of the queue in their new order, the running one first' }), href: Type.String() }) },
+    handler: async (req) => {
+      const handle = handleOf(req.params);
+      const queue = await handle.reorder(req.body.position);
+      commandLogger(req.log, handle).info({ by: req.principal?.name, position: req.body.position }, `${handle.command} ${handle.target} moved in its queue`);
+      return { workflowId: handle.workflowId, queue, href: present.href.command(handle.workflowId) };
     },
   });
 

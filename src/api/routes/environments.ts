@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context';
 import * as present from '../present';
 import { route } from '../route';
+import { environmentState } from '../../service/environments';
 import { EnvironmentResource, MemberResource, PagingQuery, RefParams, listOf } from '../schemas';
 
 export function environmentRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -26,7 +27,8 @@ export function environmentRoutes(app: FastifyInstance, ctx: ApiContext): void {
     handler: async (req) => {
       const { limit = 100, offset = 0 } = req.query;
       const [items, total] = await Promise.all([ctx.client.registry.list({ type: 'environment', limit, offset }), ctx.client.registry.count({ type: 'environment' })]);
-      return { items: items.map((e) => present.environment(e)), total, limit, offset };
+      const states = await environments.states(items);
+      return { items: items.map((e) => present.environment(e, states.get(e.id) ?? 'empty')), total, limit, offset };
     },
   });
 
@@ -40,7 +42,8 @@ export function environmentRoutes(app: FastifyInstance, ctx: ApiContext): void {
     response: { 200: EnvironmentResource },
     handler: async (req) => {
       const env = await ctx.node('environment', req.params.ref);
-      return present.environment(env, await members(env.name));
+      const list = await members(env.name);
+      return present.environment(env, environmentState(list.map((m) => m.state)), list);
     },
   });
 

@@ -50,6 +50,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
         { description: 'registered; its first probe is still running (a host that does not answer is retried): read href for its state' },
       ),
     },
+    startsCommand: true,
     handler: async (req, reply) => {
       const body = req.body;
       const started = await ctx.client.hypervisors.startAdd(body.name, body.definition, body.tags);
@@ -119,6 +120,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     params: RefParams,
     body: DrainBody,
     response: { 200: HypervisorResource },
+    startsCommand: true,
     handler: async (req, reply) => {
       const host = await ctx.node('hypervisor', req.params.ref);
       const drained = await ctx.client.hypervisors.drain(host.id, req.body.reason, { keep: req.body.keep });
@@ -136,6 +138,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
     params: RefParams,
     body: Empty,
     response: { 202: Empty },
+    startsCommand: true,
     handler: async (req, reply) => {
       const host = await ctx.node('hypervisor', req.params.ref);
       const { workflowId } = await ctx.client.hypervisors.evacuate(host.id);

@@ -39,6 +39,7 @@ function row<P extends TSchema = TUnknown, Q extends TSchema = TUnknown, B exten
         ...(s.querystring ? { querystring: s.querystring } : {}),
         ...(s.body ? { body: s.body } : {}),
         response: { 202: Accepted },
+        startsCommand: true,
         handler: async (req, reply) => ctx.accepted(req, reply, await s.submit(ctx, { params: req.params, query: req.query, body: req.body })),
       }),
   };
@@ -57,9 +58,10 @@ export function submissions(kinds: readonly string[]): readonly Row[] {
       summary: 'Create a container: reserve its keys, claim capacity on a host, define, provision and start it',
       body: containerCreate(kinds),
       submit: async (ctx, { body: { name, ...args } }) => {
-        // A hint that names no host is refused now rather than failing the command later.
+        // A hint that names no host, or a container no host has room for, is refused now rather
+        // than failing the command later (422 with the rejection counts).
         if (args.hint) await ctx.node('hypervisor', args.hint);
-        return ctx.client.containers.create(name, args);
+        return ctx.client.containers.create(name, args, { refuseWithoutRoom: true });
       },
     }),
     ...(['start', 'stop', 'reboot', 'suspend', 'resume', 'reconcile'] as const).map((command) =>

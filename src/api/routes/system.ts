@@ -69,7 +69,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, counters: { 
     url: '/metrics',
     role: 'viewer',
     tag: 'system',
-    summary: 'Prometheus metrics: requests by route and status, commands started, completed and failed by type, registry nodes',
+    summary: 'Prometheus metrics: requests by route, status and token name, commands accepted by token; registry nodes and each host\'s capacity, use and state; with a worker in the same process, commands by type and outcome, monitor and collector cycles, failovers',
     response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
     handler: async (_req, reply) => {
       const { contentType, body } = await ctx.metrics.text();
@@ -131,6 +131,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, counters: { 
       summary: `Run ${event} in every environment: one environment command each, followed at its href`,
       body: Type.Object({}, { additionalProperties: false }),
       response: { 202: Type.Object({ items: Type.Array(Accepted) }) },
+      startsCommand: true,
       handler: async (req, reply) => {
         const handles = await ctx.client.environments.controller(event);
         const items = handles.map((h) => ctx.accepted(req, reply, h));

@@ -1,11 +1,14 @@
 // `vmflow containers`: every container command, list and show.
 import { Command } from 'commander';
 import type { CreateArgs } from '../../domain/commands';
+import { InvalidInputError } from '../../domain/errors';
 import { META, type ContainerDefinition } from '../../domain/types';
 import { seg } from '../api-client';
 import { reportCommand, withApi, type SubmitOptions } from '../context';
+import { watching, withWatch, type WatchOptions } from '../watch';
+import { addEvents } from '../events';
 import type { Accepted, ContainerResource, Page } from '../resources';
-import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
+import { age, flag, printFields, printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 
 /** A container's queued and recent commands, from its entity. */
 interface Queue {
@@ -21,7 +24,7 @@ function submitting(cmd: Command): Command {
 export function containerCommands(): Command {
   const cmd = new Command('containers').alias('ct').description('VMs and containers');
 
-  withOutput(
+  const list = withOutput(
     cmd
       .command('list')
       .description('list containers')
@@ -29,8 +32,9 @@ export function containerCommands(): Command {
       .option('--state <state>', 'only those in this state')
       .option('--tag <key[=value]>', 'only those with this tag')
       .option('--limit <n>', 'at most this many', flag.integer('--limit', 1), 500),
-  ).action(async (o: OutputOptions & { host?: string; state?: string; tag?: string; limit: number }) =>
-    withApi(async (api) => {
+  );
+  withWatch(list).action(async (o: OutputOptions & WatchOptions & { host?: string; state?: string; tag?: string; limit: number }) =>
+    watching(o, () => withApi(async (api) => {
       // Page after page (at most 1,000 each) until the limit or the last page.
       const items: ContainerResource[] = [];
       let pageToken: string | undefined;
@@ -40,22 +44,24 @@ export function containerCommands(): Command {
         items.push(...page.items);
         pageToken = page.nextPageToken;
       } while (pageToken && items.length < o.limit);
-      if (o.output === 'json') return printJson(items);
+      if (isStructured(o)) return printData(o, items);
+      const wide = o.output === 'wide';
       printTable(
-        ['NAME', 'STATE', 'HOST', 'KIND', 'CPUS', 'MEMORY MiB', 'DISK GiB', 'IP', 'AGE'],
+        ['NAME', 'STATE', 'HOST', 'KIND', 'CPUS', 'MEMORY MiB', 'DISK GiB', 'IP', 'AGE', ...(wide ? ['ENVIRONMENT', 'MAC', 'IMAGE', 'ID', 'STATE CAUSE'] : [])],
         items.map((c) => {
           const d = c.definition as ContainerDefinition;
-          return [c.name, c.state, c.parent?.name, d.kind, d.cpus, d.memoryMiB, d.diskGiB, d.network?.ip, age(c.createdAt)];
+          const row = [c.name, c.state, c.parent?.name, d.kind, d.cpus, d.memoryMiB, d.diskGiB, d.network?.ip, age(c.createdAt)];
+          return wide ? [...row, c.environment?.name, d.network?.mac, d.image, c.id, c.metadata[META.stateCause]] : row;
         }),
       );
-    }),
+    })),
   );
 
-  withOutput(cmd.command('show <container>').description('one container, with its queued and recent commands')).action(async (name: string, o: OutputOptions) =>
+  withOutput(cmd.command('show <container>').alias('get').description('one container, with its queued and recent commands')).action(async (name: string, o: OutputOptions) =>
     withApi(async (api) => {
       const c = await api.get<ContainerResource>(`/v1/containers/${seg(name)}`);
       const queue = await api.get<Queue>(`/v1/containers/${seg(c.id)}/queue`).catch(() => undefined);
-      if (o.output === 'json') return printJson({ ...c, host: c.parent?.name ?? null, commands: queue ?? null });
+      if (isStructured(o)) return printData(o, { ...c, host: c.parent?.name ?? null, commands: queue ?? null });
       const d = c.definition as ContainerDefinition;
       printFields([
         ['name', c.name],
@@ -88,6 +94,8 @@ export function containerCommands(): Command {
       }
     }),
   );
+
+  addEvents(cmd, 'containers', 'container');
 
   submitting(
     cmd
@@ -163,7 +171,7 @@ export function containerCommands(): Command {
   ).action(async (name: string, o: SubmitOptions & { cpus?: number; memory?: number; disk?: number; image?: string }) =>
     withApi(async (api) => {
       const definition = { ...(o.cpus ? { cpus: o.cpus } : {}), ...(o.memory ? { memoryMiB: o.memory } : {}), ...(o.disk ? { diskGiB: o.disk } : {}), ...(o.image ? { image: o.image } : {}) };
-      if (!Object.keys(definition).length) throw new Error('nothing to update: give --cpus, --memory, --disk or --image');
+      if (!Object.keys(definition).length) throw new InvalidInputError([{ field: 'flags', problem: 'nothing to update: give --cpus, --memory, --disk or --image' }], 'update');
       await reportCommand(api, await api.post<Accepted>(`/v1/containers/${seg(name)}/update`, { definition }), o);
     }),
   );

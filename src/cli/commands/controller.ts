@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { withApi } from '../context';
 import { follow } from '../follow';
-import { printJson, printTable, withOutput, type OutputOptions } from '../output';
+import { printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 import type { Accepted } from '../resources';
 
 export function controllerCommands(): Command {
@@ -17,7 +17,7 @@ export function controllerCommands(): Command {
         const { items } = await api.post<{ items: Accepted[] }>(`/v1/controller/${name}`);
         const ended = await Promise.all(items.map((a) => follow(api, a.workflowId, { quiet: true }, false)));
         const rows = items.map((a, i) => [a.target, ended[i]!.status === 'COMPLETED' ? 'done' : `failed: ${ended[i]!.error?.message ?? ended[i]!.status.toLowerCase()}`, a.workflowId]);
-        if (o.output === 'json') printJson(rows.map(([environment, outcome, workflowId]) => ({ environment, outcome, workflowId })));
+        if (isStructured(o)) printData(o, rows.map(([environment, outcome, workflowId]) => ({ environment, outcome, workflowId })));
         else printTable(['ENVIRONMENT', 'OUTCOME', 'WORKFLOW'], rows);
         if (ended.some((c) => c.status !== 'COMPLETED')) process.exitCode = 2;
       }),

@@ -4,8 +4,10 @@ import type { EnvironmentArgs } from '../../domain/environments';
 import { InvalidInputError } from '../../domain/errors';
 import { seg } from '../api-client';
 import { reportCommand, withApi, type SubmitOptions } from '../context';
+import { watching, withWatch, type WatchOptions } from '../watch';
+import { addEvents } from '../events';
 import type { Accepted, EnvironmentResource, List } from '../resources';
-import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
+import { age, flag, printFields, printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 
 function submitting(cmd: Command): Command {
   return withOutput(cmd.option('-w, --wait', 'follow it to its end, showing its steps'));
@@ -14,8 +16,8 @@ function submitting(cmd: Command): Command {
 export function environmentCommands(): Command {
   const cmd = new Command('environments').alias('env').description('groups of containers that work together');
 
-  withOutput(cmd.command('list').description('list environments')).action(async (o: OutputOptions) =>
-    withApi(async (api) => {
+  withWatch(withOutput(cmd.command('list').description('list environments'))).action(async (o: OutputOptions & WatchOptions) =>
+    watching(o, () => withApi(async (api) => {
       const envs: EnvironmentResource[] = [];
       // Paged by the API: read every page.
       for (let offset = 0; ; ) {
@@ -24,19 +26,23 @@ export function environmentCommands(): Command {
         offset += page.items.length;
         if (!page.items.length || offset >= (page.total ?? 0)) break;
       }
-      if (o.output === 'json') return printJson(envs);
+      if (isStructured(o)) return printData(o, envs);
+      const wide = o.output === 'wide';
       printTable(
-        ['NAME', 'STATE', 'MEMBERS', 'DESCRIPTION', 'AGE'],
-        envs.map((e) => [e.name, e.state, ((e.metadata['vmflow.members'] as unknown[]) ?? []).length, e.definition.description, age(e.createdAt)]),
+        ['NAME', 'STATE', 'MEMBERS', 'DESCRIPTION', 'AGE', ...(wide ? ['ANTI-AFFINITY', 'ID'] : [])],
+        envs.map((e) => {
+          const row = [e.name, e.state, ((e.metadata['vmflow.members'] as unknown[]) ?? []).length, e.definition.description, age(e.createdAt)];
+          return wide ? [...row, e.definition.antiAffinity ?? false, e.id] : row;
+        }),
       );
-    }),
+    })),
   );
 
-  withOutput(cmd.command('show <environment>').description('one environment and its members, lowest priority first')).action(async (name: string, o: OutputOptions) =>
+  withOutput(cmd.command('show <environment>').alias('get').description('one environment and its members, lowest priority first')).action(async (name: string, o: OutputOptions) =>
     withApi(async (api) => {
       const env = await api.get<EnvironmentResource>(`/v1/environments/${seg(name)}`);
       const members = env.members.items ?? [];
-      if (o.output === 'json') return printJson({ ...env, members });
+      if (isStructured(o)) return printData(o, { ...env, members });
       printFields([
         ['name', env.name],
         ['id', env.id],
@@ -52,6 +58,8 @@ export function environmentCommands(): Command {
       );
     }),
   );
+
+  addEvents(cmd, 'environments', 'environment');
 
   submitting(
     cmd

@@ -3,7 +3,9 @@ import { Command, Option } from 'commander';
 import { DRIVER_NAMES, META, type HypervisorDefinition } from '../../domain/types';
 import { seg } from '../api-client';
 import { withApi } from '../context';
-import { age, flag, printFields, printJson, printTable, withOutput, type OutputOptions } from '../output';
+import { watching, withWatch, type WatchOptions } from '../watch';
+import { addEvents } from '../events';
+import { age, flag, printFields, printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 import type { ChildResource, ContainerResource, HypervisorResource, List } from '../resources';
 
 function hostRow(h: HypervisorResource) {
@@ -16,20 +18,28 @@ const HEAD = ['NAME', 'STATE', 'DRIVER', 'CPUS', 'MEMORY MiB', 'DISK GiB', 'LOAD
 export function hypervisorCommands(): Command {
   const cmd = new Command('hypervisors').alias('hv').description('hosts that run containers');
 
-  withOutput(cmd.command('list').description('list hypervisors with claimed/total capacity')).action(async (o: OutputOptions) =>
-    withApi(async (api) => {
+  withWatch(withOutput(cmd.command('list').description('list hypervisors with claimed/total capacity'))).action(async (o: OutputOptions & WatchOptions) =>
+    watching(o, () => withApi(async (api) => {
       const { items } = await api.get<List<HypervisorResource>>('/v1/hypervisors');
-      if (o.output === 'json') return printJson(items);
-      printTable(HEAD, items.map(hostRow));
-    }),
+      if (isStructured(o)) return printData(o, items);
+      if (o.output !== 'wide') return printTable(HEAD, items.map(hostRow));
+      printTable(
+        [...HEAD, 'ADDRESS', 'LABELS', 'AGENT QUEUE', 'ID', 'STATE CAUSE'],
+        items.map((h) => {
+          const d = h.definition as HypervisorDefinition;
+          const labels = Object.entries(d.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+          return [...hostRow(h), d.address, labels, d.agentQueue, h.id, h.metadata[META.stateCause]];
+        }),
+      );
+    })),
   );
 
-  withOutput(cmd.command('show <hypervisor>').description('one hypervisor, its usage and its containers')).action(async (ref: string, o: OutputOptions) =>
+  withOutput(cmd.command('show <hypervisor>').alias('get').description('one hypervisor, its usage and its containers')).action(async (ref: string, o: OutputOptions) =>
     withApi(async (api) => {
       const host = await api.get<HypervisorResource>(`/v1/hypervisors/${seg(ref)}`);
       const { items: children } = await api.get<List<ChildResource>>(`/v1/hypervisors/${seg(host.id)}/children`);
       const usage = host.usage ?? { cpus: 0, memoryMiB: 0, diskGiB: 0 };
-      if (o.output === 'json') return printJson({ ...host, children: children.map((c) => ({ id: c.id, name: c.name, type: c.type, state: c.state })) });
+      if (isStructured(o)) return printData(o, { ...host, children: children.map((c) => ({ id: c.id, name: c.name, type: c.type, state: c.state })) });
       const d = host.definition as HypervisorDefinition;
       printFields([
         ['name', host.name],
@@ -56,6 +66,8 @@ export function hypervisorCommands(): Command {
     }),
   );
 
+  addEvents(cmd, 'hypervisors', 'hypervisor');
+
   withOutput(
     cmd
       .command('add <name>')
@@ -81,7 +93,7 @@ export function hypervisorCommands(): Command {
       };
       // 201 with the host once probed; 202 while a host that does not answer yet is still being probed.
       const out = await api.post<HypervisorResource | { name: string; workflowId: string; webUi: string }>('/v1/hypervisors', { name, definition, ...(o.tag ? { tags: o.tag } : {}) });
-      if (o.output === 'json') return printJson(out);
+      if (isStructured(o)) return printData(o, out);
       if ('workflowId' in out) process.stdout.write(`hypervisor ${out.name} accepted; its first probe is still running\n  workflow  ${out.workflowId}\n  Web UI    ${out.webUi}\n`);
       else process.stdout.write(`hypervisor ${out.name} added (${out.id}), state ${out.state}\n`);
     }),
@@ -96,7 +108,7 @@ export function hypervisorCommands(): Command {
   ).action(async (ref: string, o: OutputOptions & { reason?: string; keep?: boolean }) =>
     withApi(async (api) => {
       const host = await api.post<HypervisorResource>(`/v1/hypervisors/${seg(ref)}/drain`, { ...(o.reason ? { reason: o.reason } : {}), ...(o.keep ? { keep: true } : {}) });
-      if (o.output === 'json') return printJson(host);
+      if (isStructured(o)) return printData(o, host);
       const { items } = await api.get<List<ContainerResource>>(`/v1/hypervisors/${seg(host.id)}/containers`);
       process.stdout.write(
         o.keep
@@ -109,7 +121,7 @@ export function hypervisorCommands(): Command {
   withOutput(cmd.command('evacuate <hypervisor>').description('rebuild what a host that is down held on other hosts (it is fenced first)')).action(async (ref: string, o: OutputOptions) =>
     withApi(async (api) => {
       await api.post(`/v1/hypervisors/${seg(ref)}/evacuate`, {});
-      if (o.output === 'json') return printJson({ evacuating: ref });
+      if (isStructured(o)) return printData(o, { evacuating: ref });
       process.stdout.write(`evacuating ${ref} (vmflow commands list --hypervisor ${ref} to follow)\n`);
     }),
   );
@@ -117,7 +129,7 @@ export function hypervisorCommands(): Command {
   withOutput(cmd.command('undrain <hypervisor>').alias('uncordon').description('take a draining host back into placement')).action(async (ref: string, o: OutputOptions) =>
     withApi(async (api) => {
       const host = await api.post<HypervisorResource>(`/v1/hypervisors/${seg(ref)}/undrain`);
-      if (o.output === 'json') return printJson(host);
+      if (isStructured(o)) return printData(o, host);
       process.stdout.write(`hypervisor ${host.name} is ${host.state}\n`);
     }),
   );
@@ -126,7 +138,7 @@ export function hypervisorCommands(): Command {
     withApi(async (api) => {
       const host = await api.get<HypervisorResource>(`/v1/hypervisors/${seg(ref)}`);
       await api.delete(`/v1/hypervisors/${seg(host.id)}`);
-      if (o.output === 'json') return printJson({ removed: host.id, name: host.name });
+      if (isStructured(o)) return printData(o, { removed: host.id, name: host.name });
       process.stdout.write(`hypervisor ${host.name} removed\n`);
     }),
   );

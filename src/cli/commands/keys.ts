@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { seg } from '../api-client';
 import { withApi } from '../context';
 import type { NodeResource } from '../resources';
-import { printJson, printTable, withOutput, type OutputOptions } from '../output';
+import { printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 
 export function keyCommands(): Command {
   const cmd = new Command('keys').description('unique keys: name:, ip:, mac:, volume:, claim:');
@@ -11,7 +11,7 @@ export function keyCommands(): Command {
     withApi(async (api) => {
       const owned = await api.get<{ key: string; owner: { id: string } }>(`/v1/keys/${seg(key)}`);
       const node = await api.get<NodeResource & { type: string }>(`/v1/nodes/${seg(owned.owner.id)}`);
-      if (o.output === 'json') return printJson({ key, owner: node });
+      if (isStructured(o)) return printData(o, { key, owner: node });
       printTable(['KEY', 'OWNER', 'TYPE', 'STATE', 'ID'], [[key, node.name, node.type, node.state, node.id]]);
     }),
   );

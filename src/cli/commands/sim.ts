@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../../config';
 import { InvalidInputError } from '../../domain/errors';
 import { SimAdmin } from '../../sim/admin-client';
-import { flag, printJson, printTable, withOutput, type OutputOptions } from '../output';
+import { flag, printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 
 function admin(o: { url?: string }): SimAdmin {
   return new SimAdmin(o.url ?? loadConfig().simUrl);
@@ -16,7 +16,7 @@ export function addSimAdmin(sim: Command): Command {
 
   withOutput(sim.command('hosts').description('hosts of the farm: power, capacity, free, load, VMs').addOption(url())).action(async (o: OutputOptions & { url?: string }) => {
     const hosts = await admin(o).hosts();
-    if (o.output === 'json') return printJson(hosts);
+    if (isStructured(o)) return printData(o, hosts);
     printTable(
       ['HOST', 'POWER', 'CPUS FREE', 'MEMORY MiB FREE', 'DISK GiB FREE', 'LOAD', 'VMS', 'DELAYS'],
       hosts.map((h) => [h.id, h.power, `${h.free.cpus}/${h.capacity.cpus}`, `${h.free.memoryMiB}/${h.capacity.memoryMiB}`, `${h.free.diskGiB}/${h.capacity.diskGiB}`, h.load, h.vmCount, Object.entries(h.delays).map(([k, v]) => `${k}=${v}`).join(',')]),
@@ -30,7 +30,7 @@ export function addSimAdmin(sim: Command): Command {
   ] as const) {
     withOutput(sim.command(`${action} <host>`).description(what).addOption(url())).action(async (host: string, o: OutputOptions & { url?: string }) => {
       const view = await admin(o)[action](host);
-      if (o.output === 'json') return printJson(view);
+      if (isStructured(o)) return printData(o, view);
       process.stdout.write(`${view.id}: ${view.power}\n`);
     });
   }
@@ -54,14 +54,14 @@ export function addSimAdmin(sim: Command): Command {
       }
       delays = await a.setDelays(set, o.host);
     } else delays = await a.delays(o.host);
-    if (o.output === 'json') return printJson(delays);
+    if (isStructured(o)) return printData(o, delays);
     printTable(['OPERATION', 'DELAY MS'], Object.entries(delays));
   });
 
   const failures = sim.command('failures').description('failure rules: matching driver calls fail');
   withOutput(failures.command('list').description('list the rules').addOption(url())).action(async (o: OutputOptions & { url?: string }) => {
     const rules = await admin(o).failures();
-    if (o.output === 'json') return printJson(rules);
+    if (isStructured(o)) return printData(o, rules);
     printTable(
       ['ID', 'OPERATION', 'HOST', 'VM', 'KIND', 'PROBABILITY', 'TIMES', 'FIRED', 'MESSAGE'],
       rules.map((r) => [r.id, r.operation ?? '*', r.host ?? '*', r.vm ?? '*', `${r.kind ?? 'error'}${r.transient ? ' (transient)' : ''}`, r.probability ?? 1, r.times ?? '∞', r.fired, r.message]),
@@ -85,7 +85,7 @@ export function addSimAdmin(sim: Command): Command {
     const { output, url: _url, ...rule } = o;
     void _url;
     const created = await admin(o).addFailure(rule);
-    if (output === 'json') return printJson(created);
+    if (isStructured({ output })) return printData({ output }, created);
     process.stdout.write(`failure rule ${created.id} added\n`);
   });
   failures

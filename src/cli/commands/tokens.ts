@@ -4,7 +4,7 @@ import os from 'node:os';
 import { ROLES, type Role } from '../../auth/roles';
 import type { TokenStore } from '../../auth/store';
 import { loadConfig } from '../../config';
-import { printJson, printTable, withOutput, type OutputOptions } from '../output';
+import { printTable, withOutput, type OutputOptions, isStructured, printData } from '../output';
 
 async function withStore<T>(fn: (store: TokenStore) => Promise<T>): Promise<T> {
   const { TokenStore } = await import('../../auth/store');
@@ -28,7 +28,7 @@ export function tokenCommands(): Command {
   ).action(async (o: OutputOptions & { role: Role; name: string }) =>
     withStore(async (store) => {
       const { token, secret } = await store.create({ name: o.name, role: o.role, createdBy: `cli:${os.userInfo().username}` });
-      if (o.output === 'json') return printJson({ token, secret });
+      if (isStructured(o)) return printData(o, { token, secret });
       process.stdout.write(`token ${token.id} (${token.role}, ${token.name}) created. Its secret, shown only now:\n\n  ${secret}\n\nSend it as "Authorization: Bearer <secret>".\n`);
     }),
   );
@@ -36,7 +36,7 @@ export function tokenCommands(): Command {
   withOutput(cmd.command('list').description('list tokens (never their secrets)').option('--revoked', 'include revoked tokens')).action(async (o: OutputOptions & { revoked?: boolean }) =>
     withStore(async (store) => {
       const tokens = await store.list({ includeRevoked: o.revoked });
-      if (o.output === 'json') return printJson(tokens);
+      if (isStructured(o)) return printData(o, tokens);
       printTable(
         ['ID', 'NAME', 'ROLE', 'CREATED', 'BY', 'REVOKED'],
         tokens.map((t) => [t.id, t.name, t.role, t.createdAt, t.createdBy, t.revokedAt]),
@@ -47,7 +47,7 @@ export function tokenCommands(): Command {
   withOutput(cmd.command('revoke <id>').description('revoke a token: requests carrying it are refused from now on')).action(async (id: string, o: OutputOptions) =>
     withStore(async (store) => {
       const token = await store.revoke(id);
-      if (o.output === 'json') return printJson(token);
+      if (isStructured(o)) return printData(o, token);
       process.stdout.write(`token ${token.id} (${token.name}) revoked at ${token.revokedAt}\n`);
     }),
   );
