@@ -27,6 +27,10 @@ export interface Page {
   waitForSelector(selector: string, options?: { timeout?: number; state?: 'attached' | 'visible' | 'detached' | 'hidden' }): Promise<unknown>;
   locator(selector: string): { count(): Promise<number>; first(): { textContent(): Promise<string | null> } };
   textContent(selector: string): Promise<string | null>;
+  getAttribute(selector: string, name: string): Promise<string | null>;
+  isDisabled(selector: string): Promise<boolean>;
+  /** Waits until a JavaScript expression (a string, as for evaluate) is truthy in the page. */
+  waitForFunction(expression: string, arg?: unknown, options?: { timeout?: number }): Promise<unknown>;
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   /** Evaluates a JavaScript expression in the page (a string: the test code has no DOM types). */
   evaluate<T>(expression: string): Promise<T>;
