@@ -29,8 +29,6 @@ export interface Page {
   textContent(selector: string): Promise<string | null>;
   getAttribute(selector: string, name: string): Promise<string | null>;
   isDisabled(selector: string): Promise<boolean>;
-  /** Waits until a JavaScript expression (a string, as for evaluate) is truthy in the page. */
-  waitForFunction(expression: string, arg?: unknown, options?: { timeout?: number }): Promise<unknown>;
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   /** Evaluates a JavaScript expression in the page (a string: the test code has no DOM types). */
   evaluate<T>(expression: string): Promise<T>;

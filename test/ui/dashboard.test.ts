@@ -71,6 +71,17 @@ describe('the dashboard in a real browser', { skip }, () => {
     await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
   };
   const monitor = () => stack.client.temporal.workflow.execute('monitorCycle', { taskQueue: TASK_QUEUE, workflowId: `test-monitor-${randomUUID()}`, args: [MONITOR] });
+  /**
+   * Waits until a JavaScript expression is truthy in the page. Evaluated through the DevTools
+   * protocol at each try: playwright's waitForFunction polls with eval, which the page's CSP forbids.
+   */
+  const until = async (expression: string, timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await page.evaluate<unknown>(expression))) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${expression}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   const logIn = async (token: string) => {
     await page.fill('input[name="token"]', token);
     await page.click('form[aria-label="log in"] button[type="submit"]');
@@ -128,13 +139,29 @@ describe('the dashboard in a real browser', { skip }, () => {
 
   test("draws the capacity over time from the monitor's samples, for the cluster and for one host", async () => {
     const hv1 = await stack.client.hypervisors.get('hv-1');
-    // An hour of history (the monitor samples a host at most once a minute), then a real cycle.
-    for (let minutesAgo = 50; minutesAgo >= 5; minutesAgo -= 5) {
-      for (const name of ['hv-1', 'hv-2', 'hv-3', 'hv-4']) {
-        const host = await stack.client.hypervisors.get(name);
-        await stack.services.registry.recordHostSample(host.id, { at: new Date(Date.now() - minutesAgo * 60_000) });
+    const hosts = await Promise.all(['hv-1', 'hv-2', 'hv-3', 'hv-4'].map((name) => stack.client.hypervisors.get(name)));
+    const start = Date.now();
+    // Most of an hour of history, a sample a minute per host (the monitor's spacing), as the
+    // cluster was at each time: two big containers come and go, a claim is held for a while.
+    const history = async (fromMinute: number, toMinute: number) => {
+      for (let m = fromMinute; m >= toMinute; m--) {
+        for (const host of hosts) await stack.services.registry.recordHostSample(host.id, { at: new Date(start - m * 60_000) });
       }
-    }
+    };
+    const big = { kind: 'generic', cpus: 4, memoryMiB: 8192, diskGiB: 100 };
+    await history(50, 36);
+    await Promise.all([
+      stack.client.containers.create('load-1', { definition: big, hint: 'hv-2' }).then((h) => h.result()),
+      stack.client.containers.create('load-2', { definition: big, hint: 'hv-3' }).then((h) => h.result()),
+    ]);
+    await history(35, 26);
+    await stack.services.registry.claim({ hostId: hosts[3]!.id, commandId: 'chart-claim', containerName: 'pending', resources: { cpus: 4, memoryMiB: 8192, diskGiB: 50 }, ttlSeconds: 600 });
+    await history(25, 18);
+    await stack.services.registry.release('chart-claim');
+    await (await stack.client.containers.destroy('load-2')).result();
+    await history(17, 9);
+    await (await stack.client.containers.destroy('load-1')).result();
+    await history(8, 3);
     await monitor();
     const latest = await api.request('GET', '/v1/hypervisors/hv-1/samples?minutes=60&points=30', { token: api.tokens.viewer });
     assert.equal(latest.status, 200);
@@ -148,7 +175,7 @@ describe('the dashboard in a real browser', { skip }, () => {
     await open('#/cluster');
     const memory = '[data-capacity-chart="cluster"] figure[data-chart="memory"]';
     await page.waitForSelector(`${memory} svg path.area-used`);
-    assert.ok(Number(await page.getAttribute(memory, 'data-points')) >= 10, 'a point per sampled bucket of the last hour');
+    assert.ok(Number(await page.getAttribute(memory, 'data-points')) >= 24, 'a point per two-minute bucket of the sampled history');
     assert.equal(await page.locator('[data-capacity-chart="cluster"] figure[data-chart]').count(), 3, 'cpu, memory and disk');
     await page.selectOption('select[aria-label="chart scope"]', 'hv-1');
     await page.waitForSelector('[data-capacity-chart="hv-1"] figure[data-chart="memory"] path.area-used');
@@ -181,37 +208,36 @@ describe('the dashboard in a real browser', { skip }, () => {
     await page.goto(`${api.url}/#/containers?limit=2`);
     const rows = () => page.evaluate(`[...document.querySelectorAll('table[aria-label="containers"] tr[data-container]')].map((tr) => tr.dataset.container)`) as Promise<string[]>;
     await page.waitForSelector('[data-page-number="1"]');
-    await page.waitForFunction(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 2`);
+    await until(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 2`);
     assert.deepEqual(await rows(), names.slice(0, 2));
     await page.click('button[data-page="next"]');
     await page.waitForSelector('[data-page-number="2"]');
-    await page.waitForFunction(`document.querySelector('table[aria-label="containers"] tr[data-container]')?.dataset.container === ${JSON.stringify(names[2])}`);
+    await until(`document.querySelector('table[aria-label="containers"] tr[data-container]')?.dataset.container === ${JSON.stringify(names[2])}`);
     assert.deepEqual(await rows(), names.slice(2, 4));
     assert.equal(await page.isDisabled('button[data-page="next"]'), true, 'the last page has no next');
-    await shot('containers-page-2');
     await page.click('button[data-page="previous"]');
     await page.waitForSelector('[data-page-number="1"]');
 
     await page.selectOption('select[aria-label="page size"]', '50');
-    await page.waitForFunction(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 4`);
+    await until(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 4`);
     // Sorted by name, then by name descending.
     assert.deepEqual(await rows(), names);
     await page.click('table[aria-label="containers"] th button:has-text("name")');
     assert.deepEqual(await rows(), [...names].reverse());
     // Filters: kind and environment within the page, host and state on the server, text anywhere in the row.
     await page.selectOption('select[aria-label="kind"]', 'balancer');
-    await page.waitForFunction(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 1`);
+    await until(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 1`);
     const balancer = (await rows())[0]!;
     assert.match(balancer, /^shop-/);
     await page.selectOption('select[aria-label="kind"]', '');
     await page.selectOption('select[aria-label="environment"]', 'shop');
-    await page.waitForFunction(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 3`);
+    await until(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 3`);
     await page.selectOption('select[aria-label="environment"]', '');
     const hv2 = await stack.client.hypervisors.get('hv-2');
     const onHv2 = (await stack.client.containers.list()).filter((c) => c.parentId === hv2.id).map((c) => c.name).sort();
     assert.ok(onHv2.includes('shop-web-a'));
     await page.selectOption('select[aria-label="host"]', 'hv-2');
-    await page.waitForFunction(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === ${onHv2.length}`);
+    await until(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === ${onHv2.length}`);
     assert.deepEqual(await rows(), onHv2);
     await page.selectOption('select[aria-label="host"]', '');
     await page.selectOption('select[aria-label="state"]', 'stopped');
@@ -220,10 +246,10 @@ describe('the dashboard in a real browser', { skip }, () => {
     await page.selectOption('select[aria-label="state"]', '');
     const ip = (await stack.client.containers.get('shop-web-b')).definition.network!.ip!;
     await page.fill('input[aria-label="filter"]', ip);
-    await page.waitForFunction(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 1`);
+    await until(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 1`);
     assert.deepEqual(await rows(), ['shop-web-b']);
     await page.fill('input[aria-label="filter"]', '');
-    await page.waitForFunction(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 4`);
+    await until(`document.querySelectorAll('table[aria-label="containers"] tr[data-container]').length === 4`);
     await shot('containers');
   });
 
