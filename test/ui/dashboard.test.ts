@@ -179,7 +179,7 @@ describe('the dashboard in a real browser', { skip }, () => {
     assert.equal(await page.locator('[data-capacity-chart="cluster"] figure[data-chart]').count(), 3, 'cpu, memory and disk');
     await page.selectOption('select[aria-label="chart scope"]', 'hv-1');
     await page.waitForSelector('[data-capacity-chart="hv-1"] figure[data-chart="memory"] path.area-used');
-    assert.match((await page.textContent('[data-capacity-chart="hv-1"] figure[data-chart="memory"] figcaption')) ?? '', /now 1 GiB of/);
+    assert.match((await page.textContent('[data-capacity-chart="hv-1"] figure[data-chart="memory"] figcaption')) ?? '', /latest sample 1 GiB of/);
     await page.selectOption('select[aria-label="chart scope"]', '');
     await page.waitForSelector('[data-capacity-chart="cluster"]');
     assert.equal(hv1.state, 'up');
@@ -334,6 +334,20 @@ describe('the dashboard in a real browser', { skip }, () => {
     const web1 = await stack.client.containers.get('web1');
     assert.equal(web1.parentId, (await stack.client.hypervisors.get('hv-3')).id, 'the migration went to the new target');
     await page.waitForSelector(`tr[data-command*="/migrate/"][data-status="COMPLETED"]`, { timeout: 15_000 });
+  });
+
+  test('a cordoned host reads as cordoned on the cluster page, with its reason, until it is taken back', async () => {
+    const hv2 = await stack.client.hypervisors.get('hv-2');
+    await stack.client.hypervisors.drain(hv2.id, 'disk replacement', { keep: true });
+    try {
+      await open('#/cluster');
+      await page.waitForSelector('[data-host="hv-2"][data-state="draining"]', { timeout: 15_000 });
+      assert.match((await page.textContent('[data-host="hv-2"] .card-head')) ?? '', /cordoned \(draining\)/);
+      assert.match((await page.textContent('[data-host="hv-2"]')) ?? '', /disk replacement/);
+    } finally {
+      await stack.client.hypervisors.undrain(hv2.id);
+    }
+    await page.waitForSelector('[data-host="hv-2"][data-state="up"]', { timeout: 15_000 });
   });
 
   test('a crashed host turns down on the cluster page once the monitor has seen it miss its polls', async () => {

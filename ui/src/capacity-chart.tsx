@@ -56,7 +56,7 @@ function ResourceChart({ samples, resource }: { samples: Samples; resource: (typ
         {last ? (
           <span class="muted small">
             {' '}
-            now {format(last.containers[key] + last.placeholders[key])} of {format(last.allowance[key])}
+            latest sample {format(last.containers[key] + last.placeholders[key])} of {format(last.allowance[key])}
           </span>
         ) : null}
       </figcaption>
