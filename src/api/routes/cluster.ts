@@ -1,5 +1,6 @@
 // The cluster at a glance, in one read: every host with what its containers use, what the
 // placeholders of commands in flight hold, what is free, its state and last contact; and totals.
+// And the same over time, from the samples the monitor records (for the cluster or one host).
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { META, ZERO, addResources, type HypervisorDefinition, type NodeRecord, type PlaceholderDefinition, type Resources } from '../../domain/types';
