@@ -15,6 +15,12 @@ export interface PowerInput {
   readonly uuid?: string;
 }
 
+/** A container's config files, and one file's content when one was asked for. */
+export interface ContainerFileListing {
+  readonly paths: string[];
+  readonly content?: string | null;
+}
+
 /** Where a container was found, for reconcile and destroy of a flagged container. */
 export interface Sighting {
   readonly host: HostRef;
@@ -229,6 +235,19 @@ export function createHostActivities(drivers: DriverRegistry) {
         if (onTarget && !onSource) return;
         if (!onSource) throw new VmMissingError(input.source.name, input.spec.name, `nor is it on ${input.target.name}`);
         await driver.migrate(input.source, input.target, input.spec, { live: input.live }, ctx);
+      });
+    },
+
+    /**
+     * The config files a container exposes and, when `path` is given, that file's content (null
+     * when the container has no such file). A read: nothing on the host changes.
+     */
+    async containerFiles({ host, name, path }: { host: HostRef; name: string; path?: string }): Promise<ContainerFileListing> {
+      const driver = drivers.forHost(host);
+      return withDriverContext(async (ctx) => {
+        const paths = await driver.listConfig(host, name, ctx);
+        if (path === undefined) return { paths };
+        return { paths, content: paths.includes(path) ? ((await driver.readConfig(host, name, path, ctx)) ?? null) : null };
       });
     },
 

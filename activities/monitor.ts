@@ -87,6 +87,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     const missing = await markMissing(host, verdict.missing);
     writes += (drifts + missing) * 2;
     const adopted = status ? await adoptMissing(pollResult, status, verdict.unknown) : 0;
+    await registry.recordHostSample(pollResult.hostId);
     return { polled: 1, unreachable: pollResult.status ? 0 : 1, writes: writes + adopted * 3, down, up, drifts, orphans: verdict.unknown.length - adopted, missing, adopted };
   }
 

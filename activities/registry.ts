@@ -13,6 +13,7 @@ export { hostRef, specOf };
 import type { Registry } from '../src/registry/types';
 import type { Provisioner } from '../src/provisioner';
 import { Placer } from '../src/allocator/placer';
+import { explain } from '../src/allocator/explain';
 import type { CreateArgs } from '../src/domain/commands';
 import { applySettlement, settle } from '../src/monitor/settle';
 
@@ -166,6 +167,19 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
       const host = hostRef(await registry.get(result.placeholder.parentId!));
       if (spreadBroken && input.containerId) {
         await registry.recordEvent({ nodeId: input.containerId, what: `placed on ${host.name} beside its kind`, why: spreadBroken, by: 'allocator', commandId: input.commandId, data: { host: host.name } });
+      }
+      // Why the container goes where it goes, in its history (the container page shows it).
+      if (input.containerId) {
+        const rejected = Object.values(result.placement.rejections).some((n) => n > 0) ? `; passed over: ${explain(result.placement)}` : '';
+        const candidates = result.placement.candidates.slice(0, 5).map((c) => ({ host: c.hostName, score: Math.round(c.score * 1000) / 1000 }));
+        await registry.recordEvent({
+          nodeId: input.containerId,
+          what: 'placement',
+          why: `${host.name}${input.hint ? ', as asked' : `, best of ${result.placement.candidates.length} candidate${result.placement.candidates.length === 1 ? '' : 's'}`}${rejected}`,
+          by: 'allocator',
+          commandId: input.commandId,
+          data: { host: host.name, hint: input.hint ?? null, rejections: { ...result.placement.rejections }, candidates, attempts: result.attempts },
+        });
       }
       return {
         host,

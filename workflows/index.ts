@@ -6,3 +6,4 @@ export * from './hypervisors';
 export { collectorCycle, collectorLoop, monitorCycle, monitorLoop } from './monitor';
 export { failoverHost } from './failover';
 export { drainHost } from './maintenance';
+export { readContainerFiles } from './container-files';

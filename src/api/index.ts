@@ -19,6 +19,7 @@ import type { DashboardSource } from '../dashboard/bundle';
 import { dashboardRoutes } from './routes/dashboard';
 import { environmentRoutes } from './routes/environments';
 import { eventRoutes } from './routes/events';
+import { fileRoutes } from './routes/files';
 import { hypervisorRoutes } from './routes/hypervisors';
 import { keyRoutes } from './routes/keys';
 import { sessionRoutes } from './routes/session';
@@ -185,6 +186,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   clusterRoutes(app, ctx);
   eventRoutes(app, ctx);
   upstreamRoutes(app, ctx);
+  fileRoutes(app, ctx);
   sessionRoutes(app, ctx);
   if (options.dashboard) dashboardRoutes(app, options.dashboard);
 

@@ -92,7 +92,10 @@ export interface Driver {
   migrate(source: HostRef, target: HostRef, spec: ContainerSpec, options: MigrateOptions, ctx?: DriverContext): Promise<void>;
   /** Writes a configuration file inside the container (a balancer's upstream list). */
   applyConfig(host: HostRef, name: string, path: string, content: string, ctx?: DriverContext): Promise<void>;
+  /** A configuration file's content, or undefined when the container has no file at `path`. */
   readConfig(host: HostRef, name: string, path: string, ctx?: DriverContext): Promise<string | undefined>;
+  /** The paths of the configuration files written into the container, sorted: what it exposes to readConfig. */
+  listConfig(host: HostRef, name: string, ctx?: DriverContext): Promise<string[]>;
   /**
    * Powers the host off out of band (its BMC), so nothing it runs can keep running: what makes a
    * failover safe while the host is unreachable. Absent when the driver has no fencing device.

@@ -130,6 +130,11 @@ export class SimDriver implements Driver {
     return result?.content ?? undefined;
   }
 
+  async listConfig(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<string[]> {
+    const result = (await this.operate(host, 'listConfig', name, {}, ctx)) as { paths: string[] } | null;
+    return result?.paths ?? [];
+  }
+
   async close(): Promise<void> {
     // Nothing held: fetch's connection pool is global and closes idle sockets on its own.
   }

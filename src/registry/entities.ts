@@ -106,4 +106,4 @@ export const NodeEventEntity = new EntitySchema<NodeEventRow>({
 export const ENTITIES = [NodeEntity, NodeKeyEntity, NodeTagEntity, NodeEventEntity];
 
 /** Every table of the registry, in an order safe for deletes (children of foreign keys first). */
-export const TABLES = ['node_events', 'node_tags', 'node_keys', 'nodes'] as const;
+export const TABLES = ['host_samples', 'node_events', 'node_tags', 'node_keys', 'nodes'] as const;

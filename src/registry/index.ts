@@ -10,6 +10,7 @@ import { SqlRegistry, type Dialect } from './sql-registry';
 export type * from './types';
 export { SqlRegistry, type Dialect } from './sql-registry';
 export { METADATA_LIMIT_BYTES } from './validation';
+export { MAX_SAMPLE_POINTS, SAMPLE_KEEP_SECONDS, SAMPLE_SPACING_SECONDS } from './samples';
 
 export interface RegistryOptions {
   readonly url: string;

@@ -12,8 +12,9 @@ import * as audit from './events';
 import * as reads from './node-reads';
 import * as writes from './node-writes';
 import { Transactions, type Dialect } from './transactions';
-import type { ClaimRequest, HostSnapshot, NewNode, NewNodeEvent, NodeEvent, NodePatch, NodeQuery, Registry } from './types';
+import type { ClaimRequest, HostSampleOptions, HostSnapshot, NewNode, NewNodeEvent, NodeEvent, NodePatch, NodeQuery, Registry, SamplePoint, SampleQuery } from './types';
 import * as usage from './usage';
+import * as hostSamples from './samples';
 
 export type { Dialect } from './transactions';
 
@@ -140,6 +141,16 @@ export class SqlRegistry implements Registry {
 
   events(nodeId: string, limit = 100): Promise<NodeEvent[]> {
     return audit.events(this.db, nodeId, limit);
+  }
+
+  // ---------------------------------------------------------------- host samples
+
+  recordHostSample(hostId: string, options: HostSampleOptions = {}): Promise<boolean> {
+    return hostSamples.recordHostSample(this.db, hostId, options);
+  }
+
+  samples(query: SampleQuery): Promise<SamplePoint[]> {
+    return hostSamples.samples(this.db, query);
   }
 
   // ---------------------------------------------------------------- housekeeping

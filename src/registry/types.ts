@@ -86,6 +86,39 @@ export interface NodeEvent {
 
 export type NewNodeEvent = Omit<NodeEvent, 'id' | 'at'> & { readonly at?: string };
 
+/** How the monitor records a host sample. */
+export interface HostSampleOptions {
+  /** The sample's time; now when unset. */
+  readonly at?: Date;
+  /** No sample closer than this to the host's last one. Default 60. */
+  readonly spacingSeconds?: number;
+  /** Samples older than this (before `at`) are removed. Default a day. */
+  readonly keepSeconds?: number;
+}
+
+/** Which samples to read: one host's (`hostId`) or the cluster's, in buckets of `stepSeconds`. */
+export interface SampleQuery {
+  readonly hostId?: string;
+  readonly from: Date;
+  readonly to: Date;
+  readonly stepSeconds: number;
+}
+
+/** One time bucket of samples: the hosts sampled in it and their sums. */
+export interface SamplePoint {
+  /** Start of the bucket. */
+  readonly at: string;
+  /** Hosts sampled in the bucket, and how many of them were up. */
+  readonly hosts: number;
+  readonly up: number;
+  /** Capacity times overcommit. */
+  readonly allowance: Resources;
+  /** Claimed by containers. */
+  readonly containers: Resources;
+  /** Held by placeholders of commands in flight. */
+  readonly placeholders: Resources;
+}
+
 export interface Registry {
   add(node: NewNode): Promise<NodeRecord>;
   get(id: string): Promise<NodeRecord>;
@@ -140,6 +173,11 @@ export interface Registry {
 
   recordEvent(event: NewNodeEvent): Promise<void>;
   events(nodeId: string, limit?: number): Promise<NodeEvent[]>;
+
+  /** Records what a host holds now, unless its last sample is too recent; false when skipped. */
+  recordHostSample(hostId: string, options?: HostSampleOptions): Promise<boolean>;
+  /** Samples of one host, or summed over the cluster, in time buckets, oldest first. */
+  samples(query: SampleQuery): Promise<SamplePoint[]>;
 
   close(): Promise<void>;
 }

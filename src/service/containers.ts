@@ -1,6 +1,12 @@
-// Containers: reads from the registry; commands validated here, then submitted to their entity.
+// Containers: reads from the registry; commands validated here, then submitted to their entity;
+// config files read through the container's host driver.
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { ContainerFileListing } from '../../activities/hosts';
 import type { CloneArgs, CreateArgs, MigrateArgs, UpdateArgs } from '../domain/commands';
-import { InvalidInputError, NotFoundError } from '../domain/errors';
+import { InvalidInputError, InvalidTransitionError, NotFoundError, unwrapError } from '../domain/errors';
+import { TASK_QUEUE } from '../domain/names';
+import { hostRef } from '../drivers/refs';
 import { resourcesOf, type ContainerDefinition, type NodeRecord } from '../domain/types';
 import { noCapacityError, place } from '../allocator';
 import type { Provisioner } from '../provisioner';
@@ -17,12 +23,26 @@ export type ContainerPageQuery = Omit<NodeQuery, 'type' | 'after' | 'limit' | 'o
   readonly pageToken?: string;
 };
 
+/** A config file path as a container's files are named: absolute, no `.` or `..` parts, at most 1024 characters. */
+function isFilePath(path: string): boolean {
+  return path.startsWith('/') && path.length <= 1024 && !path.includes('\0') && !path.split('/').some((part) => part === '.' || part === '..');
+}
+
+/** A container's config files, and one file's content when one was read. */
+export interface ContainerFiles {
+  readonly container: string;
+  readonly host: string;
+  readonly paths: string[];
+  readonly file?: { readonly path: string; readonly content: string };
+}
+
 export class Containers {
   constructor(
     private readonly commands: ContainerCommands,
     private readonly registry: Registry,
     private readonly provisioner: Provisioner,
     private readonly identity?: string,
+    private readonly temporal?: Client,
   ) {}
 
   async get(name: string): Promise<NodeRecord<ContainerDefinition>> {
@@ -48,6 +68,38 @@ export class Containers {
     const rows = await this.registry.list({ ...filter, type: 'container', limit: limit + 1, ...(pageToken ? { after: afterOf(pageToken) } : {}) });
     const items = rows.slice(0, limit);
     return rows.length > limit ? { items, nextPageToken: tokenAfter(items[items.length - 1]!.name) } : { items };
+  }
+
+  /**
+   * The config files a container exposes (what its hooks wrote into it, such as a balancer's
+   * upstream file) and, with `path`, that file's content, read through its host's driver (on the
+   * host's agent when it has one). A path that is not one of its files is NotFoundError naming
+   * the path and the files there are; a container without a host is InvalidTransitionError.
+   */
+  async files(name: string, path?: string): Promise<ContainerFiles> {
+    if (path !== undefined && !isFilePath(path)) {
+      throw new InvalidInputError([{ field: 'path', problem: `${JSON.stringify(path)} is not a file path inside a container: absolute, without . or .. parts, at most 1024 characters` }], 'file read');
+    }
+    const node = await this.get(name);
+    if (!node.parentId) throw new InvalidTransitionError('read files of', name, node.state, 'it is on no host');
+    const host = hostRef(await this.registry.get(node.parentId));
+    if (!this.temporal) throw new Error('reading config files needs a Temporal client');
+    let listing: ContainerFileListing;
+    try {
+      listing = await this.temporal.workflow.execute('readContainerFiles', {
+        taskQueue: TASK_QUEUE,
+        workflowId: `files/${name}/${randomUUID()}`,
+        workflowExecutionTimeout: '1 minute',
+        args: [{ host, name, ...(path !== undefined ? { path } : {}) }],
+        staticSummary: `read ${path ?? 'the config files'} of ${name} on ${host.name}`,
+      });
+    } catch (err) {
+      throw unwrapError(err);
+    }
+    const base = { container: name, host: host.name, paths: listing.paths };
+    if (path === undefined) return base;
+    if (typeof listing.content !== 'string') throw new NotFoundError('config file', `${path} in ${name} (its files: ${listing.paths.join(', ') || 'none'})`);
+    return { ...base, file: { path, content: listing.content } };
   }
 
   /**

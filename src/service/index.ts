@@ -14,7 +14,7 @@ import { Nodes } from './nodes';
 
 export { CommandHandle, ContainerCommands, EnvironmentCommands, commandQuery } from './commands';
 export type { CommandFilter, CommandInfo, CommandSummary } from './commands';
-export type { ContainerPageQuery } from './containers';
+export type { ContainerFiles, ContainerPageQuery } from './containers';
 export type { Page } from './paging';
 export type { EnvironmentMember } from './environments';
 export type { CommandStats, ControllerInfo, HostInfo } from './info';
@@ -40,7 +40,7 @@ export class VmflowService {
     const provisioner = new Provisioner(registry, { kinds: kinds.names() });
     this.commands = new ContainerCommands(temporal, registry);
     this.nodes = new Nodes(registry);
-    this.containers = new Containers(this.commands, registry, provisioner, identity);
+    this.containers = new Containers(this.commands, registry, provisioner, identity, temporal);
     this.hypervisors = new Hypervisors(temporal, registry, provisioner);
     this.environments = new Environments(new EnvironmentCommands(temporal, registry), registry, provisioner, identity);
     this.info = new Info(temporal, registry);

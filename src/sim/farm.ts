@@ -115,6 +115,7 @@ export class Farm {
     const host = this.answering(hostId);
     this.count(operation);
     if (operation === 'readConfig') return this.readConfig(host, name, body);
+    if (operation === 'listConfig') return this.listConfig(host, name);
     const opId = optionalString(body.opId, 'opId') ?? this.ops.newId();
     if (this.ops.isKnown(opId)) throw badRequest(`operation id ${opId} is already used`);
     const plan = planOperation(this.planContext, host, operation, name, body);
@@ -162,6 +163,13 @@ export class Farm {
     const path = configPath(body);
     const vm = vmOf(host, name);
     return instantView(host.id, 'readConfig', name, { content: vm.configs.get(path) ?? null });
+  }
+
+  /** The paths of the config files written into a VM, sorted. */
+  private async listConfig(host: Host, name: string): Promise<SimOpView> {
+    await this.readPreamble(host, 'listConfig', name);
+    const vm = vmOf(host, name);
+    return instantView(host.id, 'listConfig', name, { paths: [...vm.configs.keys()].sort() });
   }
 
   private count(operation: string): void {

@@ -21,6 +21,7 @@ export const SIM_OPERATIONS = [
   'migrate',
   'applyConfig',
   'readConfig',
+  'listConfig',
 ] as const;
 export type SimOperation = (typeof SIM_OPERATIONS)[number];
 
@@ -151,6 +152,7 @@ export interface OperationBodies {
   migrate: { target: string; live: boolean };
   applyConfig: { path: string; content: string };
   readConfig: { path: string };
+  listConfig: Record<string, never>;
 }
 
 /** The answer to an operation: at once when it has no delay, else polled at `GET /hosts/:host/ops/:id`. */

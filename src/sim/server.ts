@@ -2,7 +2,7 @@
 //
 //   GET    /hosts/:host                      host status (capacity, free, load, containers)
 //   GET    /hosts/:host/vms/:name            one container, 404 not_found when unknown
-//   POST   /hosts/:host/vms/:name/:operation define, undefine, provision, ..., applyConfig, readConfig
+//   POST   /hosts/:host/vms/:name/:operation define, undefine, provision, ..., applyConfig, readConfig, listConfig
 //   GET    /hosts/:host/ops/:id              an operation in flight: { done, fraction, result | error }
 //   DELETE /hosts/:host/ops/:id              cancel it: rolled back
 //   /admin/...                               see ADMIN_ROUTES below

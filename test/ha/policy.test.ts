@@ -65,13 +65,13 @@ describe('spread and restart limits', () => {
     const hosts = await Promise.all(['site-w1', 'site-w2', 'site-w3'].map(hostOf));
     assert.equal(new Set(hosts).size, 3, `three web servers on three hosts: ${hosts.join(', ')}`);
     const w1 = await stack.client.containers.get('site-w1');
-    assert.ok(!(await stack.services.registry.events(w1.id, 50)).some((e) => e.by === 'allocator'), 'spread kept: nothing to explain');
+    assert.ok(!(await stack.services.registry.events(w1.id, 50)).some((e) => e.what.includes('beside its kind')), 'spread kept: nothing to explain');
 
     // Only w1's host may take w4 (it is hinted there): it goes there, and says so.
     await add('site-w4', hosts[0]);
     assert.equal(await hostOf('site-w4'), hosts[0]);
     const w4 = await stack.client.containers.get('site-w4');
-    const placed = (await stack.services.registry.events(w4.id, 50)).find((e) => e.by === 'allocator');
+    const placed = (await stack.services.registry.events(w4.id, 50)).find((e) => e.what.includes('beside its kind'));
     assert.ok(placed, 'an event explains the shared host');
     assert.match(placed.why, /beside a member of the same kind of its environment: no other host fits \(.*excluded by anti-affinity/);
     await assertConsistent(stack);

@@ -5,7 +5,7 @@
 // comes back.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import { spawnAgent, type AgentProcess } from '../support/agent';
 import { eventually } from '../support/invariants';
 import { skipMessage, virsh } from '../support/libvirt';
 import { domstate, hasPattern } from '../libvirt/checks';
-import { activityRuns, assertHostsMatchRegistry, historyOf, startLibvirtStack, tiny, type LibvirtStack } from './harness';
+import { activityRuns, assertHostsMatchRegistry, type ActivityRun, historyOf, startLibvirtStack, tiny, type LibvirtStack } from './harness';
 
 const HOST = 'lv-ag';
 const OTHER = 'lv-ag2';
@@ -78,6 +78,29 @@ describe('agent mode on libvirt hosts', { concurrency: false }, () => {
     }
     for (const a of runs.filter((x) => !HOST_ACTIVITIES.has(x.type))) assert.equal(a.taskQueue, TASK_QUEUE, `${a.type} is central`);
     await assertHostsMatchRegistry(ls);
+  });
+
+  it("reads a container's config files on the host's agent", async (t) => {
+    if (!ls) return t.skip(skipMessage());
+    // What a hook would have written: the driver keeps a container's files beside its disk.
+    const folder = path.join(ls.host(HOST).storagePath, 'ag1.config', 'etc');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'app.conf'), 'workers=4\n');
+    const read = await containers().files('ag1', '/etc/app.conf');
+    assert.deepEqual(read, { container: 'ag1', host: HOST, paths: ['/etc/app.conf'], file: { path: '/etc/app.conf', content: 'workers=4\n' } });
+    await assert.rejects(containers().files('ag1', '/etc/other.conf'), /config file \/etc\/other\.conf in ag1 \(its files: \/etc\/app\.conf\) not found/);
+    const temporal = ls.stack.client.temporal;
+    const reads: string[] = [];
+    await eventually(async () => {
+      reads.length = 0;
+      for await (const w of temporal.workflow.list({ query: `WorkflowType = 'readContainerFiles'` })) reads.push(w.workflowId);
+      return reads.length >= 2;
+    }, 15_000, 'the file reads in visibility');
+    for (const id of reads) {
+      const runs: ActivityRun[] = activityRuns(await historyOf(ls, id)).filter((a) => a.type === 'containerFiles');
+      assert.ok(runs.length > 0);
+      for (const a of runs) assert.equal(a.identity, currentAgent().identity, `${id} read the file in the agent process`);
+    }
   });
 
   it('finishes a shutdown by itself when its agent is SIGKILLed mid-call and another starts', async (t) => {

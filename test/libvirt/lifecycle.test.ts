@@ -149,6 +149,7 @@ describe('libvirt driver: a container from define to deprovision', { concurrency
     assert.equal(await driver.readConfig(host.ref, 'life-1', '/etc/nginx/upstream.conf'), 'server 10.0.0.7;\n');
     assert.ok(existsSync(path.join(host.storagePath, 'life-1.config', 'etc/nginx/upstream.conf')));
     assert.equal(await driver.readConfig(host.ref, 'life-1', 'etc/other.conf'), undefined);
+    assert.deepEqual(await driver.listConfig(host.ref, 'life-1'), ['/etc/nginx/upstream.conf']);
     await assert.rejects(driver.applyConfig(host.ref, 'life-1', '../../escape', 'x'), DriverError);
     await assert.rejects(driver.applyConfig(host.ref, 'nobody', 'a.conf', 'x'), /not defined/);
   });

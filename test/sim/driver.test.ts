@@ -303,14 +303,18 @@ describe('migrate', () => {
 });
 
 describe('config files and status', () => {
-  test('applyConfig writes a file readConfig reads back; a missing file reads as undefined', async () => {
+  test('applyConfig writes a file readConfig reads back and listConfig lists; a missing file reads as undefined', async () => {
     const [h] = await addHosts(sim, 1);
     await deploy(driver, h!, containerSpec('lb1'));
+    assert.deepEqual(await driver.listConfig(h!, 'lb1'), []);
     await driver.applyConfig(h!, 'lb1', '/etc/haproxy/backends', 'web1 10.0.0.5\n');
     await driver.applyConfig(h!, 'lb1', '/etc/haproxy/backends', 'web1 10.0.0.5\nweb2 10.0.0.6\n');
     assert.equal(await driver.readConfig(h!, 'lb1', '/etc/haproxy/backends'), 'web1 10.0.0.5\nweb2 10.0.0.6\n');
     assert.equal(await driver.readConfig(h!, 'lb1', '/etc/other'), undefined);
+    await driver.applyConfig(h!, 'lb1', '/etc/app.conf', 'x');
+    assert.deepEqual(await driver.listConfig(h!, 'lb1'), ['/etc/app.conf', '/etc/haproxy/backends']);
     await assert.rejects(driver.readConfig(h!, 'ghost', '/etc/other'), refused('readConfig', /ghost is not defined/));
+    await assert.rejects(driver.listConfig(h!, 'ghost'), refused('listConfig', /ghost is not defined/));
   });
 
   test('hostStatus reports capacity, free resources, load and every container', async () => {

@@ -27,6 +27,8 @@ export interface Page {
   waitForSelector(selector: string, options?: { timeout?: number; state?: 'attached' | 'visible' | 'detached' | 'hidden' }): Promise<unknown>;
   locator(selector: string): { count(): Promise<number>; first(): { textContent(): Promise<string | null> } };
   textContent(selector: string): Promise<string | null>;
+  getAttribute(selector: string, name: string): Promise<string | null>;
+  isDisabled(selector: string): Promise<boolean>;
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   /** Evaluates a JavaScript expression in the page (a string: the test code has no DOM types). */
   evaluate<T>(expression: string): Promise<T>;

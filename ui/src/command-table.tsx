@@ -1,16 +1,50 @@
 // Commands in a table: running ones with their live progress (the command's `progress` query),
-// a cancel button for an operator, and each linked to its workflow in the Temporal Web UI.
+// cancel for an operator, retarget for a migration that has not claimed capacity yet (the
+// `retarget` update), and each linked to its workflow in the Temporal Web UI.
+import { useState } from 'preact/hooks';
 import { api, q } from './api';
 import { ActionButton, ProgressLine, StateBadge } from './components';
 import { duration, time } from './format';
 import { usePoll } from './poll';
-import type { Command } from './types';
+import type { Command, List } from './types';
 
 function targetLink(c: Command) {
   return c.kind === 'environment' ? `#/environments/${q(c.target.name)}` : `#/containers/${q(c.target.name)}`;
 }
 
-function CommandRow({ listed, canAct, onChange }: { listed: Command; canAct: boolean; onChange: () => void }) {
+/** A migration may change its target until it claims capacity: while queued or still loading. */
+function retargetable(c: Command): boolean {
+  if (c.kind !== 'container' || c.command !== 'migrate' || c.status !== 'RUNNING') return false;
+  const p = c.progress;
+  return !p || p.phase === 'queued' || (p.phase === 'running' && !(p.stepsDone ?? []).includes('claim capacity') && p.step !== 'claim capacity');
+}
+
+function Retarget({ command, hosts, onDone }: { command: Command; hosts: string[]; onDone: () => void }) {
+  const [target, setTarget] = useState('');
+  const current = command.progress?.target;
+  return (
+    <span class="group retarget">
+      <select aria-label="new target" value={target} onChange={(e) => setTarget((e.target as HTMLSelectElement).value)}>
+        <option value="">allocator chooses</option>
+        {hosts
+          .filter((h) => h !== command.progress?.host)
+          .map((h) => (
+            <option key={h}>{h}</option>
+          ))}
+      </select>
+      <ActionButton
+        label="retarget"
+        run={async () => {
+          await api.post(`${command.href}/modify`, target ? { target } : {});
+          onDone();
+        }}
+      />
+      {current ? <span class="muted small">now: {current}</span> : null}
+    </span>
+  );
+}
+
+function CommandRow({ listed, canAct, onChange, hosts }: { listed: Command; canAct: boolean; onChange: () => void; hosts: string[] }) {
   // A running command is read on its own for its progress; an ended one as listed.
   const live = usePoll(() => (listed.status === 'RUNNING' ? api.get<Command>(listed.href) : Promise.resolve(listed)), [listed.workflowId, listed.status], 1000);
   const c = live.data ?? listed;
@@ -40,6 +74,7 @@ function CommandRow({ listed, canAct, onChange }: { listed: Command; canAct: boo
           <a href={c.webUi} target="_blank" rel="noreferrer" class="small">
             Temporal Web UI
           </a>
+          {canAct && retargetable(c) ? <Retarget command={c} hosts={hosts} onDone={() => (live.refresh(), onChange())} /> : null}
           {canAct && c.status === 'RUNNING' ? (
             <ActionButton
               label="cancel"
@@ -59,6 +94,9 @@ function CommandRow({ listed, canAct, onChange }: { listed: Command; canAct: boo
 }
 
 export function CommandTable({ commands, canAct, onChange, label }: { commands: Command[]; canAct: boolean; onChange: () => void; label: string }) {
+  const anyRetargetable = canAct && commands.some(retargetable);
+  const hosts = usePoll(() => (anyRetargetable ? api.get<List<{ name: string }>>('/v1/hypervisors') : Promise.resolve(undefined)), [anyRetargetable], 10_000);
+  const hostNames = (hosts.data?.items ?? []).map((h) => h.name).sort();
   if (!commands.length) return <p class="muted">no commands</p>;
   return (
     <table class="grid" aria-label={label}>
@@ -74,7 +112,7 @@ export function CommandTable({ commands, canAct, onChange, label }: { commands: 
       </thead>
       <tbody>
         {commands.map((c) => (
-          <CommandRow key={c.workflowId} listed={c} canAct={canAct} onChange={onChange} />
+          <CommandRow key={c.workflowId} listed={c} canAct={canAct} onChange={onChange} hosts={hostNames} />
         ))}
       </tbody>
     </table>

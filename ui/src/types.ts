@@ -134,3 +134,33 @@ export interface List<T> {
   items: T[];
   total?: number;
 }
+
+export interface SamplePoint {
+  at: string;
+  hosts: number;
+  up: number;
+  allowance: Amounts;
+  containers: Amounts;
+  placeholders: Amounts;
+}
+
+export interface Samples {
+  from: string;
+  to: string;
+  stepSeconds: number;
+  spacingSeconds: number;
+  points: SamplePoint[];
+}
+
+export interface Page<T> {
+  items: T[];
+  limit: number;
+  nextPageToken?: string;
+}
+
+export interface ContainerFiles {
+  container: string;
+  host: string;
+  paths: string[];
+  file?: { path: string; content: string };
+}

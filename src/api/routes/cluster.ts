@@ -1,8 +1,10 @@
 // The cluster at a glance, in one read: every host with what its containers use, what the
 // placeholders of commands in flight hold, what is free, its state and last contact; and totals.
+// And the same over time, from the samples the monitor records (for the cluster or one host).
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { META, ZERO, addResources, type HypervisorDefinition, type NodeRecord, type PlaceholderDefinition, type Resources } from '../../domain/types';
+import { SAMPLE_KEEP_SECONDS, SAMPLE_SPACING_SECONDS, type SamplePoint } from '../../registry';
 import type { ApiContext } from '../context';
 import { href } from '../present';
 import { route } from '../route';
@@ -38,6 +40,47 @@ const ClusterResource = Type.Object({
     placeholderCount: Type.Integer(),
   }),
 });
+
+/** A window of capacity samples: its length and how many points to draw it with. */
+export const SampleWindowQuery = Type.Object(
+  {
+    minutes: Type.Optional(Type.Integer({ minimum: 5, maximum: SAMPLE_KEEP_SECONDS / 60, description: 'the window, ending now; default 60' })),
+    points: Type.Optional(Type.Integer({ minimum: 2, maximum: 500, description: 'at most this many points; default 60' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SamplesResource = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  stepSeconds: Type.Integer({ description: 'each point sums the hosts sampled in this many seconds from its `at`' }),
+  spacingSeconds: Type.Integer({ description: 'the monitor samples each host at most this often' }),
+  points: Type.Array(
+    Type.Object({
+      at: Type.String(),
+      hosts: Type.Integer({ description: 'hosts sampled in the bucket' }),
+      up: Type.Integer({ description: 'of which up' }),
+      allowance: Amounts,
+      containers: Amounts,
+      placeholders: Amounts,
+    }),
+  ),
+});
+
+/**
+ * The samples of one host (or of the cluster) over the last `minutes`, in buckets aligned on their
+ * step. A step is never shorter than two sample spacings, so every host the monitor polls counts
+ * in every bucket and the cluster's sums do not dip between samples.
+ */
+export async function readSamples(ctx: ApiContext, hostId: string | undefined, query: { minutes?: number; points?: number }) {
+  const windowMs = (query.minutes ?? 60) * 60_000;
+  const stepMs = Math.max(Math.ceil(windowMs / (query.points ?? 60) / 1000) * 1000, 2 * SAMPLE_SPACING_SECONDS * 1000);
+  const now = Date.now();
+  const to = new Date(now - (now % stepMs) + stepMs);
+  const from = new Date(to.getTime() - Math.ceil(windowMs / stepMs) * stepMs);
+  const points: SamplePoint[] = await ctx.client.registry.samples({ ...(hostId ? { hostId } : {}), from, to, stepSeconds: stepMs / 1000 });
+  return { from: from.toISOString(), to: to.toISOString(), stepSeconds: stepMs / 1000, spacingSeconds: SAMPLE_SPACING_SECONDS, points };
+}
 
 const minus = (a: Resources, b: Resources): Resources => ({ cpus: a.cpus - b.cpus, memoryMiB: a.memoryMiB - b.memoryMiB, diskGiB: a.diskGiB - b.diskGiB });
 
@@ -122,5 +165,16 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
         },
       };
     },
+  });
+
+  route(app, {
+    method: 'GET',
+    url: '/v1/cluster/samples',
+    role: 'viewer',
+    tag: 'hypervisors',
+    summary: "The cluster's capacity over time: what containers used, placeholders held and hosts allowed, summed over the hosts the monitor sampled",
+    querystring: SampleWindowQuery,
+    response: { 200: SamplesResource },
+    handler: async (req) => readSamples(ctx, undefined, req.query),
   });
 }

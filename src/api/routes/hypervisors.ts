@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { ApiContext } from '../context';
 import * as present from '../present';
 import { route } from '../route';
+import { SampleWindowQuery, SamplesResource, readSamples } from './cluster';
 import { ContainerResource, DrainBody, Empty, HypervisorCreate, HypervisorResource, RefParams, listOf } from '../schemas';
 
 /** A container or placeholder on a host. */
@@ -94,6 +95,18 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const names = await ctx.linkNames(children);
       return { items: children.map((c) => present.container(c, names)), total: children.length };
     },
+  });
+
+  route(app, {
+    method: 'GET',
+    url: '/v1/hypervisors/:ref/samples',
+    role: 'viewer',
+    tag,
+    summary: "A hypervisor's capacity over time, as the monitor sampled it: what its containers used, placeholders held and it allowed",
+    params: RefParams,
+    querystring: SampleWindowQuery,
+    response: { 200: SamplesResource },
+    handler: async (req) => readSamples(ctx, (await ctx.node('hypervisor', req.params.ref)).id, req.query),
   });
 
   route(app, {

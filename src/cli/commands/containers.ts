@@ -204,5 +204,17 @@ export function containerCommands(): Command {
     withApi(async (api) => reportCommand(api, await api.post<Accepted>(`/v1/containers/${seg(name)}/migrate`, { ...(o.to ? { target: o.to } : {}), ...(o.cold ? { cold: true } : {}) }), o)),
   );
 
+  withOutput(
+    cmd
+      .command('files <container> [path]')
+      .description("print a config file of a container, read through its host's driver (a balancer's upstream file); without a path, list its files"),
+  ).action(async (name: string, path: string | undefined, o: OutputOptions) =>
+    withApi(async (api) => {
+      const files = await api.get<{ paths: string[]; file?: { path: string; content: string } }>(`/v1/containers/${seg(name)}/files`, path === undefined ? {} : { path });
+      if (isStructured(o)) return printData(o, files);
+      process.stdout.write(files.file ? files.file.content : files.paths.map((p) => `${p}\n`).join(''));
+    }),
+  );
+
   return cmd;
 }

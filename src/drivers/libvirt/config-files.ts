@@ -1,7 +1,7 @@
 // A container's configuration files. There is no guest OS to write into, so the driver keeps them
 // in `<storagePath>/<name>.config/<path>`, standing in for a guest agent. The folder is on the
 // machine the driver runs on: for a remote URI, run the driver in that host's agent.
-import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { posix as path } from 'node:path';
 import { DriverError } from '../../domain/errors';
 import type { DriverContext, HostRef } from '../driver';
@@ -57,6 +57,23 @@ export class ConfigFiles {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  /** Every file in the container's config folder, as absolute paths inside the container, sorted. */
+  async list(host: HostRef, name: string): Promise<string[]> {
+    assertSafeName(host, 'listConfig', name);
+    const dir = configDir(hostSettings(host), name);
+    let entries;
+    try {
+      entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    return entries
+      .filter((e) => e.isFile() && !e.name.endsWith('.tmp'))
+      .map((e) => `/${path.relative(dir, path.join(e.parentPath, e.name))}`)
+      .sort();
   }
 
   async remove(host: HostRef, name: string): Promise<void> {

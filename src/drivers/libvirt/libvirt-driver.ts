@@ -115,6 +115,10 @@ export class LibvirtDriver implements Driver {
     return this.configFiles.read(host, name, file);
   }
 
+  async listConfig(host: HostRef, name: string, _ctx: DriverContext = NO_CONTEXT): Promise<string[]> {
+    return this.configFiles.list(host, name);
+  }
+
   async close(): Promise<void> {
     // Every call is its own virsh process: nothing stays open.
   }

@@ -1,10 +1,54 @@
 // Every host as a card: cpu, memory and disk split into used, held by placeholders and free;
-// its state, last contact and containers; and the cluster's totals.
-import { api } from '../api';
-import { ErrorNote, StateBadge, UsageBar } from '../components';
+// its state (up, down, cordoned), last contact and containers; the cluster's totals; and the
+// capacity over time from the monitor's samples, for the cluster or one host.
+import { useState } from 'preact/hooks';
+import { api, q } from '../api';
+import { CapacityChart } from '../capacity-chart';
+import { ErrorNote, Section, StateBadge, UsageBar } from '../components';
 import { ago, gib, mib } from '../format';
 import { usePoll } from '../poll';
-import type { Amounts, Cluster, HostUsage } from '../types';
+import type { Amounts, Cluster, HostUsage, Samples } from '../types';
+
+const WINDOWS = [
+  { minutes: 60, label: 'last hour' },
+  { minutes: 360, label: 'last 6 hours' },
+  { minutes: 1440, label: 'last 24 hours' },
+];
+
+function CapacityOverTime({ hosts }: { hosts: string[] }) {
+  const [minutes, setMinutes] = useState(60);
+  const [host, setHost] = useState('');
+  const samples = usePoll(() => api.get<Samples>(`${host ? `/v1/hypervisors/${q(host)}/samples` : '/v1/cluster/samples'}?minutes=${minutes}&points=60`), [minutes, host], 15_000);
+  return (
+    <Section
+      title="Capacity over time"
+      actions={
+        <div class="filters">
+          <select aria-label="chart scope" value={host} onChange={(e) => setHost((e.target as HTMLSelectElement).value)}>
+            <option value="">whole cluster</option>
+            {hosts.map((h) => (
+              <option key={h}>{h}</option>
+            ))}
+          </select>
+          <select aria-label="chart window" value={minutes} onChange={(e) => setMinutes(Number((e.target as HTMLSelectElement).value))}>
+            {WINDOWS.map((w) => (
+              <option key={w.minutes} value={w.minutes}>
+                {w.label}
+              </option>
+            ))}
+          </select>
+        </div>
+      }
+    >
+      <ErrorNote error={samples.error} />
+      <div data-capacity-chart={host || 'cluster'}>{samples.data ? <CapacityChart samples={samples.data} /> : <p class="muted">loading…</p>}</div>
+      <p class="legend small">
+        <span class="swatch used" /> used by containers <span class="swatch held" /> held by placeholders <span class="swatch allowed" /> allowed (capacity × overcommit)
+        {samples.data ? <span> · one point per {samples.data.stepSeconds / 60} min</span> : null}
+      </p>
+    </Section>
+  );
+}
 
 const count = (n: number) => String(n);
 
@@ -23,7 +67,13 @@ function HostCard({ host }: { host: HostUsage }) {
     <article class={`card host host-${host.state}`} data-host={host.name} data-state={host.state}>
       <header class="card-head">
         <h3>{host.name}</h3>
-        <StateBadge state={host.state} />
+        {host.state === 'draining' ? (
+          <span class="badge state-draining" data-state="draining" title="cordoned: nothing new is placed here">
+            cordoned (draining)
+          </span>
+        ) : (
+          <StateBadge state={host.state} />
+        )}
       </header>
       <Bars used={host.containers} held={host.placeholders} allowance={host.allowance} />
       <dl class="facts">
@@ -87,6 +137,7 @@ export function ClusterPage() {
         </p>
       </section>
       <ErrorNote error={error} />
+      <CapacityOverTime hosts={data.hosts.map((h) => h.name)} />
       <div class="cards">
         {data.hosts.map((h) => (
           <HostCard key={h.id} host={h} />

@@ -1,13 +1,15 @@
-// Every container in a table to sort and filter (state, host, kind, environment, IP), and, for an
-// operator, a form that creates one and follows its command.
+// Every container in a table paged by cursor (the API's pageToken), filtered by state and host on
+// the server and by kind, environment and text (name, IP, ...) within the page, sortable by any
+// column; and, for an operator, a form that creates one and follows its command.
 import { useMemo, useState } from 'preact/hooks';
 import { api, q } from '../api';
 import { ErrorNote, ProgressLine, Section, StateBadge } from '../components';
 import { gib, mib } from '../format';
 import { usePoll } from '../poll';
-import type { Command, Container, List, Session } from '../types';
+import type { Command, Container, List, Page, Session } from '../types';
 
-const PAGE = 1000;
+const PAGE_SIZES = [25, 50, 100, 500];
+const DEFAULT_PAGE_SIZE = 50;
 
 interface Row {
   name: string;
@@ -144,22 +146,37 @@ export function ContainersPage({ session, query }: { session: Session; query: UR
   const [filter, setFilter] = useState(query.get('filter') ?? '');
   const [state, setState] = useState(query.get('state') ?? '');
   const [host, setHost] = useState(query.get('host') ?? '');
+  const [kind, setKind] = useState(query.get('kind') ?? '');
+  const [environment, setEnvironment] = useState(query.get('environment') ?? '');
+  const [size, setSize] = useState(Number(query.get('limit')) || DEFAULT_PAGE_SIZE);
+  // The tokens of the pages before this one: the first page has none, "previous" pops one.
+  const [tokens, setTokens] = useState<string[]>([]);
   const [sort, setSort] = useState<{ key: keyof Row; down: boolean }>({ key: 'name', down: false });
-  const list = usePoll(() => api.get<List<Container>>(`/v1/containers?limit=${PAGE}`), []);
+  const pageToken = tokens[tokens.length - 1];
+  const params = new URLSearchParams({ limit: String(size), ...(state ? { state } : {}), ...(host ? { host } : {}), ...(pageToken ? { pageToken } : {}) });
+  const list = usePoll(() => api.get<Page<Container>>(`/v1/containers?${params}`), [params.toString()]);
   const hosts = usePoll(() => api.get<List<{ name: string }>>('/v1/hypervisors'), [], 10_000);
+  const environments = usePoll(() => api.get<List<{ name: string }>>('/v1/environments?limit=1000'), [], 10_000);
   const hostNames = (hosts.data?.items ?? []).map((h) => h.name).sort();
+  const envNames = (environments.data?.items ?? []).map((e) => e.name).sort();
+  /** A filter the server applies starts again from the first page. */
+  const serverFilter = (set: (v: string) => void) => (e: Event) => {
+    set((e.target as HTMLSelectElement).value);
+    setTokens([]);
+  };
 
   const rows = useMemo(() => {
     const all = (list.data?.items ?? []).map(rowOf);
     const needle = filter.trim().toLowerCase();
     return all
-      .filter((r) => !state || r.state === state)
-      .filter((r) => !host || r.host === host)
+      .filter((r) => !kind || r.kind === kind)
+      .filter((r) => !environment || r.environment === environment)
       .filter((r) => !needle || [r.name, r.host, r.kind, r.environment, r.ip, r.state].some((v) => v.toLowerCase().includes(needle)))
       .sort((a, b) => (sort.down ? -1 : 1) * compare(a, b, sort.key));
-  }, [list.data, filter, state, host, sort]);
-  const states = [...new Set((list.data?.items ?? []).map((c) => c.state).concat(['running', 'stopped', 'suspended', 'lost', 'missing', 'unknown']))].sort();
+  }, [list.data, filter, kind, environment, sort]);
+  const states = [...new Set((list.data?.items ?? []).map((c) => c.state).concat(['running', 'stopped', 'suspended', 'lost', 'missing', 'unknown', 'illegal']))].sort();
   const canAct = session.role !== 'viewer';
+  const next = list.data?.nextPageToken;
 
   return (
     <div>
@@ -169,27 +186,38 @@ export function ContainersPage({ session, query }: { session: Session; query: UR
         </Section>
       ) : null}
       <Section
-        title={`Containers${list.data ? ` (${rows.length} of ${list.data.total ?? list.data.items.length})` : ''}`}
+        title={`Containers${list.data ? ` (page ${tokens.length + 1}: ${rows.length} of ${list.data.items.length} shown)` : ''}`}
         actions={
           <div class="filters">
             <input type="search" aria-label="filter" placeholder="filter: name, host, kind, env, IP" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
-            <select aria-label="state" value={state} onChange={(e) => setState((e.target as HTMLSelectElement).value)}>
+            <select aria-label="state" value={state} onChange={serverFilter(setState)}>
               <option value="">every state</option>
               {states.map((s) => (
                 <option key={s}>{s}</option>
               ))}
             </select>
-            <select aria-label="host" value={host} onChange={(e) => setHost((e.target as HTMLSelectElement).value)}>
+            <select aria-label="host" value={host} onChange={serverFilter(setHost)}>
               <option value="">every host</option>
               {hostNames.map((h) => (
                 <option key={h}>{h}</option>
+              ))}
+            </select>
+            <select aria-label="kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+              <option value="">every kind</option>
+              {session.kinds.map((k) => (
+                <option key={k}>{k}</option>
+              ))}
+            </select>
+            <select aria-label="environment" value={environment} onChange={(e) => setEnvironment((e.target as HTMLSelectElement).value)}>
+              <option value="">every environment</option>
+              {envNames.map((n) => (
+                <option key={n}>{n}</option>
               ))}
             </select>
           </div>
         }
       >
         <ErrorNote error={list.error} />
-        {list.data && (list.data.total ?? 0) > PAGE ? <p class="muted small">showing the first {PAGE}; filter by host or state to see the rest</p> : null}
         <table class="grid" aria-label="containers">
           <thead>
             <tr>
@@ -224,6 +252,28 @@ export function ContainersPage({ session, query }: { session: Session; query: UR
           </tbody>
         </table>
         {list.data && rows.length === 0 ? <p class="muted">no container matches</p> : null}
+        <nav class="pager" aria-label="pages">
+          <span class="muted small">State and host filter the whole list; kind, environment, text and sorting apply within the page.</span>
+          <label class="small">
+            per page{' '}
+            <select aria-label="page size" value={size} onChange={(e) => (setSize(Number((e.target as HTMLSelectElement).value)), setTokens([]))}>
+              {[...new Set([...PAGE_SIZES, size])].sort((a, b) => a - b).map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="button" data-page="previous" disabled={!tokens.length} onClick={() => setTokens(tokens.slice(0, -1))}>
+            ← previous
+          </button>
+          <span class="small" data-page-number={tokens.length + 1}>
+            page {tokens.length + 1}
+          </span>
+          <button type="button" data-page="next" disabled={!next} onClick={() => next && setTokens([...tokens, next])}>
+            next →
+          </button>
+        </nav>
       </Section>
     </div>
   );

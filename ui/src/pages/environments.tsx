@@ -92,9 +92,15 @@ function EnvironmentPanel({ name, session, alone }: { name: string; session: Ses
                 ))}
               </ul>
               <details>
-                <summary class="small">{up.path}</summary>
+                <summary class="small">{up.path}, as the registry says it should read</summary>
                 <pre class="json">{up.config}</pre>
               </details>
+              <p class="small">
+                <a href={`#/containers/${q(up.balancer.name)}`} data-upstream-file>
+                  the file as it is on {up.balancer.name}
+                </a>{' '}
+                <span class="muted">(read through its host's driver)</span>
+              </p>
             </>
           ) : (
             <p class="muted small">no balancer</p>
