@@ -67,6 +67,7 @@ function queryNodes(m: EntityManager, query: NodeQuery) {
   if (query.type !== undefined) qb.andWhere('n.type = :type', { type: query.type });
   if (query.parentId === null) qb.andWhere('n.parentId IS NULL');
   else if (query.parentId !== undefined) qb.andWhere('n.parentId = :parentId', { parentId: query.parentId });
+  if (query.parentIds !== undefined) qb.andWhere(query.parentIds.length ? 'n.parentId IN (:...parentIds)' : '1 = 0', { parentIds: [...query.parentIds] });
   if (query.state !== undefined) qb.andWhere('n.state = :state', { state: query.state });
   if (query.tag !== undefined) {
     const tagged = m

@@ -9,6 +9,8 @@ import * as claims from './claims';
 import { num } from './columns';
 import { TABLES } from './entities';
 import * as audit from './events';
+import * as metadataBatch from './metadata-batch';
+import type { MetadataMerge } from './metadata-batch';
 import * as reads from './node-reads';
 import * as writes from './node-writes';
 import { Transactions, type Dialect } from './transactions';
@@ -76,6 +78,11 @@ export class SqlRegistry implements Registry {
 
   update(id: string, expectedVersion: number | undefined, patch: NodePatch): Promise<NodeRecord> {
     return writes.updateNode(this.db, id, expectedVersion, patch);
+  }
+
+  /** Merges metadata into many nodes in one transaction (nodes that are gone are skipped); returns the nodes written. */
+  mergeMetadataMany(merges: readonly MetadataMerge[]): Promise<number> {
+    return metadataBatch.mergeMetadataMany(this.db, merges);
   }
 
   rename(id: string, expectedVersion: number | undefined, newName: string): Promise<NodeRecord> {

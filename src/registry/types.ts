@@ -19,6 +19,8 @@ export interface NodeQuery {
   readonly type?: NodeType;
   /** `null` lists nodes without a parent. */
   readonly parentId?: string | null;
+  /** Children of any of these nodes (a batch of hosts read in one query). */
+  readonly parentIds?: readonly string[];
   readonly state?: string;
   /** Only these nodes (those that exist). */
   readonly ids?: readonly string[];
@@ -104,6 +106,11 @@ export interface Registry {
   listKeys?(prefix: string): Promise<string[]>;
   /** `expectedVersion` undefined skips the version check (metadata merges by the monitor). */
   update(id: string, expectedVersion: number | undefined, patch: NodePatch): Promise<NodeRecord>;
+  /**
+   * Merges metadata into many nodes in one transaction; nodes that are gone are skipped. Returns
+   * the nodes written. Optional so that fakes need not implement it: callers fall back to update.
+   */
+  mergeMetadataMany?(merges: ReadonlyArray<{ readonly id: string; readonly metadata: JsonObject }>): Promise<number>;
   rename(id: string, expectedVersion: number | undefined, newName: string): Promise<NodeRecord>;
   move(id: string, expectedVersion: number | undefined, parentId: string | null): Promise<NodeRecord>;
   addKeys(id: string, keys: readonly string[]): Promise<NodeRecord>;

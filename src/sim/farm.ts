@@ -20,6 +20,7 @@ import {
   type HostInit,
   type SimCancelView,
   type SimDefaults,
+  type SimErrorBody,
   type SimHostDetail,
   type SimHostView,
   type SimOpView,
@@ -35,6 +36,17 @@ import { hostDetail, hostView, observed, vmView } from './views';
 export interface SimStore {
   save(): Promise<void>;
   readonly writes: number;
+}
+
+/** One host's answer in `hostStatuses`: its status, or why it gave none. */
+export type HostStatusAnswer = { readonly status: HostStatus; readonly error?: undefined } | { readonly error: SimErrorBody; readonly status?: undefined };
+
+function withTimeout<T>(work: Promise<T>, ms: number, hostId: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new SimFault(503, { code: 'unreachable', host: hostId, message: `${hostId} gave no answer within ${ms} ms`, transient: true })), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 export class Farm {
@@ -101,6 +113,25 @@ export class Farm {
       load: load(host, taken),
       containers: [...host.vms.values()].map((vm) => observed(host, vm)),
     };
+  }
+
+  /**
+   * Many hosts' status at once, each answering on its own as a fleet of agents would in parallel:
+   * one host's delay, fault or silence costs the others nothing. A host slower than `timeoutMs`
+   * (when given) is answered for as unreachable.
+   */
+  async hostStatuses(hostIds: readonly string[], timeoutMs?: number): Promise<Record<string, HostStatusAnswer>> {
+    const answers = await Promise.all(
+      hostIds.map(async (id): Promise<[string, HostStatusAnswer]> => {
+        try {
+          const status = this.hostStatus(id);
+          return [id, { status: await (timeoutMs === undefined ? status : withTimeout(status, timeoutMs, id)) }];
+        } catch (err) {
+          return [id, { error: err instanceof SimFault ? err.body : { code: 'internal', message: (err as Error)?.message ?? String(err), transient: true } }];
+        }
+      }),
+    );
+    return Object.fromEntries(answers);
   }
 
   async containerStatus(hostId: string, name: string): Promise<ObservedContainer> {
@@ -328,6 +359,29 @@ export class Farm {
     tamper(host, vm, { provisioned: true, ...init });
     await this.save();
     return this.vmView(host, vm);
+  }
+
+  /**
+   * Adds hosts and VMs vmflow does not know about in one go (large simulated fleets), with one
+   * save: the same as `addHost` and `addVm` for each.
+   */
+  async addFleet(fleet: { hosts?: readonly HostInit[]; vms?: ReadonlyArray<SimUnknownVm & { host: string }> }): Promise<{ hosts: number; vms: number }> {
+    const hosts = (fleet?.hosts ?? []).map(hostFrom);
+    for (const host of hosts) if (this.hosts.has(host.id)) throw refused(`host ${host.id} already exists`);
+    for (const host of hosts) this.hosts.set(host.id, host);
+    let vms = 0;
+    for (const init of fleet?.vms ?? []) {
+      const host = this.hostOf(init.host);
+      if (typeof init.name !== 'string' || !init.name) throw badRequest('name is required');
+      if (host.vms.has(init.name)) throw refused(`${init.name} is already defined on ${host.id}`);
+      const { host: _host, ...patch } = init;
+      const vm = newVm({ id: optionalString(init.uuid, 'uuid'), name: init.name, cpus: init.cpus ?? 1, memoryMiB: init.memoryMiB ?? 512, diskGiB: init.diskGiB ?? 10, mac: init.mac }, 'running');
+      host.vms.set(vm.name, vm);
+      tamper(host, vm, { provisioned: true, ...patch });
+      vms++;
+    }
+    await this.save();
+    return { hosts: hosts.length, vms };
   }
 
   /** Changes a VM behind vmflow's back, without any check. */
