@@ -23,6 +23,9 @@ export interface MonitorSettings {
   readonly pollTimeoutMs: number;
 }
 
+/** A node on a host as a poll compares it: placeholders carry the name of their container. */
+type OnHost = Pick<NodeRecord, 'id' | 'type' | 'name' | 'state' | 'parentId' | 'version'> & { readonly containerName?: string };
+
 type MetadataMerge = { readonly id: string; readonly metadata: JsonObject };
 
 export interface MonitoredHost {
@@ -60,7 +63,11 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
   const { busy, tellEntity } = watchEntities(temporal);
 
   async function poll(host: NodeRecord, status: HostStatus | undefined, error: string | undefined): Promise<HostPoll> {
-    return pollOf(host, await registry.children(host.id), status, error);
+    const children = (await registry.children(host.id)).map((c) => ({
+      ...c,
+      ...(c.type === 'placeholder' ? { containerName: (c.definition as PlaceholderDefinition).containerName } : {}),
+    }));
+    return pollOf(host, children, status, error);
   }
 
   /** Makes the registry follow one host's poll; each step records its writes. */
@@ -194,6 +201,15 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     return adopted;
   }
 
+  /** What is on these hosts: a slim read where the registry has one. */
+  async function placedOn(hostIds: readonly string[]): Promise<OnHost[]> {
+    if (registry.placedOn) return registry.placedOn(hostIds);
+    return (await registry.list({ parentIds: hostIds })).map((c) => ({
+      ...c,
+      ...(c.type === 'placeholder' ? { containerName: (c.definition as PlaceholderDefinition).containerName } : {}),
+    }));
+  }
+
   /** Hosts' metadata, in one transaction where the registry can. */
   async function mergeMetadata(merges: readonly MetadataMerge[]): Promise<void> {
     if (!merges.length) return;
@@ -240,8 +256,8 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       const t0 = Date.now();
       const hosts = await registry.list({ type: 'hypervisor', ids: input.hostIds });
       const t1 = Date.now();
-      const children = new Map<string, NodeRecord[]>();
-      for (const c of await registry.list({ parentIds: hosts.map((h) => h.id) })) {
+      const children = new Map<string, OnHost[]>();
+      for (const c of await placedOn(hosts.map((h) => h.id))) {
         if (c.parentId) (children.get(c.parentId) ?? children.set(c.parentId, []).get(c.parentId)!).push(c);
       }
       const t2 = Date.now();
@@ -295,12 +311,12 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
 }
 
 /** One host's poll: what the registry has on it, and what it answered. */
-function pollOf(host: NodeRecord, children: readonly NodeRecord[], status: HostStatus | undefined, error: string | undefined): HostPoll {
+function pollOf(host: NodeRecord, children: readonly OnHost[], status: HostStatus | undefined, error: string | undefined): HostPoll {
   const registered: RegisteredContainer[] = children
     .filter((c) => c.type === 'container')
     .map((c) => ({ id: c.id, name: c.name, state: c.state, parentId: c.parentId, version: c.version }));
   // A container being created or cloned here has a claim; one migrating here is registered on its source.
-  const claimed = new Set(children.filter((c) => c.type === 'placeholder').map((p) => (p.definition as PlaceholderDefinition).containerName));
+  const claimed = new Set(children.flatMap((c) => (c.type === 'placeholder' && c.containerName !== undefined ? [c.containerName] : [])));
   return { hostId: host.id, hostName: host.name, hostState: host.state, metadata: host.metadata, registered, claimed, status, error };
 }
 

@@ -14,7 +14,7 @@ import type { MetadataMerge } from './metadata-batch';
 import * as reads from './node-reads';
 import * as writes from './node-writes';
 import { Transactions, type Dialect } from './transactions';
-import type { ClaimRequest, HostSnapshot, NewNode, NewNodeEvent, NodeEvent, NodePatch, NodeQuery, Registry } from './types';
+import type { ClaimRequest, HostSnapshot, NewNode, NewNodeEvent, NodeEvent, NodePatch, NodeQuery, PlacedNode, Registry } from './types';
 import * as usage from './usage';
 
 export type { Dialect } from './transactions';
@@ -69,6 +69,10 @@ export class SqlRegistry implements Registry {
 
   children(parentId: string, type?: NodeType): Promise<NodeRecord[]> {
     return this.list(type ? { parentId, type } : { parentId });
+  }
+
+  placedOn(hostIds: readonly string[]): Promise<PlacedNode[]> {
+    return reads.placedOn(this.db, hostIds);
   }
 
   /** Every unique key starting with `prefix`, sorted (for example every `ip:` key, to allocate addresses). */

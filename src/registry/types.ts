@@ -36,6 +36,18 @@ export interface NodeQuery {
   readonly offset?: number;
 }
 
+/** A node on a host, as the monitor compares it with the host's report. */
+export interface PlacedNode {
+  readonly id: string;
+  readonly type: NodeType;
+  readonly name: string;
+  readonly state: string;
+  readonly parentId: string;
+  readonly version: number;
+  /** Placeholders: the container they hold capacity for. */
+  readonly containerName?: string;
+}
+
 export interface NodePatch {
   readonly definition?: object;
   readonly state?: string;
@@ -99,6 +111,8 @@ export interface Registry {
   list(query?: NodeQuery): Promise<NodeRecord[]>;
   count(query?: NodeQuery): Promise<number>;
   children(parentId: string, type?: NodeType): Promise<NodeRecord[]>;
+  /** What is on these hosts, without keys, tags or documents. Optional: callers fall back to list. */
+  placedOn?(hostIds: readonly string[]): Promise<PlacedNode[]>;
   /**
    * Every unique key starting with `prefix`, sorted (every `ip:` key, to allocate addresses).
    * Optional so that fakes need not implement it; address allocation falls back to lookups by key.
