@@ -253,16 +253,12 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
      * poll timeout, never the others' time.
      */
     async monitorBatch(input: { hostIds: string[]; settings: MonitorSettings }): Promise<BatchReport> {
-      const t0 = Date.now();
       const hosts = await registry.list({ type: 'hypervisor', ids: input.hostIds });
-      const t1 = Date.now();
       const children = new Map<string, OnHost[]>();
       for (const c of await placedOn(hosts.map((h) => h.id))) {
         if (c.parentId) (children.get(c.parentId) ?? children.set(c.parentId, []).get(c.parentId)!).push(c);
       }
-      const t2 = Date.now();
       const answers = await hostStatuses(drivers, hosts.map(hostRef), input.settings.pollTimeoutMs);
-      const t3 = Date.now();
       const metadataLater: MetadataMerge[] = [];
       const reports = await Promise.all(
         hosts.map((host, i) => {
@@ -270,9 +266,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
           return apply(pollOf(host, children.get(host.id) ?? [], status, error), input.settings, status, metadataLater);
         }),
       );
-      const t4 = Date.now();
       await mergeMetadata(metadataLater);
-      console.log('PROF', t1 - t0, t2 - t1, t3 - t2, t4 - t3, Date.now() - t4);
       return mergeReports(reports);
     },
 

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { TASK_QUEUE } from '../src/domain/names';
+import { MONITOR_BATCH_SIZE } from '../src/monitor/schedules';
 import type { SqlRegistry } from '../src/registry/sql-registry';
 import type { MonitorReport } from '../workflows/monitor';
 import { startStack } from '../test/support/stack';
@@ -43,7 +44,7 @@ async function atScale(hosts: number) {
       const report: MonitorReport = await stack.client.temporal.workflow.execute('monitorCycle', {
         taskQueue: TASK_QUEUE,
         workflowId: `bench-monitor-${randomUUID()}`,
-        args: [{ downAfter: 3, contactEverySeconds: 600, pollTimeoutMs: 5000, batchSize: Number(process.env.BENCH_BATCH ?? 50) }],
+        args: [{ downAfter: 3, contactEverySeconds: 600, pollTimeoutMs: 5000, batchSize: Number(process.env.BENCH_BATCH ?? MONITOR_BATCH_SIZE) }],
       });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       return { seconds, report, cpu: difference(cpuByRole(roleOf), cpuBefore) };
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
       });
     }
   }
-  console.log(`\nbench/monitor: SQLite registry, in-process worker, sim farm answering batches of hosts (POST /statuses); node ${process.version}, ${os.cpus().length} cores\n`);
+  console.log(`\nbench/monitor: SQLite registry, in-process worker, sim farm answering batches of hosts (POST /statuses), ${process.env.BENCH_BATCH ?? MONITOR_BATCH_SIZE} hosts per batch, 4 batches at once; node ${process.version}, ${os.cpus().length} cores\n`);
   console.table(rows);
   console.log(`load average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log('target: every cycle under 10 s at 10,000 hosts; a quiet cycle writes nothing');
