@@ -20,7 +20,7 @@ import type { NodeRecord } from '../domain/types';
 import type { ClaimRequest, HostSnapshot, Registry } from '../registry/types';
 import { Allocator } from './allocator';
 import { firstRejection, prepareChecks } from './filters';
-import { DEFAULT_TOP } from './place';
+import { DEFAULT_TOP, place } from './place';
 import type { AllocatorOptions, Placement, PlacementRequest, ScoredCandidate } from './types';
 import { groupsOf } from './working-copy';
 
@@ -67,6 +67,18 @@ export function seedOf(commandId: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < commandId.length; i++) h = Math.imul(h ^ commandId.charCodeAt(i), 0x01000193);
   return h >>> 0;
+}
+
+/**
+ * The host a placement claims first, as a pure function of the registry's snapshot: place() over
+ * it in the working copy's order (seed 0), then the command's seed drawing among the equally best.
+ */
+export function firstChoice(hosts: readonly HostSnapshot[], request: PlacementRequest, commandSeed: number, options: PlacerOptions = {}): string | undefined {
+  const { maxAttempts, maxAgeMs: _maxAge, spread: askedSpread, ...placeOptions } = options;
+  const spread = Math.max(1, askedSpread ?? DEFAULT_SPREAD);
+  const top = Math.max(placeOptions.top ?? DEFAULT_TOP, Math.max(1, maxAttempts ?? DEFAULT_MAX_ATTEMPTS), spread);
+  const placement = place(hosts, request, { ...placeOptions, top, seed: 0 });
+  return pickAmongEqual(placement.candidates, spread, seededRandom(commandSeed))?.hostId;
 }
 
 export class Placer {
@@ -131,7 +143,9 @@ export class Placer {
         readIn = this.generation;
       }
       const placement = copy.place(request, options);
-      const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, random);
+      // The first claim's draw is the seed's first, however often the candidates were read again
+      // before it: the same command on the same registry always claims the same host first.
+      const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, seededRandom(seed));
       if (!best) {
         if (fresh) throw this.refusal(copy, request, placement, skipped, attempts);
         this.invalidate();
@@ -249,8 +263,11 @@ export class Placer {
   }
 }
 
-/** One of the first `spread` candidates that score as well as the best, drawn by the seed. */
-function pickAmongEqual(candidates: readonly ScoredCandidate[], spread: number, random: () => number): ScoredCandidate | undefined {
+/**
+ * One of the first `spread` candidates that score as well as the best, drawn by the seed: the
+ * first claim of a placement whose seed's generator is `random`.
+ */
+export function pickAmongEqual(candidates: readonly ScoredCandidate[], spread: number, random: () => number): ScoredCandidate | undefined {
   const first = candidates[0];
   if (!first) return undefined;
   let equal = 1;
