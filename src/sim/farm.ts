@@ -29,7 +29,7 @@ import {
   type SimVmPatch,
   type SimVmView,
 } from './protocol';
-import { restoredState, savedState, type SavedState } from './saved-state';
+import { restoredState, savedHost, savedState, savedStateText, type SavedState } from './saved-state';
 import { hostDetail, hostView, observed, vmView } from './views';
 
 /** Where the farm keeps its state. */
@@ -53,7 +53,9 @@ export class Farm {
   private readonly hosts = new Map<string, Host>();
   private delays: Record<string, number> = {};
   private readonly rules = new FaultRules();
-  private readonly ops = new OpsInFlight(() => this.save());
+  private readonly ops = new OpsInFlight((hostIds) => this.save(hostIds));
+  /** Each host's part of the state file as last written, until it changes. */
+  private readonly hostTexts = new Map<string, string>();
   private requests = 0;
   private readonly opCounts: Record<string, number> = {};
   private readonly planContext: PlanContext = {
@@ -66,7 +68,13 @@ export class Farm {
   /** `store.save()` resolves once the current state is on disk. */
   constructor(private readonly store: SimStore) {}
 
-  private save(): Promise<void> {
+  /**
+   * Saves the farm. `hostIds` names the only hosts changed since the last save, so that a large
+   * farm serialises just those again; without it every host is.
+   */
+  private save(hostIds?: readonly string[]): Promise<void> {
+    if (hostIds) for (const id of hostIds) this.hostTexts.delete(id);
+    else this.hostTexts.clear();
     return this.store.save();
   }
 
@@ -74,6 +82,15 @@ export class Farm {
 
   snapshot(): SavedState {
     return savedState({ hosts: this.hosts.values(), delays: this.delays, rules: this.rules.saved() });
+  }
+
+  /** The snapshot as JSON text, hosts unchanged since the last save taken as they were written. */
+  snapshotText(): string {
+    return savedStateText({ hosts: this.hosts.values(), delays: this.delays, rules: this.rules.saved() }, (host) => {
+      let text = this.hostTexts.get(host.id);
+      if (text === undefined) this.hostTexts.set(host.id, (text = JSON.stringify(savedHost(host))));
+      return text;
+    });
   }
 
   /** Restores a snapshot. Live-migration copies left by operations in flight are dropped: rolled back. */
@@ -162,11 +179,11 @@ export class Farm {
         throw new SimFault(500, failure);
       }
       const result = plan.commit(opId);
-      await this.save();
+      await this.save(rule ? undefined : [hostId, ...plan.hosts]);
       return instantView(hostId, operation, name, result ?? null, opId);
     }
     const view = this.ops.start({ id: opId, host: hostId, operation, vm: name, plan, expectedMs, failure });
-    if (plan.begin || rule) await this.save();
+    if (plan.begin || rule) await this.save(rule ? undefined : [hostId, ...plan.hosts]);
     return view;
   }
 
