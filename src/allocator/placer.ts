@@ -25,7 +25,7 @@ import type { AllocatorOptions, Placement, PlacementRequest, ScoredCandidate } f
 import { groupsOf } from './working-copy';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
-export const DEFAULT_MAX_AGE_MS = 10_000;
+export const DEFAULT_MAX_AGE_MS = 60_000;
 /** Equally good candidates a placement's seed chooses among. */
 export const DEFAULT_SPREAD = 8;
 /** Reads of the best candidates before a claim, at most, per placement. */
@@ -34,7 +34,7 @@ const MAX_READ_ROUNDS = 3;
 export type PlacerOptions = Omit<AllocatorOptions, 'seed'> & {
   /** Claims to try, best candidate first, before giving up. Default 3. */
   readonly maxAttempts?: number;
-  /** Read the working copy again in full when it is older than this, in ms, so that releases are seen. Default 10,000. */
+  /** Read the working copy again in full when it is older than this, in ms, so that releases are seen. Default 60,000. */
   readonly maxAgeMs?: number;
   /** How many equally good candidates a placement's seed chooses among. Default 8; 1 takes the first, as place() does. */
   readonly spread?: number;
