@@ -103,6 +103,16 @@ export class Placer {
     return { reads: this.reads, hostReads: this.hostReads };
   }
 
+  /** The working copy as it stands (every host, its usage and groups); undefined before the first read. */
+  workingCopy(): HostSnapshot[] | undefined {
+    return this.working?.hosts();
+  }
+
+  /** Reads these hosts again into the working copy, with this process's claims in flight on them held again. */
+  async readAgain(hostIds: readonly string[]): Promise<void> {
+    if (this.working) await this.readHosts(this.working, hostIds);
+  }
+
   /** Drops the working copy: the next placement reads every host. */
   invalidate(): void {
     this.working = undefined;
