@@ -17,11 +17,11 @@
 import { NoCapacityError } from '../domain/errors';
 import { seededRandom } from '../domain/seeded-random';
 import type { NodeRecord } from '../domain/types';
-import type { ClaimRequest, HostSnapshot, Registry } from '../registry/types';
+import type { ClaimRequest, Registry } from '../registry/types';
 import { Allocator } from './allocator';
 import { firstRejection, prepareChecks } from './filters';
 import { DEFAULT_TOP, place } from './place';
-import type { AllocatorOptions, Placement, PlacementRequest, ScoredCandidate } from './types';
+import type { AllocatorOptions, GroupOptions, HostSnapshot, Placement, PlacementRequest, ScoredCandidate } from './types';
 import { groupsOf } from './working-copy';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
@@ -41,7 +41,8 @@ export type PlacerOptions = Omit<AllocatorOptions, 'seed'> & {
 };
 
 /** The registry calls placement makes: a read of every host (or of some), and the claim. */
-export type PlacementRegistry = Pick<Registry, 'claim'> & {
+export type PlacementRegistry = Pick<Registry, 'claim'> &
+  Partial<Pick<Registry, 'claimAll'>> & {
   hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]>;
 };
 
@@ -188,6 +189,55 @@ export class Placer {
         skipped.push({ hostId: best.hostId, reason });
         read.add(best.hostId);
         await this.readHosts(copy, [best.hostId]);
+      }
+    }
+  }
+
+  /**
+   * Places several requests together (an environment's members) on the working copy and claims
+   * them all in one transaction, all or nothing. A refusal reads the refusing host again and
+   * places the whole batch again, at most `maxAttempts` times; a batch that does not fit a copy
+   * read during the call is refused with the first member that did not fit and why.
+   */
+  async placeAllAndClaim(
+    requests: readonly PlacementRequest[],
+    claimBases: ReadonlyArray<Omit<ClaimRequest, 'hostId' | 'resources'>>,
+    groupOptions: GroupOptions = {},
+  ): Promise<{ readonly placeholders: NodeRecord[]; readonly attempts: number }> {
+    const registry = this.registry;
+    if (!registry.claimAll) throw new Error('this registry cannot claim several hosts in one transaction');
+    const maxAttempts = Math.max(1, this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    const startedAt = this.generation;
+    let attempts = 0;
+    for (;;) {
+      const copy = await this.copy();
+      const group = copy.placeGroup(requests.map((r, i) => ({ ...r, groups: claimBases[i]?.groups ?? groupsOf(r) })), groupOptions);
+      if (!group.ok) {
+        if (this.generation !== startedAt || attempts >= maxAttempts) throw new NoCapacityError(group.request.name, { ...group.placement.rejections }, group.request.hint);
+        this.invalidate();
+        continue;
+      }
+      attempts++;
+      const placed = group.placements.map((p, i) => ({ hostId: p.host!.id, request: { ...requests[i]!, groups: claimBases[i]?.groups ?? groupsOf(requests[i]!) } }));
+      for (const p of placed) this.hold(p.hostId, p.request, 1);
+      const undo = () => {
+        for (const p of placed) {
+          this.hold(p.hostId, p.request, -1);
+          if (this.working === copy) copy.release(p.hostId, p.request);
+        }
+      };
+      try {
+        const placeholders = await registry.claimAll(
+          placed.map((p, i) => ({ ...claimBases[i]!, groups: p.request.groups, hostId: p.hostId, resources: p.request.resources })),
+        );
+        for (const p of placed) this.hold(p.hostId, p.request, -1);
+        return { placeholders, attempts };
+      } catch (err) {
+        undo();
+        if (!isNoCapacity(err) || attempts >= maxAttempts) throw err;
+        const refusing = err.hostId;
+        if (refusing) await this.readHosts(copy, [refusing]);
+        else this.invalidate();
       }
     }
   }

@@ -115,6 +115,11 @@ export class SqlRegistry implements Registry {
     return claims.claim(this.db, request);
   }
 
+  /** Several claims in one transaction, all or nothing (an environment's members placed together). */
+  claimAll(requests: readonly ClaimRequest[]): Promise<NodeRecord[]> {
+    return claims.claimAll(this.db, requests);
+  }
+
   extendClaim(commandId: string, ttlSeconds: number): Promise<boolean> {
     return claims.extendClaim(this.db, commandId, ttlSeconds);
   }

@@ -137,6 +137,12 @@ export interface Registry {
    * Idempotent by command id. Throws NoCapacityError naming the short resource.
    */
   claim(request: ClaimRequest): Promise<NodeRecord>;
+  /**
+   * Several claims in one transaction, all or nothing: each re-checked with the batch's earlier
+   * claims on its host; one that does not fit refuses them all (NoCapacityError naming its host).
+   * Optional so that fakes need not implement it.
+   */
+  claimAll?(requests: readonly ClaimRequest[]): Promise<NodeRecord[]>;
   /** Pushes a claim's expiry forward; false when the claim is gone. */
   extendClaim(commandId: string, ttlSeconds: number): Promise<boolean>;
   /** Removes the placeholder of a command; false when there was none. */
