@@ -13,6 +13,7 @@ import { isOurs, locate } from './hosts';
 import { guarded, watchEntities } from './entity-watch';
 import type { Registry } from '../src/registry/types';
 import { hostRef } from '../src/drivers/refs';
+import { hostStatuses } from '../src/monitor/fleet-status';
 
 export interface MonitorSettings {
   /** Failed polls in a row before a host is down. */
@@ -21,6 +22,11 @@ export interface MonitorSettings {
   /** A host that takes longer than this to answer counts as a failed poll. */
   readonly pollTimeoutMs: number;
 }
+
+/** A node on a host as a poll compares it: placeholders carry the name of their container. */
+type OnHost = Pick<NodeRecord, 'id' | 'type' | 'name' | 'state' | 'parentId' | 'version'> & { readonly containerName?: string };
+
+type MetadataMerge = { readonly id: string; readonly metadata: JsonObject };
 
 export interface MonitoredHost {
   readonly id: string;
@@ -57,20 +63,18 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
   const { busy, tellEntity } = watchEntities(temporal);
 
   async function poll(host: NodeRecord, status: HostStatus | undefined, error: string | undefined): Promise<HostPoll> {
-    const children = await registry.children(host.id);
-    const registered: RegisteredContainer[] = children
-      .filter((c) => c.type === 'container')
-      .map((c) => ({ id: c.id, name: c.name, state: c.state, parentId: c.parentId, version: c.version }));
-    const claimed = new Set(children.filter((c) => c.type === 'placeholder').map((p) => (p.definition as PlaceholderDefinition).containerName));
-    // A container being created or cloned here has a claim; one migrating here is registered on its source.
-    return { hostId: host.id, hostName: host.name, hostState: host.state, metadata: host.metadata, registered, claimed, status, error };
+    const children = (await registry.children(host.id)).map((c) => ({
+      ...c,
+      ...(c.type === 'placeholder' ? { containerName: (c.definition as PlaceholderDefinition).containerName } : {}),
+    }));
+    return pollOf(host, children, status, error);
   }
 
   /** Makes the registry follow one host's poll; each step records its writes. */
-  async function apply(pollResult: HostPoll, settings: MonitorSettings, status?: HostStatus): Promise<BatchReport> {
+  async function apply(pollResult: HostPoll, settings: MonitorSettings, status?: HostStatus, metadataLater?: MetadataMerge[]): Promise<BatchReport> {
     const verdict = reconcileHost(pollResult, { now: new Date(), downAfter: settings.downAfter, contactEverySeconds: settings.contactEverySeconds });
     const host = pollResult.hostName;
-    let writes = await recordHostVerdict(pollResult, verdict, settings);
+    let writes = await recordHostVerdict(pollResult, verdict, settings, metadataLater);
     const down: HostChange[] = [];
     const up: HostChange[] = [];
     if (verdict.lost.length) {
@@ -91,9 +95,16 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     return { polled: 1, unreachable: pollResult.status ? 0 : 1, writes: writes + adopted * 3, down, up, drifts, orphans: verdict.unknown.length - adopted, missing, adopted };
   }
 
-  /** The host's own metadata and state; returns the writes. */
-  async function recordHostVerdict(pollResult: HostPoll, verdict: HostVerdict, settings: MonitorSettings): Promise<number> {
+  /**
+   * The host's own metadata and state; returns the writes. Metadata alone goes to `metadataLater`
+   * when given, to be written with the rest of its batch in one transaction.
+   */
+  async function recordHostVerdict(pollResult: HostPoll, verdict: HostVerdict, settings: MonitorSettings, metadataLater?: MetadataMerge[]): Promise<number> {
     let writes = 0;
+    if (!verdict.state && metadataLater && Object.keys(verdict.metadata).length) {
+      metadataLater.push({ id: pollResult.hostId, metadata: verdict.metadata });
+      return 1;
+    }
     if (Object.keys(verdict.metadata).length || verdict.state) {
       await registry.update(pollResult.hostId, undefined, { metadata: verdict.metadata, ...(verdict.state ? { state: verdict.state } : {}) });
       writes++;
@@ -191,6 +202,22 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     return adopted;
   }
 
+  /** What is on these hosts: a slim read where the registry has one. */
+  async function placedOn(hostIds: readonly string[]): Promise<OnHost[]> {
+    if (registry.placedOn) return registry.placedOn(hostIds);
+    return (await registry.list({ parentIds: hostIds })).map((c) => ({
+      ...c,
+      ...(c.type === 'placeholder' ? { containerName: (c.definition as PlaceholderDefinition).containerName } : {}),
+    }));
+  }
+
+  /** Hosts' metadata, in one transaction where the registry can. */
+  async function mergeMetadata(merges: readonly MetadataMerge[]): Promise<void> {
+    if (!merges.length) return;
+    if (registry.mergeMetadataMany) await registry.mergeMetadataMany(merges);
+    else for (const m of merges) await registry.update(m.id, undefined, { metadata: m.metadata });
+  }
+
   const environments = new EnvironmentCommands(temporal, registry);
 
   return {
@@ -221,23 +248,26 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       });
     },
 
-    /** Polls a batch of hosts at once; a slow host costs at most the poll timeout, never the others' time. */
+    /**
+     * Polls a batch of hosts at once: the hosts and everything on them read in two queries, their
+     * statuses asked in one call where the driver answers for many; a slow host costs at most the
+     * poll timeout, never the others' time.
+     */
     async monitorBatch(input: { hostIds: string[]; settings: MonitorSettings }): Promise<BatchReport> {
+      const hosts = await registry.list({ type: 'hypervisor', ids: input.hostIds });
+      const children = new Map<string, OnHost[]>();
+      for (const c of await placedOn(hosts.map((h) => h.id))) {
+        if (c.parentId) (children.get(c.parentId) ?? children.set(c.parentId, []).get(c.parentId)!).push(c);
+      }
+      const answers = await hostStatuses(drivers, hosts.map(hostRef), input.settings.pollTimeoutMs);
+      const metadataLater: MetadataMerge[] = [];
       const reports = await Promise.all(
-        input.hostIds.map(async (id) => {
-          const host = await registry.find(id);
-          if (!host) return EMPTY_REPORT;
-          const ref = hostRef(host);
-          let status: HostStatus | undefined;
-          let error: string | undefined;
-          try {
-            status = await drivers.forHost(ref).hostStatus(ref, { progress: () => undefined, signal: AbortSignal.timeout(input.settings.pollTimeoutMs) });
-          } catch (err) {
-            error = err instanceof Error ? err.message : String(err);
-          }
-          return apply(await poll(host, status, error), input.settings, status);
+        hosts.map((host, i) => {
+          const { status, error } = answers[i]!;
+          return apply(pollOf(host, children.get(host.id) ?? [], status, error), input.settings, status, metadataLater);
         }),
       );
+      await mergeMetadata(metadataLater);
       return mergeReports(reports);
     },
 
@@ -273,6 +303,16 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     },
 
   };
+}
+
+/** One host's poll: what the registry has on it, and what it answered. */
+function pollOf(host: NodeRecord, children: readonly OnHost[], status: HostStatus | undefined, error: string | undefined): HostPoll {
+  const registered: RegisteredContainer[] = children
+    .filter((c) => c.type === 'container')
+    .map((c) => ({ id: c.id, name: c.name, state: c.state, parentId: c.parentId, version: c.version }));
+  // A container being created or cloned here has a claim; one migrating here is registered on its source.
+  const claimed = new Set(children.flatMap((c) => (c.type === 'placeholder' && c.containerName !== undefined ? [c.containerName] : [])));
+  return { hostId: host.id, hostName: host.name, hostState: host.state, metadata: host.metadata, registered, claimed, status, error };
 }
 
 export function mergeReports(reports: readonly BatchReport[]): BatchReport {

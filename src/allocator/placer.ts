@@ -17,15 +17,15 @@
 import { NoCapacityError } from '../domain/errors';
 import { seededRandom } from '../domain/seeded-random';
 import type { NodeRecord } from '../domain/types';
-import type { ClaimRequest, HostSnapshot, Registry } from '../registry/types';
+import type { ClaimRequest, Registry } from '../registry/types';
 import { Allocator } from './allocator';
 import { firstRejection, prepareChecks } from './filters';
-import { DEFAULT_TOP } from './place';
-import type { AllocatorOptions, Placement, PlacementRequest, ScoredCandidate } from './types';
+import { DEFAULT_TOP, place } from './place';
+import type { AllocatorOptions, GroupOptions, HostSnapshot, Placement, PlacementRequest, ScoredCandidate } from './types';
 import { groupsOf } from './working-copy';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
-export const DEFAULT_MAX_AGE_MS = 10_000;
+export const DEFAULT_MAX_AGE_MS = 60_000;
 /** Equally good candidates a placement's seed chooses among. */
 export const DEFAULT_SPREAD = 8;
 /** Reads of the best candidates before a claim, at most, per placement. */
@@ -34,14 +34,15 @@ const MAX_READ_ROUNDS = 3;
 export type PlacerOptions = Omit<AllocatorOptions, 'seed'> & {
   /** Claims to try, best candidate first, before giving up. Default 3. */
   readonly maxAttempts?: number;
-  /** Read the working copy again in full when it is older than this, in ms, so that releases are seen. Default 10,000. */
+  /** Read the working copy again in full when it is older than this, in ms, so that releases are seen. Default 60,000. */
   readonly maxAgeMs?: number;
   /** How many equally good candidates a placement's seed chooses among. Default 8; 1 takes the first, as place() does. */
   readonly spread?: number;
 };
 
 /** The registry calls placement makes: a read of every host (or of some), and the claim. */
-export type PlacementRegistry = Pick<Registry, 'claim'> & {
+export type PlacementRegistry = Pick<Registry, 'claim'> &
+  Partial<Pick<Registry, 'claimAll'>> & {
   hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]>;
 };
 
@@ -69,6 +70,18 @@ export function seedOf(commandId: string): number {
   return h >>> 0;
 }
 
+/**
+ * The host a placement claims first, as a pure function of the registry's snapshot: place() over
+ * it in the working copy's order (seed 0), then the command's seed drawing among the equally best.
+ */
+export function firstChoice(hosts: readonly HostSnapshot[], request: PlacementRequest, commandSeed: number, options: PlacerOptions = {}): string | undefined {
+  const { maxAttempts, maxAgeMs: _maxAge, spread: askedSpread, ...placeOptions } = options;
+  const spread = Math.max(1, askedSpread ?? DEFAULT_SPREAD);
+  const top = Math.max(placeOptions.top ?? DEFAULT_TOP, Math.max(1, maxAttempts ?? DEFAULT_MAX_ATTEMPTS), spread);
+  const placement = place(hosts, request, { ...placeOptions, top, seed: 0 });
+  return pickAmongEqual(placement.candidates, spread, seededRandom(commandSeed))?.hostId;
+}
+
 export class Placer {
   private working: Allocator | undefined;
   /** When the current copy was read (Date.now()). */
@@ -89,6 +102,16 @@ export class Placer {
   /** Full reads, and reads of some hosts, made so far. */
   get counts(): { readonly reads: number; readonly hostReads: number } {
     return { reads: this.reads, hostReads: this.hostReads };
+  }
+
+  /** The working copy as it stands (every host, its usage and groups); undefined before the first read. */
+  workingCopy(): HostSnapshot[] | undefined {
+    return this.working?.hosts();
+  }
+
+  /** Reads these hosts again into the working copy, with this process's claims in flight on them held again. */
+  async readAgain(hostIds: readonly string[]): Promise<void> {
+    if (this.working) await this.readHosts(this.working, hostIds);
   }
 
   /** Drops the working copy: the next placement reads every host. */
@@ -131,7 +154,9 @@ export class Placer {
         readIn = this.generation;
       }
       const placement = copy.place(request, options);
-      const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, random);
+      // The first claim's draw is the seed's first, however often the candidates were read again
+      // before it: the same command on the same registry always claims the same host first.
+      const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, seededRandom(seed));
       if (!best) {
         if (fresh) throw this.refusal(copy, request, placement, skipped, attempts);
         this.invalidate();
@@ -164,6 +189,55 @@ export class Placer {
         skipped.push({ hostId: best.hostId, reason });
         read.add(best.hostId);
         await this.readHosts(copy, [best.hostId]);
+      }
+    }
+  }
+
+  /**
+   * Places several requests together (an environment's members) on the working copy and claims
+   * them all in one transaction, all or nothing. A refusal reads the refusing host again and
+   * places the whole batch again, at most `maxAttempts` times; a batch that does not fit a copy
+   * read during the call is refused with the first member that did not fit and why.
+   */
+  async placeAllAndClaim(
+    requests: readonly PlacementRequest[],
+    claimBases: ReadonlyArray<Omit<ClaimRequest, 'hostId' | 'resources'>>,
+    groupOptions: GroupOptions = {},
+  ): Promise<{ readonly placeholders: NodeRecord[]; readonly attempts: number }> {
+    const registry = this.registry;
+    if (!registry.claimAll) throw new Error('this registry cannot claim several hosts in one transaction');
+    const maxAttempts = Math.max(1, this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    const startedAt = this.generation;
+    let attempts = 0;
+    for (;;) {
+      const copy = await this.copy();
+      const group = copy.placeGroup(requests.map((r, i) => ({ ...r, groups: claimBases[i]?.groups ?? groupsOf(r) })), groupOptions);
+      if (!group.ok) {
+        if (this.generation !== startedAt || attempts >= maxAttempts) throw new NoCapacityError(group.request.name, { ...group.placement.rejections }, group.request.hint);
+        this.invalidate();
+        continue;
+      }
+      attempts++;
+      const placed = group.placements.map((p, i) => ({ hostId: p.host!.id, request: { ...requests[i]!, groups: claimBases[i]?.groups ?? groupsOf(requests[i]!) } }));
+      for (const p of placed) this.hold(p.hostId, p.request, 1);
+      const undo = () => {
+        for (const p of placed) {
+          this.hold(p.hostId, p.request, -1);
+          if (this.working === copy) copy.release(p.hostId, p.request);
+        }
+      };
+      try {
+        const placeholders = await registry.claimAll(
+          placed.map((p, i) => ({ ...claimBases[i]!, groups: p.request.groups, hostId: p.hostId, resources: p.request.resources })),
+        );
+        for (const p of placed) this.hold(p.hostId, p.request, -1);
+        return { placeholders, attempts };
+      } catch (err) {
+        undo();
+        if (!isNoCapacity(err) || attempts >= maxAttempts) throw err;
+        const refusing = err.hostId;
+        if (refusing) await this.readHosts(copy, [refusing]);
+        else this.invalidate();
       }
     }
   }
@@ -249,8 +323,11 @@ export class Placer {
   }
 }
 
-/** One of the first `spread` candidates that score as well as the best, drawn by the seed. */
-function pickAmongEqual(candidates: readonly ScoredCandidate[], spread: number, random: () => number): ScoredCandidate | undefined {
+/**
+ * One of the first `spread` candidates that score as well as the best, drawn by the seed: the
+ * first claim of a placement whose seed's generator is `random`.
+ */
+export function pickAmongEqual(candidates: readonly ScoredCandidate[], spread: number, random: () => number): ScoredCandidate | undefined {
   const first = candidates[0];
   if (!first) return undefined;
   let equal = 1;

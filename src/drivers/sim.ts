@@ -43,6 +43,43 @@ export class SimDriver implements Driver {
     return this.request<HostStatus>(host, 'hostStatus', 'GET', '', undefined, ctx);
   }
 
+  /**
+   * Many hosts' status in one request per farm (`POST /statuses`), each host answering on its
+   * own: a host slower than `timeoutMs` or down is an error in its place, never the others'.
+   */
+  async hostStatuses(hosts: readonly HostRef[], ctx: DriverContext & { timeoutMs?: number } = NO_CONTEXT): Promise<Array<HostStatus | Error>> {
+    const byFarm = new Map<string, number[]>();
+    hosts.forEach((h, i) => {
+      const farm = farmOf(h);
+      byFarm.set(farm, [...(byFarm.get(farm) ?? []), i]);
+    });
+    const out: Array<HostStatus | Error> = new Array(hosts.length);
+    await Promise.all(
+      [...byFarm].map(async ([farm, indexes]) => {
+        const group = indexes.map((i) => hosts[i]!);
+        const ids = group.map((h) => hostIdOf(h.definition.address));
+        const first = group[0]!;
+        try {
+          const answer = await this.request<{ hosts: Record<string, { status?: HostStatus; error?: SimErrorBody }> }>(
+            { ...first, definition: { ...first.definition, address: farm } },
+            'hostStatus',
+            'POST',
+            '/statuses',
+            { hosts: ids, ...(ctx.timeoutMs ? { timeoutMs: ctx.timeoutMs } : {}) },
+            ctx,
+          );
+          group.forEach((h, k) => {
+            const a = answer.hosts[ids[k]!];
+            out[indexes[k]!] = a?.status ?? this.toError(a?.error ?? { code: 'internal', message: 'no answer for this host' }, 'hostStatus', h, []);
+          });
+        } catch (err) {
+          for (const i of indexes) out[i] = err as Error;
+        }
+      }),
+    );
+    return out;
+  }
+
   containerStatus(host: HostRef, name: string, ctx: DriverContext = NO_CONTEXT): Promise<ObservedContainer | undefined> {
     return this.request<ObservedContainer | undefined>(host, 'containerStatus', 'GET', `/vms/${enc(name)}`, undefined, ctx, [], true);
   }
@@ -249,6 +286,13 @@ export class SimDriver implements Driver {
     if (error.code === 'unreachable' || error.code === 'unknown_host') return new HostUnreachableError(about, error.message);
     return new DriverError('sim', operation, host.name, error.message, !error.transient);
   }
+}
+
+/** The farm a host is in: its address without `/hosts/<id>`. */
+function farmOf(host: HostRef): string {
+  const base = baseOf(host);
+  const i = base.lastIndexOf('/hosts/');
+  return i < 0 ? base : base.slice(0, i);
 }
 
 function baseOf(host: HostRef): string {

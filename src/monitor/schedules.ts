@@ -11,8 +11,14 @@ export const COLLECTOR_WORKFLOW_ID = 'vmflow-collector';
 
 type ScheduleSettings = Pick<Config, 'monitorIntervalSeconds' | 'downAfterFailures' | 'pollTimeoutMs' | 'collectorIntervalSeconds' | 'claimTtlSeconds' | 'orphanGraceSeconds'>;
 
+/**
+ * Hosts per monitor activity: each batch is two registry reads, one status request to the sim farm
+ * (or one per host for other drivers) and one metadata write, so fewer, larger batches cost less.
+ */
+export const MONITOR_BATCH_SIZE = 200;
+
 export function monitorOptions(c: ScheduleSettings) {
-  return { downAfter: c.downAfterFailures, contactEverySeconds: Math.max(60, c.monitorIntervalSeconds * 4), pollTimeoutMs: c.pollTimeoutMs };
+  return { downAfter: c.downAfterFailures, contactEverySeconds: Math.max(60, c.monitorIntervalSeconds * 4), pollTimeoutMs: c.pollTimeoutMs, batchSize: MONITOR_BATCH_SIZE };
 }
 
 export function collectorOptions(c: ScheduleSettings) {

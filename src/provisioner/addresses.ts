@@ -52,18 +52,50 @@ export function* hostAddresses(pool: AddressPool): Generator<string> {
   for (let n = pool.network + 1; n < pool.broadcast; n++) yield numberToIp(n);
 }
 
-/** Addresses of the pool already owned, when the registry can list keys; undefined otherwise. */
-async function ownedAddresses(registry: Registry, pool: AddressPool): Promise<Set<string> | undefined> {
-  if (!registry.listKeys) return undefined;
-  const owned = new Set<string>();
-  for (const key of await registry.listKeys('ip:')) {
+/** How long a process trusts what it read of the pool's owned addresses before reading them again. */
+export const OWNED_ADDRESSES_MAX_AGE_MS = 10_000;
+
+/**
+ * The pool's owned addresses as this process knows them: read in full at most every
+ * OWNED_ADDRESSES_MAX_AGE_MS and kept current by its own allocations, so an allocation costs no
+ * read of every `ip:` key however large the fleet. The registry's unique keys stay the judge: an
+ * address someone else took meanwhile is a lost race (the next one is tried), and an address freed
+ * meanwhile is offered again after the next read.
+ */
+interface OwnedAddresses {
+  readonly owned: Set<number>;
+  readonly readAt: number;
+  /** Every address of the pool below this one is owned. */
+  from: number;
+}
+
+const ownedByRegistry = new WeakMap<object, Map<string, Promise<OwnedAddresses>>>();
+
+async function readOwned(registry: Registry, pool: AddressPool): Promise<OwnedAddresses> {
+  const readAt = Date.now();
+  const owned = new Set<number>();
+  for (const key of await registry.listKeys!('ip:')) {
     const ip = key.slice('ip:'.length);
     if (isIpv4(ip)) {
       const n = ipToNumber(ip);
-      if (n > pool.network && n < pool.broadcast) owned.add(ip);
+      if (n > pool.network && n < pool.broadcast) owned.add(n);
     }
   }
-  return owned;
+  return { owned, readAt, from: pool.network + 1 };
+}
+
+/** Addresses of the pool already owned, when the registry can list keys; undefined otherwise. */
+async function ownedAddresses(registry: Registry, pool: AddressPool): Promise<OwnedAddresses | undefined> {
+  if (!registry.listKeys) return undefined;
+  const pools = ownedByRegistry.get(registry) ?? ownedByRegistry.set(registry, new Map()).get(registry)!;
+  let known = pools.get(pool.cidr);
+  if (known && Date.now() - (await known).readAt > OWNED_ADDRESSES_MAX_AGE_MS) known = undefined;
+  if (!known) {
+    known = readOwned(registry, pool);
+    pools.set(pool.cidr, known);
+    known.catch(() => pools.get(pool.cidr) === known && pools.delete(pool.cidr));
+  }
+  return known;
 }
 
 /**
@@ -79,16 +111,26 @@ export async function allocateAddress<T>(
   options: { readonly mac?: string } = {},
 ): Promise<T> {
   const block = typeof pool === 'string' ? parsePool(pool) : pool;
-  const owned = await ownedAddresses(registry, block);
-  for (const ip of hostAddresses(block)) {
-    if (owned ? owned.has(ip) : await registry.findByKey(keyOf.ip(ip))) continue;
+  const known = await ownedAddresses(registry, block);
+  if (known) while (known.owned.has(known.from)) known.from++;
+  for (let n = known ? known.from : block.network + 1; n < block.broadcast; n++) {
+    if (known?.owned.has(n)) continue;
+    const ip = numberToIp(n);
+    if (!known && (await registry.findByKey(keyOf.ip(ip)))) continue;
     const mac = options.mac ?? macForIp(ip);
+    // Held while reserved, so that this process's concurrent allocations try other addresses.
+    known?.owned.add(n);
     try {
       return await reserve({ ip, mac });
     } catch (err) {
       const lost = err instanceof KeyConflictError && (err.key === keyOf.ip(ip) || (options.mac === undefined && err.key === keyOf.mac(mac)));
-      if (!lost) throw err;
-      owned?.add(ip);
+      if (!lost) {
+        if (known) {
+          known.owned.delete(n);
+          known.from = Math.min(known.from, n);
+        }
+        throw err;
+      }
     }
   }
   throw new InvalidInputError([{ field: 'network.ip', problem: `cannot be allocated: no free address left in ${block.cidr}` }], 'network');

@@ -59,6 +59,55 @@ export async function claim(db: Transactions, request: ClaimRequest): Promise<No
   });
 }
 
+/**
+ * Several claims in one transaction, all or nothing: an environment's members placed together. Hosts
+ * are locked in id order (so two batches never wait on each other crosswise), each re-checked with
+ * the claims of the batch already on it; a claim that does not fit refuses the whole batch, naming
+ * that host. Claims of the batch already made (a retry) are returned as they are.
+ */
+export async function claimAll(db: Transactions, requests: readonly ClaimRequest[]): Promise<NodeRecord[]> {
+  const problems = requests.flatMap((r, i) => checkClaim(r).map((p) => ({ field: `claims[${i}].${p.field}`, problem: p.problem })));
+  if (new Set(requests.map((r) => r.commandId)).size !== requests.length) problems.push({ field: 'claims', problem: 'must have distinct command ids' });
+  if (problems.length) throw new InvalidInputError(problems, 'claims');
+  if (!requests.length) return [];
+  return db.write(async (m) => {
+    const existing = await Promise.all(requests.map((r) => keyOwner(m, keyOf.claim(r.commandId))));
+    if (existing.every(Boolean)) return Promise.all(existing.map((id) => loadRecord(m, id!)));
+    const hostIds = [...new Set(requests.map((r) => r.hostId))].sort();
+    const hosts = new Map<string, NodeRow>();
+    const used = new Map<string, Resources>();
+    for (const id of hostIds) {
+      const host = await lockHost(m, id);
+      hosts.set(id, host);
+      used.set(id, await usageIn(m, id));
+    }
+    const now = new Date();
+    const out: NodeRecord[] = [];
+    for (const [i, request] of requests.entries()) {
+      if (existing[i]) {
+        out.push(await loadRecord(m, existing[i]!));
+        continue;
+      }
+      const host = hosts.get(request.hostId)!;
+      if (host.state !== 'up') throw new NoCapacityError(request.containerName, { [host.state]: 1 }, host.id);
+      const before = used.get(host.id)!;
+      assertRoom(host, before, request.resources, request.containerName);
+      used.set(host.id, add(before, request.resources));
+      const row = placeholderRow(request, host.id, now);
+      const keys = uniqueKeys([keyOf.name(placeholderName(request)), keyOf.claim(request.commandId)]);
+      try {
+        await insertNode(m, row);
+        await insertKeys(m, row.id, keys);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw await conflictFor(m, keys, row.id);
+        throw err;
+      }
+      out.push(toRecord(row, keys, {}));
+    }
+    return out;
+  });
+}
+
 export async function extendClaim(db: Transactions, commandId: string, ttlSeconds: number): Promise<boolean> {
   if (!(ttlSeconds > 0)) throw new InvalidInputError([{ field: 'ttlSeconds', problem: 'must be > 0' }], 'claim extension');
   return db.write(async (m) => {
@@ -186,6 +235,10 @@ function placeholderRow(request: ClaimRequest, hostId: string, now: Date): NodeR
     updatedAt: now.toISOString(),
     ...derive('placeholder', definition as unknown as JsonObject, metadata),
   };
+}
+
+function add(a: Resources, b: Resources): Resources {
+  return { cpus: a.cpus + b.cpus, memoryMiB: a.memoryMiB + b.memoryMiB, diskGiB: a.diskGiB + b.diskGiB };
 }
 
 function subtract(a: Resources, b: Resources): Resources {

@@ -1,10 +1,11 @@
 // Looking nodes up: by id, name or unique key, by query, and unique keys by prefix.
 import type { EntityManager } from 'typeorm';
-import type { NodeRecord } from '../domain/types';
+import type { NodeRecord, NodeType } from '../domain/types';
+import { parse } from './columns';
 import { NodeEntity, NodeKeyEntity, NodeTagEntity } from './entities';
-import { findRow, hydrate } from './rows';
+import { chunks, findRow, hydrate } from './rows';
 import type { Transactions } from './transactions';
-import type { NodeQuery } from './types';
+import type { NodeQuery, PlacedNode } from './types';
 
 export async function findNode(db: Transactions, id: string): Promise<NodeRecord | undefined> {
   if (typeof id !== 'string') return undefined;
@@ -50,6 +51,30 @@ export function countNodes(db: Transactions, query: NodeQuery): Promise<number> 
   return db.read((m) => queryNodes(m, query).getCount());
 }
 
+/**
+ * What is on some hosts, as the monitor compares it with what they report: no keys, tags or
+ * documents but a placeholder's container name, read in one query per few hundred hosts.
+ */
+export function placedOn(db: Transactions, hostIds: readonly string[]): Promise<PlacedNode[]> {
+  if (!hostIds.length) return Promise.resolve([]);
+  return db.read(async (m) => {
+    const out: PlacedNode[] = [];
+    for (const ids of chunks(hostIds)) {
+      const rows: Array<{ id: string; type: string; name: string; state: string; parentId: string; version: unknown; definition: string | null }> = await m.query(
+        `SELECT \`id\`, \`type\`, \`name\`, \`state\`, \`parent_id\` AS parentId, \`version\`,
+                CASE WHEN \`type\` = 'placeholder' THEN \`definition\` END AS definition
+           FROM \`nodes\` WHERE \`parent_id\` IN (${ids.map(() => '?').join(', ')})`,
+        ids,
+      );
+      for (const r of rows) {
+        const containerName = r.definition ? parse(r.definition).containerName : undefined;
+        out.push({ id: r.id, type: r.type as NodeType, name: r.name, state: r.state, parentId: r.parentId, version: Number(r.version), ...(typeof containerName === 'string' ? { containerName } : {}) });
+      }
+    }
+    return out;
+  });
+}
+
 /** Every unique key starting with `prefix`, sorted. */
 export function listKeys(db: Transactions, prefix: string): Promise<string[]> {
   return db.read(async (m) => {
@@ -67,6 +92,7 @@ function queryNodes(m: EntityManager, query: NodeQuery) {
   if (query.type !== undefined) qb.andWhere('n.type = :type', { type: query.type });
   if (query.parentId === null) qb.andWhere('n.parentId IS NULL');
   else if (query.parentId !== undefined) qb.andWhere('n.parentId = :parentId', { parentId: query.parentId });
+  if (query.parentIds !== undefined) qb.andWhere(query.parentIds.length ? 'n.parentId IN (:...parentIds)' : '1 = 0', { parentIds: [...query.parentIds] });
   if (query.state !== undefined) qb.andWhere('n.state = :state', { state: query.state });
   if (query.tag !== undefined) {
     const tagged = m

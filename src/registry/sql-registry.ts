@@ -9,10 +9,12 @@ import * as claims from './claims';
 import { num } from './columns';
 import { TABLES } from './entities';
 import * as audit from './events';
+import * as metadataBatch from './metadata-batch';
+import type { MetadataMerge } from './metadata-batch';
 import * as reads from './node-reads';
 import * as writes from './node-writes';
 import { Transactions, type Dialect } from './transactions';
-import type { ClaimRequest, HostSampleOptions, HostSnapshot, NewNode, NewNodeEvent, NodeEvent, NodePatch, NodeQuery, Registry, SamplePoint, SampleQuery } from './types';
+import type { ClaimRequest, HostSampleOptions, HostSnapshot, NewNode, NewNodeEvent, NodeEvent, NodePatch, NodeQuery, PlacedNode, Registry, SamplePoint, SampleQuery } from './types';
 import * as usage from './usage';
 import * as hostSamples from './samples';
 
@@ -70,6 +72,10 @@ export class SqlRegistry implements Registry {
     return this.list(type ? { parentId, type } : { parentId });
   }
 
+  placedOn(hostIds: readonly string[]): Promise<PlacedNode[]> {
+    return reads.placedOn(this.db, hostIds);
+  }
+
   /** Every unique key starting with `prefix`, sorted (for example every `ip:` key, to allocate addresses). */
   listKeys(prefix: string): Promise<string[]> {
     return reads.listKeys(this.db, prefix);
@@ -77,6 +83,11 @@ export class SqlRegistry implements Registry {
 
   update(id: string, expectedVersion: number | undefined, patch: NodePatch): Promise<NodeRecord> {
     return writes.updateNode(this.db, id, expectedVersion, patch);
+  }
+
+  /** Merges metadata into many nodes in one transaction (nodes that are gone are skipped); returns the nodes written. */
+  mergeMetadataMany(merges: readonly MetadataMerge[]): Promise<number> {
+    return metadataBatch.mergeMetadataMany(this.db, merges);
   }
 
   rename(id: string, expectedVersion: number | undefined, newName: string): Promise<NodeRecord> {
@@ -103,6 +114,11 @@ export class SqlRegistry implements Registry {
 
   claim(request: ClaimRequest): Promise<NodeRecord> {
     return claims.claim(this.db, request);
+  }
+
+  /** Several claims in one transaction, all or nothing (an environment's members placed together). */
+  claimAll(requests: readonly ClaimRequest[]): Promise<NodeRecord[]> {
+    return claims.claimAll(this.db, requests);
   }
 
   extendClaim(commandId: string, ttlSeconds: number): Promise<boolean> {

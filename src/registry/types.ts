@@ -19,6 +19,8 @@ export interface NodeQuery {
   readonly type?: NodeType;
   /** `null` lists nodes without a parent. */
   readonly parentId?: string | null;
+  /** Children of any of these nodes (a batch of hosts read in one query). */
+  readonly parentIds?: readonly string[];
   readonly state?: string;
   /** Only these nodes (those that exist). */
   readonly ids?: readonly string[];
@@ -32,6 +34,18 @@ export interface NodeQuery {
   readonly limit?: number;
   /** Skips this many; prefer `after`, which does not read the skipped rows. */
   readonly offset?: number;
+}
+
+/** A node on a host, as the monitor compares it with the host's report. */
+export interface PlacedNode {
+  readonly id: string;
+  readonly type: NodeType;
+  readonly name: string;
+  readonly state: string;
+  readonly parentId: string;
+  readonly version: number;
+  /** Placeholders: the container they hold capacity for. */
+  readonly containerName?: string;
 }
 
 export interface NodePatch {
@@ -130,6 +144,8 @@ export interface Registry {
   list(query?: NodeQuery): Promise<NodeRecord[]>;
   count(query?: NodeQuery): Promise<number>;
   children(parentId: string, type?: NodeType): Promise<NodeRecord[]>;
+  /** What is on these hosts, without keys, tags or documents. Optional: callers fall back to list. */
+  placedOn?(hostIds: readonly string[]): Promise<PlacedNode[]>;
   /**
    * Every unique key starting with `prefix`, sorted (every `ip:` key, to allocate addresses).
    * Optional so that fakes need not implement it; address allocation falls back to lookups by key.
@@ -137,6 +153,11 @@ export interface Registry {
   listKeys?(prefix: string): Promise<string[]>;
   /** `expectedVersion` undefined skips the version check (metadata merges by the monitor). */
   update(id: string, expectedVersion: number | undefined, patch: NodePatch): Promise<NodeRecord>;
+  /**
+   * Merges metadata into many nodes in one transaction; nodes that are gone are skipped. Returns
+   * the nodes written. Optional so that fakes need not implement it: callers fall back to update.
+   */
+  mergeMetadataMany?(merges: ReadonlyArray<{ readonly id: string; readonly metadata: JsonObject }>): Promise<number>;
   rename(id: string, expectedVersion: number | undefined, newName: string): Promise<NodeRecord>;
   move(id: string, expectedVersion: number | undefined, parentId: string | null): Promise<NodeRecord>;
   addKeys(id: string, keys: readonly string[]): Promise<NodeRecord>;
@@ -149,6 +170,12 @@ export interface Registry {
    * Idempotent by command id. Throws NoCapacityError naming the short resource.
    */
   claim(request: ClaimRequest): Promise<NodeRecord>;
+  /**
+   * Several claims in one transaction, all or nothing: each re-checked with the batch's earlier
+   * claims on its host; one that does not fit refuses them all (NoCapacityError naming its host).
+   * Optional so that fakes need not implement it.
+   */
+  claimAll?(requests: readonly ClaimRequest[]): Promise<NodeRecord[]>;
   /** Pushes a claim's expiry forward; false when the claim is gone. */
   extendClaim(commandId: string, ttlSeconds: number): Promise<boolean>;
   /** Removes the placeholder of a command; false when there was none. */

@@ -15,6 +15,8 @@ import { CancelledError, InvalidInputError, NotFoundError, fromFailure, unwrapEr
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, workflowIds } from '../domain/names';
 import type { EnvironmentArgs, EnvironmentCommand, EnvironmentRequest, EnvironmentResult } from '../domain/environments';
 import type { Registry } from '../registry/types';
+import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Page, visibilityPageToken, visibilityTokenOf } from './paging';
 import { type EntityStatus, type RetargetArgs, entityStatusQuery, progressQuery, reorderUpdate, retargetUpdate, submitUpdate } from '../domain/messages';
 
 /** A submitted command: follow it, cancel it, change it. */
@@ -322,6 +324,32 @@ export class ContainerCommands {
     return out;
   }
 
+  /**
+   * One page of commands, newest first, from Temporal's visibility: the page after `pageToken`
+   * (from the previous page's `nextPageToken`), each page a single visibility call however deep
+   * it is. Same filters as `list`; `pageSize` from 1 to 1000, default 100.
+   */
+  async page(filter: Omit<CommandFilter, 'limit'> & { readonly pageSize?: number; readonly pageToken?: string } = {}): Promise<Page<CommandSummary>> {
+    const pageSize = filter.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE)
+      throw new InvalidInputError([{ field: 'pageSize', problem: `must be an integer from 1 to ${MAX_PAGE_SIZE}` }], 'command filter');
+    const query = commandQuery(filter);
+    const nextPageToken = filter.pageToken === undefined ? undefined : visibilityTokenOf(filter.pageToken);
+    const { namespace, loadedDataConverter } = this.client.options;
+    let response;
+    try {
+      response = await this.client.workflowService.listWorkflowExecutions({ namespace, query, pageSize, nextPageToken });
+    } catch (err) {
+      // A token visibility does not accept (from another list, or expired) is the caller's mistake.
+      if (nextPageToken && (err as { code?: unknown })?.code === GRPC_INVALID_ARGUMENT)
+        throw new InvalidInputError([{ field: 'pageToken', problem: 'is not a page token from this list' }], 'page');
+      throw err;
+    }
+    const items = await Promise.all((response.executions ?? []).map(async (raw) => summaryOf(await executionInfoFromRaw(raw, loadedDataConverter, raw, namespace))));
+    const token = response.nextPageToken;
+    return { items, ...(token && token.length ? { nextPageToken: visibilityPageToken(token) } : {}) };
+  }
+
   /** Moves a queued command of a container to `position` in its queue (0 = next to run). */
   async reorder(container: string, commandId: string, position: number): Promise<string[]> {
     try {
@@ -348,6 +376,9 @@ export class ContainerCommands {
     return describeCommand(req);
   }
 }
+
+/** gRPC's status code for a request the server refuses as malformed. */
+const GRPC_INVALID_ARGUMENT = 3;
 
 /** Sends commands to environments through their entity workflows. */
 export class EnvironmentCommands {

@@ -26,3 +26,19 @@ export function afterOf(token: string): string {
   }
   throw new InvalidInputError([{ field: 'pageToken', problem: 'is not a page token from this list' }], 'page');
 }
+
+/** A page token that carries Temporal visibility's own token (commands are listed from visibility). */
+export function visibilityPageToken(token: Uint8Array): string {
+  return Buffer.from(JSON.stringify({ visibility: Buffer.from(token).toString('base64') }), 'utf8').toString('base64url');
+}
+
+/** Temporal visibility's token inside a page token; InvalidInputError when it is not one of ours. */
+export function visibilityTokenOf(token: string): Uint8Array {
+  try {
+    const decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { visibility?: unknown };
+    if (typeof decoded?.visibility === 'string' && decoded.visibility.length > 0) return Buffer.from(decoded.visibility, 'base64');
+  } catch {
+    // reported below
+  }
+  throw new InvalidInputError([{ field: 'pageToken', problem: 'is not a page token from this list' }], 'page');
+}

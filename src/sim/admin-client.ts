@@ -65,6 +65,11 @@ export class SimAdmin {
     return this.call('POST', 'hosts', init);
   }
 
+  /** Adds many hosts and VMs (each VM naming its host) with one save: a large fleet in one call. */
+  addFleet(fleet: { hosts?: readonly HostInit[]; vms?: ReadonlyArray<SimUnknownVm & { host: string }> }): Promise<{ hosts: number; vms: number }> {
+    return this.call('POST', 'fleet', fleet);
+  }
+
   /** Changes a host's capacity or base load. */
   updateHost(id: string, patch: Partial<Omit<HostInit, 'id'>>): Promise<SimHostView> {
     return this.call('PATCH', `hosts/${enc(id)}`, patch);

@@ -20,6 +20,7 @@ import {
   type HostInit,
   type SimCancelView,
   type SimDefaults,
+  type SimErrorBody,
   type SimHostDetail,
   type SimHostView,
   type SimOpView,
@@ -28,7 +29,7 @@ import {
   type SimVmPatch,
   type SimVmView,
 } from './protocol';
-import { restoredState, savedState, type SavedState } from './saved-state';
+import { restoredState, savedHost, savedState, savedStateText, type SavedState } from './saved-state';
 import { hostDetail, hostView, observed, vmView } from './views';
 
 /** Where the farm keeps its state. */
@@ -37,11 +38,24 @@ export interface SimStore {
   readonly writes: number;
 }
 
+/** One host's answer in `hostStatuses`: its status, or why it gave none. */
+export type HostStatusAnswer = { readonly status: HostStatus; readonly error?: undefined } | { readonly error: SimErrorBody; readonly status?: undefined };
+
+function withTimeout<T>(work: Promise<T>, ms: number, hostId: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new SimFault(503, { code: 'unreachable', host: hostId, message: `${hostId} gave no answer within ${ms} ms`, transient: true })), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 export class Farm {
   private readonly hosts = new Map<string, Host>();
   private delays: Record<string, number> = {};
   private readonly rules = new FaultRules();
-  private readonly ops = new OpsInFlight(() => this.save());
+  private readonly ops = new OpsInFlight((hostIds) => this.save(hostIds));
+  /** Each host's part of the state file as last written, until it changes. */
+  private readonly hostTexts = new Map<string, string>();
   private requests = 0;
   private readonly opCounts: Record<string, number> = {};
   private readonly planContext: PlanContext = {
@@ -54,7 +68,13 @@ export class Farm {
   /** `store.save()` resolves once the current state is on disk. */
   constructor(private readonly store: SimStore) {}
 
-  private save(): Promise<void> {
+  /**
+   * Saves the farm. `hostIds` names the only hosts changed since the last save, so that a large
+   * farm serialises just those again; without it every host is.
+   */
+  private save(hostIds?: readonly string[]): Promise<void> {
+    if (hostIds) for (const id of hostIds) this.hostTexts.delete(id);
+    else this.hostTexts.clear();
     return this.store.save();
   }
 
@@ -62,6 +82,15 @@ export class Farm {
 
   snapshot(): SavedState {
     return savedState({ hosts: this.hosts.values(), delays: this.delays, rules: this.rules.saved() });
+  }
+
+  /** The snapshot as JSON text, hosts unchanged since the last save taken as they were written. */
+  snapshotText(): string {
+    return savedStateText({ hosts: this.hosts.values(), delays: this.delays, rules: this.rules.saved() }, (host) => {
+      let text = this.hostTexts.get(host.id);
+      if (text === undefined) this.hostTexts.set(host.id, (text = JSON.stringify(savedHost(host))));
+      return text;
+    });
   }
 
   /** Restores a snapshot. Live-migration copies left by operations in flight are dropped: rolled back. */
@@ -103,6 +132,25 @@ export class Farm {
     };
   }
 
+  /**
+   * Many hosts' status at once, each answering on its own as a fleet of agents would in parallel:
+   * one host's delay, fault or silence costs the others nothing. A host slower than `timeoutMs`
+   * (when given) is answered for as unreachable.
+   */
+  async hostStatuses(hostIds: readonly string[], timeoutMs?: number): Promise<Record<string, HostStatusAnswer>> {
+    const answers = await Promise.all(
+      hostIds.map(async (id): Promise<[string, HostStatusAnswer]> => {
+        try {
+          const status = this.hostStatus(id);
+          return [id, { status: await (timeoutMs === undefined ? status : withTimeout(status, timeoutMs, id)) }];
+        } catch (err) {
+          return [id, { error: err instanceof SimFault ? err.body : { code: 'internal', message: (err as Error)?.message ?? String(err), transient: true } }];
+        }
+      }),
+    );
+    return Object.fromEntries(answers);
+  }
+
   async containerStatus(hostId: string, name: string): Promise<ObservedContainer> {
     const host = this.answering(hostId);
     this.count('containerStatus');
@@ -132,11 +180,11 @@ export class Farm {
         throw new SimFault(500, failure);
       }
       const result = plan.commit(opId);
-      await this.save();
+      await this.save(rule ? undefined : [hostId, ...plan.hosts]);
       return instantView(hostId, operation, name, result ?? null, opId);
     }
     const view = this.ops.start({ id: opId, host: hostId, operation, vm: name, plan, expectedMs, failure });
-    if (plan.begin || rule) await this.save();
+    if (plan.begin || rule) await this.save(rule ? undefined : [hostId, ...plan.hosts]);
     return view;
   }
 
@@ -336,6 +384,29 @@ export class Farm {
     tamper(host, vm, { provisioned: true, ...init });
     await this.save();
     return this.vmView(host, vm);
+  }
+
+  /**
+   * Adds hosts and VMs vmflow does not know about in one go (large simulated fleets), with one
+   * save: the same as `addHost` and `addVm` for each.
+   */
+  async addFleet(fleet: { hosts?: readonly HostInit[]; vms?: ReadonlyArray<SimUnknownVm & { host: string }> }): Promise<{ hosts: number; vms: number }> {
+    const hosts = (fleet?.hosts ?? []).map(hostFrom);
+    for (const host of hosts) if (this.hosts.has(host.id)) throw refused(`host ${host.id} already exists`);
+    for (const host of hosts) this.hosts.set(host.id, host);
+    let vms = 0;
+    for (const init of fleet?.vms ?? []) {
+      const host = this.hostOf(init.host);
+      if (typeof init.name !== 'string' || !init.name) throw badRequest('name is required');
+      if (host.vms.has(init.name)) throw refused(`${init.name} is already defined on ${host.id}`);
+      const { host: _host, ...patch } = init;
+      const vm = newVm({ id: optionalString(init.uuid, 'uuid'), name: init.name, cpus: init.cpus ?? 1, memoryMiB: init.memoryMiB ?? 512, diskGiB: init.diskGiB ?? 10, mac: init.mac }, 'running');
+      host.vms.set(vm.name, vm);
+      tamper(host, vm, { provisioned: true, ...patch });
+      vms++;
+    }
+    await this.save();
+    return { hosts: hosts.length, vms };
   }
 
   /** Changes a VM behind vmflow's back, without any check. */

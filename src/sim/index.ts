@@ -80,7 +80,7 @@ export async function runSim(options: SimOptions): Promise<RunningSim> {
 async function serve(options: SimOptions, unlock: () => void): Promise<RunningSim> {
   // The file needs the farm's snapshot and the farm needs the file: tie them after both exist.
   let farm: Farm | undefined;
-  const file = new StateFile(path.join(options.stateDir, STATE_FILE), () => farm!.snapshot());
+  const file = new StateFile(path.join(options.stateDir, STATE_FILE), () => farm!.snapshotText());
   farm = new Farm(file);
   const saved = file.load();
   if (saved !== undefined) farm.restore(saved);

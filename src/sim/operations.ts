@@ -58,7 +58,7 @@ export class OpsInFlight {
   private running = 0;
 
   /** `save()` resolves once the farm's current state is on disk. */
-  constructor(private readonly save: () => Promise<void>) {}
+  constructor(private readonly save: (hostIds?: readonly string[]) => Promise<void>) {}
 
   /** How many operations are in flight. */
   get count(): number {
@@ -168,7 +168,7 @@ export class OpsInFlight {
     }
     for (const r of op.plan.reserve ?? []) reserve(r, -1);
     finish();
-    op.settled = this.save().then(
+    op.settled = this.save([op.host, ...op.plan.hosts]).then(
       () => this.retire(op),
       (err: unknown) => {
         op.error ??= { code: 'internal', message: `could not save the sim state: ${(err as Error).message}`, transient: true };

@@ -63,22 +63,37 @@ function restoredVm({ id, uuid, configs, ...fields }: SavedVm): Vm {
   };
 }
 
+export function savedHost(h: Host): SavedHost {
+  return {
+    id: h.id,
+    capacity: h.capacity,
+    baseLoad: h.baseLoad,
+    power: h.power,
+    delays: h.delays,
+    vms: [...h.vms.values()].map(savedVm),
+    volumes: [...h.volumes].map(([name, v]) => ({ name, ...v })),
+  };
+}
+
 export function savedState(state: FarmState): SavedState {
   return {
     format: FORMAT,
     savedAt: new Date().toISOString(),
     delays: state.delays,
     ...state.rules,
-    hosts: [...state.hosts].map((h) => ({
-      id: h.id,
-      capacity: h.capacity,
-      baseLoad: h.baseLoad,
-      power: h.power,
-      delays: h.delays,
-      vms: [...h.vms.values()].map(savedVm),
-      volumes: [...h.volumes].map(([name, v]) => ({ name, ...v })),
-    })),
+    hosts: [...state.hosts].map(savedHost),
   };
+}
+
+/**
+ * The saved state as JSON text, each host's part taken from `hostText` (which may cache it): the
+ * same text as JSON.stringify(savedState(state)), without serialising unchanged hosts again.
+ */
+export function savedStateText(state: FarmState, hostText: (host: Host) => string): string {
+  const head = JSON.stringify({ ...savedState({ ...state, hosts: [] }), hosts: [] });
+  const hosts: string[] = [];
+  for (const h of state.hosts) hosts.push(hostText(h));
+  return `${head.slice(0, -'[]}'.length)}[${hosts.join(',')}]}`;
 }
 
 /** The farm a saved state describes, with the copies of migrations that were in flight dropped. */

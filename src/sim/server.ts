@@ -1,6 +1,8 @@
 // The farm's HTTP face, on Fastify.
 //
 //   GET    /hosts/:host                      host status (capacity, free, load, containers)
+//   POST   /statuses                         many hosts' status at once: { hosts: [id...], timeoutMs? }
+//                                            → { hosts: { id: { status } | { error } } }
 //   GET    /hosts/:host/vms/:name            one container, 404 not_found when unknown
 //   POST   /hosts/:host/vms/:name/:operation define, undefine, provision, ..., applyConfig, readConfig, listConfig
 //   GET    /hosts/:host/ops/:id              an operation in flight: { done, fraction, result | error }
@@ -28,6 +30,17 @@ interface Route {
 
 const NO_CONTENT = Symbol('no content');
 
+function hostList(value: unknown): string[] {
+  if (!Array.isArray(value) || value.some((h) => typeof h !== 'string')) throw new SimFault(400, { code: 'bad_request', message: 'hosts must be an array of host ids' });
+  return value as string[];
+}
+
+function optionalTimeout(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value > 0)) throw new SimFault(400, { code: 'bad_request', message: 'timeoutMs must be a positive number' });
+  return value;
+}
+
 const route = (method: Route['method'], path: string, handle: Handler): Route => ({ method, path, handle });
 
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
@@ -35,6 +48,7 @@ const first = (value: string | string[] | undefined) => (Array.isArray(value) ? 
 /** The hosts' own API: what drivers call. */
 const HOST_ROUTES: readonly Route[] = [
   route('GET', '/hosts/:host', (farm, p) => farm.hostStatus(p.host)),
+  route('POST', '/statuses', async (farm, _p, body) => ({ hosts: await farm.hostStatuses(hostList(body.hosts), optionalTimeout(body.timeoutMs)) })),
   route('GET', '/hosts/:host/vms/:name', (farm, p) => farm.containerStatus(p.host, p.name)),
   route('POST', '/hosts/:host/vms/:name/:operation', (farm, p, body) => {
     if (!VM_OPERATIONS.has(p.operation)) throw noRoute('POST', `/hosts/${p.host}/vms/${p.name}/${p.operation}`);
@@ -51,6 +65,7 @@ const ADMIN_ROUTES: readonly Route[] = [
   route('POST', 'reset', async (farm) => (await farm.reset(), NO_CONTENT)),
   route('GET', 'hosts', (farm) => farm.listHosts()),
   route('POST', 'hosts', (farm, _p, body) => farm.addHost(body as never)),
+  route('POST', 'fleet', (farm, _p, body) => farm.addFleet(body as never)),
   route('GET', 'hosts/:host', (farm, p) => farm.hostDetail(p.host)),
   route('PATCH', 'hosts/:host', (farm, p, body) => farm.updateHost(p.host, body)),
   route('DELETE', 'hosts/:host', async (farm, p) => (await farm.removeHost(p.host), NO_CONTENT)),

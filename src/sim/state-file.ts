@@ -28,6 +28,7 @@ export class StateFile {
 
   constructor(
     readonly path: string,
+    /** The state to write: JSON text as it is, anything else stringified. */
     private readonly snapshot: () => unknown,
   ) {}
 
@@ -64,7 +65,8 @@ export class StateFile {
         const current = this.pending;
         this.pending = undefined;
         try {
-          const text = JSON.stringify(this.snapshot());
+          const state = this.snapshot();
+          const text = typeof state === 'string' ? state : JSON.stringify(state);
           const tmp = `${this.path}.tmp`;
           await writeFile(tmp, text);
           await rename(tmp, this.path);

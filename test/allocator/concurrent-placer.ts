@@ -4,8 +4,9 @@
 // The child reads a PlacerPlan as the first line of stdin, opens its own registry, prints
 // `ready`, waits for `go` on stdin, places its requests one after the other in each of its lanes
 // (one lane unless asked: each placement through the process's `Placer`, the path commands take,
-// or through the old snapshot-per-placement path kept in bench/ as the baseline) and prints a
-// PlacerResult as one JSON line.
+// or through the old snapshot-per-placement path kept in bench/ as the baseline), prints `placed`,
+// waits for `read` (sent once every process has placed), reads its working copy again and prints
+// a PlacerResult as one JSON line.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -70,11 +71,22 @@ export interface PlacerTimings {
   readonly cpuMs: number;
 }
 
+/** One host in a process's working copy: what it counts as used, and in which groups. */
+export interface CopiedHost {
+  readonly id: string;
+  readonly used: HostSnapshot['used'];
+  readonly groups: HostSnapshot['groups'];
+}
+
 export interface PlacerResult {
   readonly worker: number;
   readonly outcomes: readonly PlacementOutcome[];
   readonly timings: PlacerTimings;
+  /** Placer mode: the process's working copy when its placements were done, then after reading every host again into it. */
+  readonly copy?: { readonly atEnd: readonly CopiedHost[]; readonly readAgain: readonly CopiedHost[] };
 }
+
+const copied = (hosts: readonly HostSnapshot[] | undefined): CopiedHost[] => (hosts ?? []).map(({ id, used, groups }) => ({ id, used, groups }));
 
 const SCRIPT = __filename;
 const ROOT = path.resolve(__dirname, '../..');
@@ -92,11 +104,15 @@ export async function runPlacers(plans: readonly PlacerPlan[]): Promise<{ result
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     // 'close', not 'exit': the result line may still be in the pipe when the process exits.
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    const ready = new Promise<void>((resolve, reject) => {
-      const check = () => stdout.startsWith('ready\n') && resolve();
-      child.stdout.on('data', check);
-      void exited.then((code) => reject(new Error(`placer ${plan.worker} exited (${code}) before it was ready:\n${stderr}`)));
-    });
+    const printed = (line: string) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => stdout.split('\n').includes(line) && resolve();
+        child.stdout.on('data', check);
+        void exited.then((code) => reject(new Error(`placer ${plan.worker} exited (${code}) before it printed ${line}:\n${stderr}`)));
+      });
+    const ready = printed('ready');
+    const placed = printed('placed');
+    placed.catch(() => undefined);
     const done = exited.then((code) => {
       if (code !== 0) throw new Error(`placer ${plan.worker} failed (${code}):\n${stderr}`);
       const last = stdout.trim().split('\n').pop() ?? '';
@@ -109,14 +125,18 @@ export async function runPlacers(plans: readonly PlacerPlan[]): Promise<{ result
     ready.catch(() => undefined);
     done.catch(() => undefined);
     child.stdin.write(`${JSON.stringify(plan)}\n`);
-    return { child, ready, done };
+    return { child, ready, placed, done };
   });
   try {
     await Promise.all(children.map((c) => c.ready));
     const started = performance.now();
-    for (const c of children) c.child.stdin.end('go\n');
+    for (const c of children) c.child.stdin.write('go\n');
+    await Promise.all(children.map((c) => c.placed));
+    const wallMs = performance.now() - started;
+    // Every process has placed: each reads its working copy again now that nothing changes.
+    for (const c of children) c.child.stdin.end('read\n');
     const results = await Promise.all(children.map((c) => c.done));
-    return { results, wallMs: performance.now() - started };
+    return { results, wallMs };
   } finally {
     for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
   }
@@ -185,7 +205,6 @@ async function child(): Promise<void> {
       : (request: PlacementRequest, base: PlaceBase) => placer.placeAndClaim(request, base);
   process.stdout.write('ready\n');
   while ((await nextLine()).trim() !== 'go');
-  lines.close();
 
   const outcomes: PlacementOutcome[] = [];
   const started = performance.now();
@@ -221,7 +240,16 @@ async function child(): Promise<void> {
     totalMs: performance.now() - started,
     cpuMs: (cpu.user + cpu.system) / 1000,
   };
-  const result: PlacerResult = { worker: plan.worker, outcomes, timings };
+  process.stdout.write('placed\n');
+  while ((await nextLine()).trim() !== 'read');
+  lines.close();
+  let copy: PlacerResult['copy'];
+  if (plan.mode === 'placer') {
+    const atEnd = copied(placer.workingCopy());
+    await placer.readAgain(atEnd.map((h) => h.id));
+    copy = { atEnd, readAgain: copied(placer.workingCopy()) };
+  }
+  const result: PlacerResult = { worker: plan.worker, outcomes, timings, ...(copy ? { copy } : {}) };
   await registry.close();
   // Written in full before process.exit(): stdout is an asynchronous pipe.
   await new Promise<void>((resolve, reject) => process.stdout.write(`${JSON.stringify(result)}\n`, (err) => (err ? reject(err) : resolve())));

@@ -236,6 +236,27 @@ describe('8 concurrent placer processes on MariaDB', { skip }, () => {
         );
       });
 
+      test('each working copy agrees with the registry: never counts a claim the registry lacks, and read again it is the registry', async () => {
+        const registry = new Map((await run.registry.hostSnapshot()).map((h) => [h.id, h]));
+        for (const r of run.results) {
+          assert.ok(r.copy, `placer ${r.worker} reported no working copy`);
+          const own = new Map<string, number>();
+          for (const o of r.outcomes) if (o.ok) own.set(o.hostId, (own.get(o.hostId) ?? 0) + unitsOf.get(o.commandId)!);
+          for (const h of r.copy.atEnd) {
+            const truth = registry.get(h.id)!;
+            // Claims only grow here: a copy may lag behind other processes' claims, never run ahead of the registry.
+            for (const k of ['cpus', 'memoryMiB', 'diskGiB'] as const) assert.ok(h.used[k] <= truth.used[k], `placer ${r.worker} counts ${h.used[k]} ${k} on ${h.id}, the registry ${truth.used[k]}`);
+            assert.ok(h.used.cpus >= (own.get(h.id) ?? 0), `placer ${r.worker} forgot its own claims on ${h.id}`);
+            for (const k of ['cpus', 'memoryMiB', 'diskGiB'] as const) assert.ok(h.used[k] <= truth.allowance[k], `placer ${r.worker} overcommits ${h.id} on ${k}`);
+          }
+          assert.equal(r.copy.readAgain.length, registry.size);
+          for (const h of r.copy.readAgain) {
+            const truth = registry.get(h.id)!;
+            assert.deepEqual({ used: h.used, groups: h.groups }, { used: truth.used, groups: truth.groups }, `placer ${r.worker} drifted on ${h.id}`);
+          }
+        }
+      });
+
       test('lost races were retried on the next candidate and reported', () => {
         const retried = run.outcomes.filter((o): o is Extract<PlacementOutcome, { ok: true }> => o.ok && o.attempts > 1);
         assert.ok(retried.length > 0, 'no placement needed a second claim: the processes did not race');
