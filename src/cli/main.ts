@@ -14,6 +14,7 @@ import { environmentCommands } from './commands/environments';
 import { hypervisorCommands } from './commands/hypervisors';
 import { keyCommands } from './commands/keys';
 import { addSimAdmin } from './commands/sim';
+import { temporalCommands } from './commands/temporal';
 import { tokenCommands } from './commands/tokens';
 import { flag } from './output';
 
@@ -69,6 +70,7 @@ export function buildProgram(): Command {
   program.addCommand(keyCommands());
   program.addCommand(tokenCommands());
   program.addCommand(controllerCommands());
+  program.addCommand(temporalCommands());
   return program;
 }
 

@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import { connect } from '../client';
 import { runSim, SimAdmin } from '../sim';
 import { startDevServer } from '../temporal/dev-server';
+import { assertClusterReady } from '../temporal/setup';
 import { createWorker, openServices } from '../worker';
 import { ensureSchedules } from '../monitor/schedules';
 import { buildApi } from '../api';
@@ -33,6 +34,7 @@ export async function runWorkerProcess(config: Config): Promise<void> {
   const services = await openServices(config);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const clientConnection = await Connection.connect({ address: config.temporalAddress });
+  await assertClusterReady(clientConnection, config);
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   const worker = await createWorker({ connection, client, namespace: config.namespace, services, concurrency: config.workerConcurrency, claimTtlSeconds: config.claimTtlSeconds });
   // Every worker makes sure the monitor and collector schedules exist with today's settings.
