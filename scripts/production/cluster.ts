@@ -162,8 +162,11 @@ export async function stopWithin(p: VmflowProcess, graceMs: number): Promise<voi
   clearTimeout(timer);
 }
 
+/** Where vmflow's processes keep their logs and state, and the settings they all get. */
+export type Site = Pick<Cluster, 'dir' | 'env'>;
+
 export interface Deployment {
-  readonly cluster: Cluster;
+  readonly cluster: Site;
   readonly sim: { readonly url: string; readonly admin: SimAdmin; readonly process: VmflowProcess };
   readonly workers: VmflowProcess[];
   readonly api: { readonly url: string; readonly client: ApiClient; readonly process: VmflowProcess; readonly token: string };
@@ -176,7 +179,7 @@ export interface Deployment {
 const WORKER_RUNNING = /"state":"RUNNING"/;
 
 /** vmflow on the cluster, from dist/: the sim (through bin/vmflow), `workers` workers and the API. */
-export async function deployVmflow(cluster: Cluster, options: { workers?: number; log?: Log; workerEnv?: Record<string, string> } = {}): Promise<Deployment> {
+export async function deployVmflow(cluster: Site, options: { workers?: number; log?: Log; workerEnv?: Record<string, string> } = {}): Promise<Deployment> {
   const log = options.log ?? (() => undefined);
   const procs: VmflowProcess[] = [];
   try {
