@@ -37,8 +37,12 @@ export async function buildDist(log: (line: string) => void = (l) => console.err
     log('build: building the dashboard');
     cpSync(await dashboardBundle(), path.join(tmp, PREBUILT_DASHBOARD), { recursive: true });
 
+    // The compiled modules read the version from the package.json above them, here dist/'s own.
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; type: string };
+    writeFileSync(path.join(tmp, 'package.json'), `${JSON.stringify({ name: pkg.name, version: pkg.version, private: true, type: pkg.type }, null, 2)}\n`);
+
     const info: BuildInfo = {
-      version: (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+      version: pkg.version,
       builtAt: new Date().toISOString(),
       node: process.version,
     };
