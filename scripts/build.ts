@@ -1,9 +1,10 @@
 // `npm run build`: the compiled build in dist/, what production runs. tsc emits the JavaScript of
 // src/, workflows/ and activities/; beside it go the workflow bundle (workers load it instead of
 // bundling at start) and the built dashboard (the API serves it). BUILD.json records what was
-// built; bin/vmflow runs dist/ only while no source is newer than it.
+// built; bin/vmflow runs dist/ only while no source (src, workflows, activities, ui, package.json,
+// the tsconfigs) is newer than it.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { dashboardBundle, PREBUILT_DASHBOARD } from '../src/dashboard/bundle';
 import { bundleWorkflows, PREBUILT_WORKFLOW_BUNDLE } from '../src/worker/bundle';
@@ -12,8 +13,6 @@ export const ROOT = path.resolve(__dirname, '..');
 export const DIST = path.join(ROOT, 'dist');
 /** Written last: a dist/ without it is not a complete build. */
 export const BUILD_STAMP = 'BUILD.json';
-/** What a build is made from; bin/vmflow compares their times with the stamp's. */
-export const BUILD_INPUTS = ['src', 'workflows', 'activities', 'ui', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
 
 export interface BuildInfo {
   readonly version: string;
@@ -55,23 +54,6 @@ export async function buildDist(log: (line: string) => void = (l) => console.err
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-}
-
-function newestUnder(p: string): number {
-  if (!existsSync(p)) return 0;
-  const s = statSync(p);
-  if (!s.isDirectory()) return s.mtimeMs;
-  let newest = s.mtimeMs;
-  for (const f of readdirSync(p)) newest = Math.max(newest, newestUnder(path.join(p, f)));
-  return newest;
-}
-
-/** True when dist/ holds a complete build no source is newer than (the rule bin/vmflow applies). */
-export function distIsCurrent(): boolean {
-  const stamp = path.join(DIST, BUILD_STAMP);
-  if (!existsSync(stamp)) return false;
-  const built = statSync(stamp).mtimeMs;
-  return BUILD_INPUTS.every((i) => newestUnder(path.join(ROOT, i)) <= built);
 }
 
 if (require.main === module) {
