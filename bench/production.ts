@@ -1,7 +1,8 @@
 // 200 creates on the production topology — a 4-shard Temporal server on PostgreSQL — against the
 // same on the Temporal dev server (SQLite, one shard), with one worker and then two. Everything
 // else is alike: vmflow from dist/ as separate processes, the registry on MariaDB, the sim with
-// no delays, creates submitted BENCH_IN_FLIGHT at a time (default 50) by a client in this process.
+// no delays, BENCH_HOSTS hosts (default 60), creates submitted BENCH_IN_FLIGHT at a time (default
+// 50) by a client in this process.
 // Needs the tools and dist/ (`npm run test:production` builds both, or `npm run build`).
 // Usage: npm run bench:production [-- N]
 import { randomUUID } from 'node:crypto';
@@ -17,7 +18,7 @@ import { NAMESPACE, RETENTION } from '../scripts/production/versions';
 
 const N = Number(process.argv[2] ?? 200);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 50);
-const HOSTS = 12;
+const HOSTS = Number(process.env.BENCH_HOSTS ?? 60);
 const definition = { kind: 'generic', cpus: 1, memoryMiB: 512, diskGiB: 1 };
 
 interface Run {
@@ -65,12 +66,12 @@ async function bench(backend: string, site: Site, address: string): Promise<Run[
   if (setup.status !== 0) throw new Error(`vmflow temporal setup failed: ${setup.stderr}`);
   const vmflow = await deployVmflow(site, { workers: 1, log });
   try {
-    const cli = (args: string[]) => runVmflow(args, { ...site.env, VMFLOW_API_URL: vmflow.api.url, VMFLOW_TOKEN: vmflow.api.token });
+    // Enough hosts that placement rarely has two creates race for one host's claim.
     for (let i = 0; i < HOSTS; i++) {
       const name = `hv-${i}`;
-      await vmflow.sim.admin.addHost({ id: name, cpus: 64, memoryMiB: 65536, diskGiB: 10000 });
-      const r = cli(['hypervisors', 'add', name, '--driver', 'sim', '--address', vmflow.sim.admin.hostAddress(name), '--cpus', '64', '--memory', '65536', '--disk', '10000']);
-      if (r.status !== 0) throw new Error(`hypervisors add ${name}: ${r.stderr}`);
+      const capacity = { cpus: 64, memoryMiB: 65536, diskGiB: 10000 };
+      await vmflow.sim.admin.addHost({ id: name, ...capacity });
+      await vmflow.api.client.post('/v1/hypervisors', { name, definition: { driver: 'sim', address: vmflow.sim.admin.hostAddress(name), capacity } });
     }
     // Warm the path (connections, caches, the workflow cache) so it is not measured.
     await creates(site, address, `warm-${randomUUID().slice(0, 4)}`, 10);
