@@ -96,7 +96,7 @@ export async function assertClusterReady(connection: Connection, options: { read
 
 export interface SetupOptions {
   readonly namespace: string;
-  /** Retention of closed workflows. Required to create the namespace; applied to an existing one only when given. */
+  /** Retention of closed workflows: for a new namespace (7 days when not given), and applied to an existing one only when given. */
   readonly retentionSeconds?: number;
   readonly log?: (line: string) => void;
 }
