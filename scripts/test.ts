@@ -27,7 +27,10 @@ async function main(): Promise<void> {
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   // `--unit`: only the fast tier (no sim, no registry, Temporal's time-skipping test server).
   if (process.argv.includes('--unit')) filters.push('test/unit/');
-  const files = testFiles(path.join(ROOT, 'test')).filter((f) => !filters.length || filters.some((x) => path.relative(ROOT, f).includes(x)));
+  // test/production/ is its own tier (`npm run test:production`): it runs only when named.
+  const files = testFiles(path.join(ROOT, 'test'))
+    .filter((f) => !path.relative(ROOT, f).startsWith(`test${path.sep}production${path.sep}`) || filters.some((x) => x.includes('production')))
+    .filter((f) => !filters.length || filters.some((x) => path.relative(ROOT, f).includes(x)));
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   const r = spawnSync(
     process.execPath,

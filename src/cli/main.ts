@@ -16,6 +16,7 @@ import { environmentCommands } from './commands/environments';
 import { hypervisorCommands } from './commands/hypervisors';
 import { keyCommands } from './commands/keys';
 import { addSimAdmin } from './commands/sim';
+import { temporalCommands } from './commands/temporal';
 import { tokenCommands } from './commands/tokens';
 import { flag } from './output';
 
@@ -88,6 +89,8 @@ export function buildProgram(): Command {
   // Usage errors (an unknown flag, a missing argument) exit 2 like refusals, from every subcommand.
   const everyCommand = (c: Command): Command[] => [c, ...(c.commands as Command[]).flatMap(everyCommand)];
   for (const c of everyCommand(program)) c.exitOverride();
+
+  program.addCommand(temporalCommands());
   return program;
 }
 

@@ -8,6 +8,7 @@ import { connect } from '../client';
 import { runSim, SimAdmin } from '../sim';
 import { startDevServer } from '../temporal/dev-server';
 import { connectTemporal, connectTemporalWorker, registryTls } from '../temporal/connection';
+import { assertClusterReady } from '../temporal/setup';
 import { createWorker, openServices } from '../worker';
 import { ensureSchedules } from '../monitor/schedules';
 import { buildApi } from '../api';
@@ -33,6 +34,7 @@ export async function runWorkerProcess(config: Config): Promise<void> {
   const services = await openServices(config);
   const connection = await connectTemporalWorker(config);
   const clientConnection = await connectTemporal(config);
+  await assertClusterReady(clientConnection, config);
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   const worker = await createWorker({
     connection,

@@ -1,11 +1,15 @@
 // Builds the dashboard (ui/, Preact in TSX) into one script and one stylesheet with esbuild. The
 // output is cached under the data folder, keyed by a hash of the sources, so `npm start` and
-// `npm test` build it once per change and in well under a second.
+// `npm test` build it once per change and in well under a second. The compiled build (dist/)
+// serves the copy `npm run build` made and never builds.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+/** The checkout (under tsx) or the dist/ folder (compiled). */
 const ROOT = path.resolve(__dirname, '..', '..');
+/** Where `npm run build` puts the built dashboard, relative to dist/. */
+export const PREBUILT_DASHBOARD = 'dashboard';
 export const DASHBOARD_SOURCES = path.join(ROOT, 'ui');
 /** The files a built dashboard holds; the API serves these and nothing else. */
 export const DASHBOARD_FILES = ['index.html', 'app.js', 'app.css'] as const;
@@ -24,6 +28,10 @@ export type DashboardSource = { readonly dir: string } | { readonly unavailable:
 
 /** The dashboard for the API: built now when needed; a failed build is reported, not thrown. */
 export async function dashboardSource(): Promise<DashboardSource> {
+  if (__filename.endsWith('.js')) {
+    const dir = path.join(ROOT, PREBUILT_DASHBOARD);
+    return existsSync(path.join(dir, 'index.html')) ? { dir } : { unavailable: `this build has no ${dir}: run \`npm run build\` again` };
+  }
   try {
     return { dir: await dashboardBundle() };
   } catch (err) {
