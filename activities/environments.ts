@@ -202,9 +202,11 @@ export function createEnvironmentActivities(deps: EnvironmentDeps) {
     },
 
     /** Marks a container lost (its host is down) or illegal (a stale copy the collector removes). */
-    async markContainer(input: { container: string; state: 'lost' | 'illegal'; cause: string; commandId: string; replacedBy?: string }): Promise<void> {
+    async markContainer(input: { container: string; state: 'lost' | 'illegal'; cause: string; commandId: string; replacedBy?: string; host?: string }): Promise<void> {
       const node = await registry.findByName(input.container);
       if (!node || node.state === input.state) return;
+      // A `down` heard late: the container was already rebuilt elsewhere (a failover) and runs there.
+      if (input.host && node.parentId && (await registry.find(node.parentId))?.name !== input.host) return;
       // The collector removes an illegal copy only once its replacement is seen alive.
       const replacedBy = input.replacedBy;
       await registry.update(node.id, undefined, {

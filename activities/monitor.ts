@@ -227,7 +227,7 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       for (const change of input.down) {
         for (const c of change.containers) {
           if (!c.environment) continue;
-          await environments.submit(c.environment, 'down', { container: c.name, cause: `host ${change.host} is down` }, 'monitor');
+          await environments.submit(c.environment, 'down', { container: c.name, cause: `host ${change.host} is down`, host: change.host }, 'monitor');
           sent++;
         }
       }

@@ -217,7 +217,7 @@ async function memberDown(run: EnvironmentCommandRun, args: EnvironmentArgs['dow
   const member = view.members.find((m) => m.name === args.container);
   if (!member) throw new NotFoundError(`member of ${run.name}`, args.container);
   await run.cmd.step(`mark ${member.name} lost: ${args.cause}`, () =>
-    env.markContainer({ container: member.name, state: 'lost', cause: args.cause, commandId: run.request.commandId }),
+    env.markContainer({ container: member.name, state: 'lost', cause: args.cause, commandId: run.request.commandId, ...(args.host ? { host: args.host } : {}) }),
   );
   const down = { ...member, state: 'lost' };
   await run.hooks('isDown', [{ self: down }], args.cause);

@@ -24,7 +24,8 @@ export interface EnvironmentArgs {
   resume: Record<string, never>;
   destroy: Record<string, never>;
   /** A member stopped being available: its host crashed or does not answer. */
-  down: { readonly container: string; readonly cause: string };
+  /** `host`: the host that went down, when a host did; a container no longer there is not marked lost. */
+  down: { readonly container: string; readonly cause: string; readonly host?: string };
   up: { readonly container: string };
   controller: { readonly event: 'afterControllerStart' | 'beforeControllerStop' };
 }
