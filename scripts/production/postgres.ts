@@ -2,11 +2,12 @@
 // loopback port, gone after stop(). PostgreSQL refuses to run as root, so as root it runs as the
 // `postgres` system user.
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, chownSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
 import { POSTGRES_MAJOR } from './versions';
+import { executable } from '../../src/temporal/binaries';
 
 export interface Postgres {
   readonly host: string;
@@ -17,14 +18,6 @@ export interface Postgres {
   stop(): Promise<void>;
 }
 
-function executable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The folder of initdb and postgres: PG_BIN, Debian's /usr/lib/postgresql/<major>/bin, or PATH. */
 export function postgresBin(): string {

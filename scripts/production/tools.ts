@@ -2,9 +2,10 @@
 // .tools/<name>/<version>/ and kept there: a version is built once, when it is missing. The Go
 // module proxy serves the sources; nothing else is downloaded.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION, toolDir } from './versions';
+import { executable } from '../../src/temporal/binaries';
 
 interface Tool {
   readonly name: string;
@@ -34,14 +35,6 @@ function binaryOf(tool: Tool): string {
   return path.join(toolDir(tool.name, tool.version), tool.name);
 }
 
-function executable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function goBinary(): string {
   if (process.env.GO && executable(process.env.GO)) return process.env.GO;

