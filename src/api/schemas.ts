@@ -56,7 +56,8 @@ export const CommandListQuery = Type.Object(
     hypervisor: Type.Optional(Name),
     command: Type.Optional(Type.String({ pattern: '^[a-z][a-zA-Z.]{0,63}$', description: 'migrate, or environment.start for an environment command' })),
     status: Type.Optional(Type.Union(['Running', 'Completed', 'Failed', 'Cancelled', 'Terminated', 'TimedOut'].map((s) => Type.Literal(s)))),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'commands in a page (default 50)' })),
+    pageToken: Type.Optional(PageToken),
   },
   strict,
 );

@@ -108,6 +108,17 @@ describe('REST API on a real stack', () => {
       return r.json.items.length >= 3 ? r.json.items : undefined;
     });
     assert.deepEqual(listed.map((x: { command: string }) => x.command).sort(), ['create', 'destroy', 'migrate']);
+    // The same three a page of one at a time, by nextPageToken from Temporal visibility.
+    const paged: string[] = [];
+    let token: string | undefined;
+    do {
+      const r = await api.request('GET', `/v1/commands?container=api-web&limit=1${token ? `&pageToken=${encodeURIComponent(token)}` : ''}`);
+      assert.equal(r.status, 200);
+      assert.ok(r.json.items.length <= 1);
+      paged.push(...r.json.items.map((x: { workflowId: string }) => x.workflowId));
+      token = r.json.nextPageToken;
+    } while (token && paged.length < 10);
+    assert.deepEqual([...paged].sort(), listed.map((x: { workflowId: string }) => x.workflowId).sort());
     const byHost = await eventually(async () => {
       const r = await api.request('GET', '/v1/commands?hypervisor=hv-2&command=migrate&status=Completed');
       return r.json.items.length ? r.json.items : undefined;

@@ -7,9 +7,12 @@ import { commandLogger } from '../../log';
 import type { ApiContext } from '../context';
 import * as present from '../present';
 import { route } from '../route';
-import { CommandListQuery, CommandParams, CommandResource, Empty, ModifyBody, ReorderBody, listOf, type Body } from '../schemas';
+import { CommandListQuery, CommandParams, CommandResource, Empty, ModifyBody, ReorderBody, pageOf, type Body } from '../schemas';
 
 const URL = '/v1/commands/:kind/:target/:command/:commandId';
+
+/** A page of commands: `total` counts this page (older clients read it), `nextPageToken` the next one. */
+const CommandPage = Type.Composite([pageOf(CommandResource), Type.Object({ total: Type.Integer() })]);
 
 export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const tag = 'commands';
@@ -21,12 +24,18 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     url: '/v1/commands',
     role: 'viewer',
     tag,
-    summary: 'List commands, newest first, by container, environment, hypervisor, command type or status (Temporal visibility; eventually consistent)',
+    summary: 'List commands, newest first, by container, environment, hypervisor, command type or status (Temporal visibility; eventually consistent); a page of `limit`, the next one with `pageToken=<nextPageToken>`',
     querystring: CommandListQuery,
-    response: { 200: listOf(CommandResource) },
+    response: { 200: CommandPage },
     handler: async (req) => {
-      const items = await ctx.client.commands.list(req.query);
-      return { items: items.map((c) => present.command(c, webUiUrl, namespace)), total: items.length };
+      const { limit = 50, pageToken, ...filter } = req.query;
+      const page = await ctx.client.commands.page({ ...filter, pageSize: limit, ...(pageToken ? { pageToken } : {}) });
+      return {
+        items: page.items.map((c) => present.command(c, webUiUrl, namespace)),
+        total: page.items.length,
+        limit,
+        ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
+      };
     },
   });
 
