@@ -75,6 +75,8 @@ async function main(): Promise<void> {
     const add = await c.environments.add('renv', { create: { name: 'rw2', definition: web } });
     await add.result();
     record(stack, 'environment-add', add.workflowId);
+    await c.containers.files('rw1');
+    record(stack, 'container-files', await firstOf(stack, `WorkflowType = 'readContainerFiles'`));
     const envDestroy = await c.environments.destroy('renv');
     await envDestroy.result();
     record(stack, 'environment-destroy', envDestroy.workflowId);
