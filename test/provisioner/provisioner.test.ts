@@ -136,7 +136,7 @@ describeOnDatabases('provisioner', (db) => {
     await provisioner.deprovision(c.id);
     assert.equal(await registry.findByKey(c.keys[0]!), undefined);
     await provisioner.deprovision(hv.id);
-    assert.deepEqual(await registry.rowCounts(), { node_events: 0, node_keys: 0, node_tags: 0, nodes: 0 });
+    assert.deepEqual(await registry.rowCounts(), { host_samples: 0, node_events: 0, node_keys: 0, node_tags: 0, nodes: 0 });
   });
 
   // ---------------------------------------------------------------- bad input, database unchanged
