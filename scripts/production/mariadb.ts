@@ -1,12 +1,11 @@
 // The registry's database for the production tier: a throwaway MariaDB that can be restarted on
-// the same data and port while vmflow runs (test/support/mariadb.ts finds the binaries).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+// the same data and port while vmflow runs (test/support/mariadb.ts finds the binaries, installs the data
+// directory and names the server's arguments).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import getPort from 'get-port';
 import { createConnection } from 'mysql2/promise';
-import { findMariaDb } from '../../test/support/mariadb';
+import { findMariaDb, installDataDir, serverArgsFor } from '../../test/support/mariadb';
 
 export interface RegistryDatabase {
   /** `mysql://root@127.0.0.1:<port>/vmflow` */
@@ -19,34 +18,11 @@ export interface RegistryDatabase {
 export async function startRegistryDatabase(): Promise<RegistryDatabase> {
   const binaries = findMariaDb();
   if (!binaries) throw new Error('no MariaDB here: install mariadb-server (mariadbd, mariadb-install-db)');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-registry-db-'));
-  const dataDir = path.join(dir, 'data');
-  const errorLog = path.join(dir, 'error.log');
-  const install = spawnSync(binaries.installer, ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'], { encoding: 'utf8', timeout: 120_000 });
-  if (install.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`${binaries.installer} failed (${install.status}): ${install.stderr || install.stdout}`);
-  }
+  const data = installDataDir(binaries, 'vmflow-registry-db-');
+  const { dir, errorLog } = data;
   const port = await getPort({ host: '127.0.0.1' });
-  const args = [
-    '--no-defaults',
-    `--datadir=${dataDir}`,
-    `--socket=${path.join(dir, 'mariadb.sock')}`,
-    `--pid-file=${path.join(dir, 'mariadb.pid')}`,
-    `--log-error=${errorLog}`,
-    `--tmpdir=${dir}`,
-    `--port=${port}`,
-    '--bind-address=127.0.0.1',
-    '--skip-networking=0',
-    '--skip-grant-tables',
-    '--skip-name-resolve',
-    '--user=root',
-    '--character-set-server=utf8mb4',
-    '--collation-server=utf8mb4_bin',
-    '--max-connections=500',
-    '--skip-log-bin',
-    '--innodb-buffer-pool-size=128M',
-  ];
+  // Durable: the tier crashes this server mid-command and expects every commit to survive.
+  const args = serverArgsFor(data, port, { durable: true });
   let child: ChildProcess | undefined;
   const killOnExit = () => child?.kill('SIGKILL');
   process.once('exit', killOnExit);

@@ -3,11 +3,12 @@
 // Without a MariaDB binary: CI=true fails the run, elsewhere the caller skips with a message.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
 import { createConnection, type Connection } from 'mysql2/promise';
+import { executable } from '../../src/temporal/binaries';
 
 export interface MariaDb {
   /** URL of a database created for this run: `mysql://root@127.0.0.1:<port>/<db>`. */
@@ -25,15 +26,6 @@ interface Binaries {
 const SERVER_NAMES = ['mariadbd', 'mysqld'];
 const INSTALLER_NAMES = ['mariadb-install-db', 'mysql_install_db'];
 const EXTRA_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/mysql/bin', '/usr/local/mariadb/bin'];
-
-function executable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function locate(names: readonly string[], envVar: string): string | undefined {
   // An explicit path is the only candidate: a wrong one means "not installed", not "search elsewhere".
@@ -116,57 +108,60 @@ function tail(file: string, lines = 20): string {
   }
 }
 
-async function throwawayServer(binaries: Binaries, serverArgs: readonly string[] = []): Promise<MariaDb> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vmflow-mariadb-'));
-  const dataDir = path.join(dir, 'data');
-  const errorLog = path.join(dir, 'error.log');
-  const cleanupDir = () => rmSync(dir, { recursive: true, force: true });
+export interface DataDir {
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly errorLog: string;
+}
 
+/** A fresh data directory in a temp folder, initialised by mariadb-install-db (removed if that fails). */
+export function installDataDir(binaries: Binaries, prefix: string): DataDir {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dataDir = path.join(dir, 'data');
   const install = spawnSync(
     binaries.installer,
-    [
-      '--no-defaults',
-      `--datadir=${dataDir}`,
-      '--user=root',
-      '--auth-root-authentication-method=normal',
-      '--skip-test-db',
-      '--skip-name-resolve',
-    ],
+    ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'],
     { encoding: 'utf8', timeout: 120_000 },
   );
   if (install.status !== 0) {
-    cleanupDir();
+    rmSync(dir, { recursive: true, force: true });
     throw new Error(`${binaries.installer} failed (${install.status}): ${install.stderr || install.stdout}`);
   }
+  return { dir, dataDir, errorLog: path.join(dir, 'error.log') };
+}
 
+/**
+ * A loopback-only server on `port` without grant tables or a binary log. `durable: false` (tests)
+ * also relaxes the redo log flush and the doublewrite buffer: speed over surviving an OS crash.
+ */
+export function serverArgsFor(d: DataDir, port: number, options: { durable?: boolean } = {}): string[] {
+  return [
+    '--no-defaults',
+    `--datadir=${d.dataDir}`,
+    `--socket=${path.join(d.dir, 'mariadb.sock')}`,
+    `--pid-file=${path.join(d.dir, 'mariadb.pid')}`,
+    `--log-error=${d.errorLog}`,
+    `--tmpdir=${d.dir}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    '--skip-networking=0',
+    '--skip-grant-tables',
+    '--skip-name-resolve',
+    '--user=root',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_bin',
+    '--max-connections=500',
+    '--skip-log-bin',
+    '--innodb-buffer-pool-size=128M',
+    ...(options.durable ? [] : ['--innodb-flush-log-at-trx-commit=2', '--innodb-doublewrite=0']),
+  ];
+}
+
+async function throwawayServer(binaries: Binaries, serverArgs: readonly string[] = []): Promise<MariaDb> {
+  const { dir, dataDir, errorLog } = installDataDir(binaries, 'vmflow-mariadb-');
+  const cleanupDir = () => rmSync(dir, { recursive: true, force: true });
   const port = await getPort({ host: '127.0.0.1' });
-  const child: ChildProcess = spawn(
-    binaries.server,
-    [
-      '--no-defaults',
-      `--datadir=${dataDir}`,
-      `--socket=${path.join(dir, 'mariadb.sock')}`,
-      `--pid-file=${path.join(dir, 'mariadb.pid')}`,
-      `--log-error=${errorLog}`,
-      `--tmpdir=${dir}`,
-      `--port=${port}`,
-      '--bind-address=127.0.0.1',
-      '--skip-networking=0',
-      '--skip-grant-tables',
-      '--skip-name-resolve',
-      '--user=root',
-      '--character-set-server=utf8mb4',
-      '--collation-server=utf8mb4_bin',
-      '--max-connections=500',
-      // A throwaway server: durability is not the point, speed is.
-      '--skip-log-bin',
-      '--innodb-buffer-pool-size=128M',
-      '--innodb-flush-log-at-trx-commit=2',
-      '--innodb-doublewrite=0',
-      ...serverArgs,
-    ],
-    { stdio: 'ignore' },
-  );
+  const child: ChildProcess = spawn(binaries.server, [...serverArgsFor({ dir, dataDir, errorLog }, port), ...serverArgs], { stdio: 'ignore' });
   let exited = false;
   child.once('exit', () => {
     exited = true;
