@@ -86,7 +86,7 @@ export function createEnvironmentActivities(deps: EnvironmentDeps) {
 
     async removeEnvironment(name: string): Promise<void> {
       const env = await registry.findByName(name);
-      if (env) await registry.remove(env.id);
+      if (env?.type === 'environment') await registry.remove(env.id);
     },
 
     loadEnvironment: view,

@@ -51,6 +51,17 @@ export interface ClaimOutput {
 
 
 
+/** What a placeholder claimed with others keeps for its container's history (META.placement). */
+interface BatchPlacement {
+  /** The containers claimed together, this one among them. */
+  readonly batch: readonly string[];
+  readonly spreadBroken?: string;
+}
+
+function besideItsKind(err: NoCapacityError): string {
+  return `placed beside a member of the same kind of its environment: ${err.message.replace(/^no capacity for [^:]*: /, 'no other host fits (')})`;
+}
+
 /** The workflow that runs the current activity; recorded so the collector can tell whether it still runs. */
 function currentWorkflowId(): string | null {
   try {
@@ -74,6 +85,50 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
 
   // One working copy of the hosts for every placement this worker makes.
   const placer = new Placer(registry);
+
+  /** The placement request and the claim a ClaimInput asks for; a hint must name a hypervisor. */
+  async function claimParts(input: ClaimInput) {
+    if (input.hint) {
+      const hinted = await findNode(input.hint);
+      if (!hinted || hinted.type !== 'hypervisor') throw new NotFoundError('hypervisor', input.hint);
+    }
+    const exclude = await Promise.all((input.exclude ?? []).map(async (ref) => (await findNode(ref))?.id ?? ref));
+    const request = {
+      name: input.containerName,
+      resources: input.resources,
+      driver: input.driver,
+      requires: input.requires,
+      hint: input.hint,
+      exclude,
+      antiAffinity: input.antiAffinity,
+    };
+    const claimBase = {
+      commandId: input.commandId,
+      containerName: input.containerName,
+      containerId: input.containerId,
+      ttlSeconds: options.claimTtlSeconds ?? input.ttlSeconds,
+      groups: input.groups,
+      metadata: { [META.workflowId]: currentWorkflowId() } as Record<string, unknown>,
+    };
+    return { request, claimBase };
+  }
+
+  /** A batch member's placement in its container's history, once: a retried claim finds it recorded. */
+  async function recordBatchPlacement(containerId: string, commandId: string, host: string, placed: BatchPlacement): Promise<void> {
+    const recorded = await registry.events(containerId, 50);
+    if (recorded.some((e) => e.commandId === commandId && e.what === 'placement')) return;
+    if (placed.spreadBroken) {
+      await registry.recordEvent({ nodeId: containerId, what: `placed on ${host} beside its kind`, why: placed.spreadBroken, by: 'allocator', commandId, data: { host } });
+    }
+    await registry.recordEvent({
+      nodeId: containerId,
+      what: 'placement',
+      why: `${host}, claimed together with ${placed.batch.length - 1} other member${placed.batch.length === 2 ? '' : 's'} of its environment, all or nothing`,
+      by: 'allocator',
+      commandId,
+      data: { host, batch: [...placed.batch] },
+    });
+  }
 
   return {
     async loadContainer(name: string): Promise<ContainerContext> {
@@ -128,30 +183,13 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
     async claimPlacement(input: ClaimInput): Promise<ClaimOutput> {
       const existing = await registry.findByKey(keyOf.claim(input.commandId));
       if (existing) {
-        return { host: hostRef(await registry.get(existing.parentId!)), placeholderId: existing.id, attempts: 0, skipped: [] };
+        const host = hostRef(await registry.get(existing.parentId!));
+        // Claimed with its environment's other members: its history says where and why now that it exists.
+        const placed = existing.metadata[META.placement] as BatchPlacement | undefined;
+        if (placed && input.containerId) await recordBatchPlacement(input.containerId, input.commandId, host.name, placed);
+        return { host, placeholderId: existing.id, attempts: 0, skipped: [], ...(placed?.spreadBroken ? { spreadBroken: placed.spreadBroken } : {}) };
       }
-      if (input.hint) {
-        const hinted = await findNode(input.hint);
-        if (!hinted || hinted.type !== 'hypervisor') throw new NotFoundError('hypervisor', input.hint);
-      }
-      const exclude = await Promise.all((input.exclude ?? []).map(async (ref) => (await findNode(ref))?.id ?? ref));
-      const request = {
-        name: input.containerName,
-        resources: input.resources,
-        driver: input.driver,
-        requires: input.requires,
-        hint: input.hint,
-        exclude,
-        antiAffinity: input.antiAffinity,
-      };
-      const claimBase = {
-        commandId: input.commandId,
-        containerName: input.containerName,
-        containerId: input.containerId,
-        ttlSeconds: options.claimTtlSeconds ?? input.ttlSeconds,
-        groups: input.groups,
-        metadata: { [META.workflowId]: currentWorkflowId() },
-      };
+      const { request, claimBase } = await claimParts(input);
       // Same-kind members of an environment go to different hosts when another host fits; when
       // none does, they share one and the container's history says why.
       const spread = spreadGroupsOf(input.groups);
@@ -162,7 +200,7 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
       } catch (err) {
         if (!spread.length || !(err instanceof NoCapacityError) || !err.reasons[REASON.antiAffinity]) throw err;
         result = await placer.placeAndClaim(request, claimBase, input.seed);
-        spreadBroken = `placed beside a member of the same kind of its environment: ${err.message.replace(/^no capacity for [^:]*: /, 'no other host fits (')})`;
+        spreadBroken = besideItsKind(err);
       }
       const host = hostRef(await registry.get(result.placeholder.parentId!));
       if (spreadBroken && input.containerId) {
@@ -188,6 +226,73 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
         skipped: result.skipped,
         ...(spreadBroken ? { spreadBroken } : {}),
       };
+    },
+
+    /**
+     * Claims capacity for several containers in one registry transaction, all or nothing (an
+     * environment's members): each claim keyed by its own command id, so each container's create
+     * finds its claim made (claimPlacement). The same-kind spread is kept as claimPlacement keeps
+     * it: a member that cannot be kept apart from its kind is placed beside it, and says so; a
+     * member that does not fit at all refuses the whole batch, nothing claimed. A retry returns
+     * the claims already made.
+     */
+    async claimPlacements(input: { readonly claims: readonly ClaimInput[]; readonly environmentId?: string }): Promise<ClaimOutput[]> {
+      const { claims } = input;
+      if (!claims.length) return [];
+      const names = claims.map((c) => c.containerName);
+      const existing = await Promise.all(claims.map((c) => registry.findByKey(keyOf.claim(c.commandId))));
+      if (existing.every((e): e is NodeRecord => !!e)) {
+        return Promise.all(
+          existing.map(async (p) => {
+            const spreadBroken = (p.metadata[META.placement] as BatchPlacement | undefined)?.spreadBroken;
+            return { host: hostRef(await registry.get(p.parentId!)), placeholderId: p.id, attempts: 0, skipped: [], ...(spreadBroken ? { spreadBroken } : {}) };
+          }),
+        );
+      }
+      const parts = await Promise.all(claims.map(claimParts));
+      const spread = claims.map((c) => spreadGroupsOf(c.groups));
+      const broken = new Map<number, string>();
+      let result: Awaited<ReturnType<Placer['placeAllAndClaim']>> | undefined;
+      while (!result) {
+        const requests = parts.map(({ request }, i) => ({ ...request, antiAffinity: [...(claims[i]!.antiAffinity ?? []), ...(broken.has(i) ? [] : spread[i]!)] }));
+        const bases = parts.map(({ claimBase }, i) => ({
+          ...claimBase,
+          metadata: { ...claimBase.metadata, [META.placement]: { batch: names, ...(broken.has(i) ? { spreadBroken: broken.get(i)! } : {}) } satisfies BatchPlacement },
+        }));
+        try {
+          result = await placer.placeAllAndClaim(requests, bases);
+        } catch (err) {
+          // The member that did not fit may share a host with its kind, as a single create may.
+          const i = err instanceof NoCapacityError && err.reasons[REASON.antiAffinity] ? names.indexOf(err.container) : -1;
+          if (i < 0 || !spread[i]!.length || broken.has(i)) throw err;
+          broken.set(i, besideItsKind(err as NoCapacityError));
+        }
+      }
+      const hosts = await Promise.all(result.placeholders.map(async (p) => hostRef(await registry.get(p.parentId!))));
+      if (input.environmentId) {
+        await registry.recordEvent({
+          nodeId: input.environmentId,
+          what: `members placed: ${names.map((n, i) => `${n} on ${hosts[i]!.name}`).join(', ')}`,
+          why: `claimed together in one transaction, all or nothing${broken.size ? `; ${[...broken].map(([i, why]) => `${names[i]} ${why}`).join('; ')}` : ''}`,
+          by: 'allocator',
+          commandId: claims[0]!.commandId,
+          data: { members: names.map((n, i) => ({ container: n, host: hosts[i]!.name, commandId: claims[i]!.commandId, besideItsKind: broken.has(i) })), attempts: result.attempts },
+        });
+      }
+      return result.placeholders.map((p, i) => ({
+        host: hosts[i]!,
+        placeholderId: p.id,
+        attempts: result!.attempts,
+        skipped: [],
+        ...(broken.has(i) ? { spreadBroken: broken.get(i)! } : {}),
+      }));
+    },
+
+    /** Releases several claims (the undo of claimPlacements): those already committed or released are left. */
+    async releaseClaims(commandIds: readonly string[]): Promise<number> {
+      let released = 0;
+      for (const id of commandIds) if (await registry.release(id)) released++;
+      return released;
     },
 
     async extendClaim(input: { commandId: string; ttlSeconds: number }): Promise<boolean> {

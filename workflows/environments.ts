@@ -1,9 +1,10 @@
 // Environment commands. The workflow only orders the hook calls and runs the commands they ask
 // for; the hooks themselves are activities. Every step pushes an idempotent undo first, so a
 // failed or denied command leaves the environment and its containers as they were.
-import { continueAsNew, proxyActivities, uuid4 } from '@temporalio/workflow';
+import { continueAsNew, patched, proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { EnvironmentActivities, EnvironmentView } from '../activities/environments';
 import type { CommandArgs, CommandResult, ContainerCommand, CreateArgs } from '../src/domain/commands';
+import { resourcesOf } from '../src/domain/types';
 import { DeniedError, InvalidInputError, NotFoundError } from '../src/domain/errors';
 import {
   type EnvironmentArgs,
@@ -20,7 +21,7 @@ import { SEARCH_ATTRIBUTE_KEYS, workflowIds } from '../src/domain/names';
 import { spreadGroup } from '../src/domain/groups';
 import type { HookDecision, HookEvent, Member, RequestedCommand } from '../src/hooks/types';
 import { type EntityInput, type EntitySpec, commonShapeProblems, runEntity } from './entity';
-import { CommandRun } from './command-runtime';
+import { CLAIM_TTL_SECONDS, CommandRun, registry } from './command-runtime';
 
 const env = proxyActivities<EnvironmentActivities>({
   startToCloseTimeout: '30 seconds',
@@ -51,8 +52,8 @@ class EnvironmentCommandRun {
     return this.request.environment;
   }
 
-  container<C extends ContainerCommand>(container: string, command: C, args: CommandArgs[C], ifExists = false): Promise<CommandResult | null> {
-    return containers.runContainerCommand({ commandId: uuid4(), container, command, args, environment: this.name, ifExists });
+  container<C extends ContainerCommand>(container: string, command: C, args: CommandArgs[C], ifExists = false, commandId = uuid4()): Promise<CommandResult | null> {
+    return containers.runContainerCommand({ commandId, container, command, args, environment: this.name, ifExists });
   }
 
   /** Calls handlers in order; a deny fails the command; requested commands run before it goes on. */
@@ -83,8 +84,23 @@ function others(view: EnvironmentView, exceptId: string): Member[] {
   return view.members.filter((m) => m.id !== exceptId);
 }
 
-/** Adds an existing or new container, with its hooks; the whole add happens or none of it. */
-async function addMember(run: EnvironmentCommandRun, args: EnvironmentArgs['add'], avoidHosts: readonly string[] = []): Promise<Member> {
+/** How a new member is created: in its environment's group, spread from its kind, apart from all when the environment asks. */
+function memberCreateArgs(view: EnvironmentView, create: NewMember, avoidHosts: readonly string[]): CreateArgs {
+  const group = `env:${view.id}`;
+  return {
+    definition: create.definition,
+    hint: create.hint,
+    groups: [group, spreadGroup(group, create.definition.kind)],
+    ...(view.definition.antiAffinity ? { antiAffinity: [group] } : {}),
+    ...(avoidHosts.length ? { exclude: avoidHosts } : {}),
+  };
+}
+
+/**
+ * Adds an existing or new container, with its hooks; the whole add happens or none of it.
+ * `createCommandId`: the id of the new container's create, when its capacity was claimed already.
+ */
+async function addMember(run: EnvironmentCommandRun, args: EnvironmentArgs['add'], avoidHosts: readonly string[] = [], createCommandId?: string): Promise<Member> {
   const { cmd } = run;
   const view = await env.loadEnvironment(run.name);
   let newcomer: Member;
@@ -104,17 +120,10 @@ async function addMember(run: EnvironmentCommandRun, args: EnvironmentArgs['add'
   );
 
   if (args.create) {
-    const group = `env:${view.id}`;
-    const createArgs: CreateArgs = {
-      definition: args.create.definition,
-      hint: args.create.hint,
-      groups: [group, spreadGroup(group, args.create.definition.kind)],
-      ...(view.definition.antiAffinity ? { antiAffinity: [group] } : {}),
-      ...(avoidHosts.length ? { exclude: avoidHosts } : {}),
-    };
+    const createArgs = memberCreateArgs(view, args.create, avoidHosts);
     await cmd.step(
       `create ${args.create.name}`,
-      () => run.container(args.create!.name, 'create', createArgs),
+      () => (createCommandId ? run.container(args.create!.name, 'create', createArgs, false, createCommandId) : run.container(args.create!.name, 'create', createArgs)),
       () => run.container(args.create!.name, 'destroy', {}, true),
     );
     run.created.push(args.create.name);
@@ -239,8 +248,52 @@ async function controllerEvent(run: EnvironmentCommandRun, args: EnvironmentArgs
   await run.hooks(args.event, order.map((self) => ({ self })));
 }
 
+/**
+ * Creates the environment, then its members all or nothing: one claim for every member, in one
+ * registry transaction, before any is built (a member that does not fit fails the create with
+ * nothing claimed). Each member's create finds its claim made, by its command id; the claims not
+ * yet committed are released when the create fails.
+ */
+async function createEnvironment(run: EnvironmentCommandRun, args: EnvironmentArgs['create']): Promise<void> {
+  const members = args.members ?? [];
+  const withMembers = members.length > 0 && patched('environment-members-all-or-nothing');
+  await run.cmd.step(
+    `create environment ${run.name}`,
+    () => env.provisionEnvironment({ id: uuid4(), name: run.name, args }),
+    withMembers ? () => env.removeEnvironment(run.name) : undefined,
+  );
+  if (!withMembers) return;
+  const view = await env.loadEnvironment(run.name);
+  const kinds = await Promise.all(members.map((m) => env.kindInfo(m.definition.kind)));
+  // Databases first, then web servers, then balancers, as start does: each hears of those before it.
+  const order = members.map((m, i) => ({ member: m, priority: kinds[i]!.priority, commandId: uuid4() })).sort((a, b) => a.priority - b.priority);
+  const commandIds = order.map((o) => o.commandId);
+  await run.cmd.step(
+    `claim capacity for ${order.map((o) => o.member.name).join(', ')}, all or nothing`,
+    () =>
+      registry.claimPlacements({
+        environmentId: view.id,
+        claims: order.map(({ member, commandId }) => {
+          const create = memberCreateArgs(view, member, []);
+          return {
+            commandId,
+            containerName: member.name,
+            resources: resourcesOf(member.definition),
+            requires: member.definition.requires,
+            ttlSeconds: CLAIM_TTL_SECONDS,
+            hint: create.hint,
+            groups: create.groups,
+            antiAffinity: create.antiAffinity,
+          };
+        }),
+      }),
+    () => registry.releaseClaims(commandIds),
+  );
+  for (const { member, commandId } of order) await addMember(run, { create: member }, [], commandId);
+}
+
 const BODY: { [C in EnvironmentCommand]: (run: EnvironmentCommandRun, args: EnvironmentArgs[C]) => Promise<unknown> } = {
-  create: async (run, args) => run.cmd.step(`create environment ${run.name}`, () => env.provisionEnvironment({ id: uuid4(), name: run.name, args })),
+  create: createEnvironment,
   add: (run, args) => addMember(run, args),
   remove: removeMember,
   start: (run) => powerAll(run, 'start'),

@@ -5,6 +5,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DefinitionChangeSchema, HypervisorDefinitionSchema, IpSchema, MacSchema, NAME_PATTERN, containerDefinitionInputSchema } from '../domain/schemas';
 import { ROLES } from '../auth/roles';
+import { MAX_CREATE_MEMBERS } from '../domain/environments';
 
 const strict = { additionalProperties: false } as const;
 
@@ -96,15 +97,27 @@ export const ReorderBody = Type.Object(
 );
 export const ModifyBody = Type.Object({ target: Type.Optional(Ref) }, { ...strict, description: 'a new target for a migration that has not claimed capacity yet; absent lets the allocator choose' });
 
-export const EnvironmentCreate = Type.Object(
-  { name: Name, description: Type.Optional(Type.String({ maxLength: 4096 })), antiAffinity: Type.Optional(Type.Boolean()) },
-  strict,
-);
+function newMember(kinds: readonly string[]) {
+  return Type.Object({ name: Name, definition: containerDefinitionInputSchema(kinds), hint: Type.Optional(Ref) }, strict);
+}
+export function environmentCreate(kinds: readonly string[]) {
+  return Type.Object(
+    {
+      name: Name,
+      description: Type.Optional(Type.String({ maxLength: 4096 })),
+      antiAffinity: Type.Optional(Type.Boolean()),
+      members: Type.Optional(
+        Type.Array(newMember(kinds), { maxItems: MAX_CREATE_MEMBERS, description: 'new containers created with it, placed all or nothing: every one gets room or none is claimed' }),
+      ),
+    },
+    strict,
+  );
+}
 export function memberAdd(kinds: readonly string[]) {
   return Type.Object(
     {
       container: Type.Optional(Name),
-      create: Type.Optional(Type.Object({ name: Name, definition: containerDefinitionInputSchema(kinds), hint: Type.Optional(Ref) }, strict)),
+      create: Type.Optional(newMember(kinds)),
     },
     { ...strict, description: 'exactly one of container (an existing one) or create (a new one)' },
   );

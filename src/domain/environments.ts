@@ -14,7 +14,11 @@ export interface NewMember {
 }
 
 export interface EnvironmentArgs {
-  create: { readonly description?: string; readonly antiAffinity?: boolean };
+  /**
+   * `members`: new containers created with the environment, placed all or nothing: capacity for
+   * every one of them is claimed in one registry transaction before any is built.
+   */
+  create: { readonly description?: string; readonly antiAffinity?: boolean; readonly members?: readonly NewMember[] };
   /** Either an existing container or a new one. `kind` defaults to the container's definition.kind. */
   add: { readonly container?: string; readonly create?: NewMember };
   remove: { readonly container: string; readonly destroy?: boolean };
@@ -59,6 +63,9 @@ export function environmentArgProblems(req: EnvironmentRequest): FieldProblem[] 
   const problems: FieldProblem[] = [];
   const str = (f: string) => typeof a[f] === 'string' && (a[f] as string).length > 0;
   switch (req.command) {
+    case 'create':
+      if (a.members !== undefined) problems.push(...memberListProblems(a.members));
+      break;
     case 'add':
       if (!!a.container === !!a.create) problems.push({ field: 'args', problem: 'needs exactly one of container (an existing one) or create (a new one)' });
       if (a.container !== undefined && !str('container')) problems.push({ field: 'args.container', problem: 'must be a container name' });
@@ -77,6 +84,26 @@ export function environmentArgProblems(req: EnvironmentRequest): FieldProblem[] 
       if (a.event !== 'afterControllerStart' && a.event !== 'beforeControllerStop') problems.push({ field: 'args.event', problem: 'must be afterControllerStart or beforeControllerStop' });
       break;
   }
+  return problems;
+}
+
+/** How many members an environment create may place at once. */
+export const MAX_CREATE_MEMBERS = 100;
+
+function memberListProblems(members: unknown): FieldProblem[] {
+  if (!Array.isArray(members)) return [{ field: 'args.members', problem: 'must be an array of new members (name and definition)' }];
+  if (members.length > MAX_CREATE_MEMBERS) return [{ field: 'args.members', problem: `must have at most ${MAX_CREATE_MEMBERS} members` }];
+  const problems: FieldProblem[] = [];
+  const seen = new Set<string>();
+  members.forEach((m, i) => {
+    const member = m as Partial<NewMember> | null;
+    if (typeof member !== 'object' || member === null || typeof member.name !== 'string' || typeof member.definition !== 'object' || member.definition === null) {
+      problems.push({ field: `args.members[${i}]`, problem: 'must have a name and a definition' });
+      return;
+    }
+    if (seen.has(member.name)) problems.push({ field: `args.members[${i}].name`, problem: `${member.name} is named twice` });
+    seen.add(member.name);
+  });
   return problems;
 }
 
@@ -110,6 +137,8 @@ export function describeEnvironmentCommand(req: Pick<EnvironmentRequest, 'comman
       return `${a.container} of environment ${req.environment} is up again`;
     case 'controller':
       return `${a.event} for environment ${req.environment}`;
+    case 'create':
+      return `create environment ${req.environment}${a.members?.length ? ` with ${a.members.map((m: NewMember) => m.name).join(', ')}` : ''}`;
     default:
       return `${req.command} environment ${req.environment}`;
   }

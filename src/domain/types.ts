@@ -158,6 +158,8 @@ export const META = {
   stateBeforeLost: 'vmflow.stateBeforeLost',
   /** VMs on a host whose registry owner lives elsewhere: name → confirmations that the owner's copy is alive. */
   staleCopies: 'vmflow.staleCopies',
+  /** On a placeholder claimed with others (an environment's members): why it went where it did, for its container's history. */
+  placement: 'vmflow.placement',
 } as const;
 
 export function resourcesOf(def: Pick<ContainerDefinition, 'cpus' | 'memoryMiB' | 'diskGiB'>): Resources {

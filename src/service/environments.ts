@@ -1,6 +1,6 @@
 // Environments: members read from the registry; commands submitted to the environment's entity.
-import type { EnvironmentArgs } from '../domain/environments';
-import { NotFoundError } from '../domain/errors';
+import type { EnvironmentArgs, NewMember } from '../domain/environments';
+import { InvalidInputError, NotFoundError } from '../domain/errors';
 import { META, type ContainerDefinition, type EnvironmentDefinition, type NodeRecord } from '../domain/types';
 import type { Registry } from '../registry/types';
 import type { CommandHandle, EnvironmentCommands } from './commands';
@@ -78,9 +78,31 @@ export class Environments {
     return out.sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
   }
 
+  /**
+   * Creates an environment, with new members when `members` names them: they are placed all or
+   * nothing (every one gets room, or the create fails with the member that did not fit and
+   * nothing claimed). Each member is checked as an add's new container is, and none may share a
+   * name, ip or mac with another.
+   */
   async create(name: string, args: EnvironmentArgs['create'] = {}) {
     checkName('name', name);
     await nameIsFree(this.registry, name);
+    if (args.members !== undefined) {
+      if (!Array.isArray(args.members)) throw new InvalidInputError([{ field: 'members', problem: 'must be an array of new members (name and definition)' }]);
+      const names = new Set<string>([name]);
+      const addresses = new Map<string, string>();
+      for (const [i, member] of args.members.entries()) {
+        await this.checkNewMember(member, `members[${i}]`);
+        if (names.has(member.name)) throw new InvalidInputError([{ field: `members[${i}].name`, problem: `${member.name} is named twice` }]);
+        names.add(member.name);
+        for (const address of [member.definition.network?.ip, member.definition.network?.mac]) {
+          if (!address) continue;
+          const other = addresses.get(address);
+          if (other) throw new InvalidInputError([{ field: `members[${i}].definition.network`, problem: `${address} is also ${other}'s` }]);
+          addresses.set(address, member.name);
+        }
+      }
+    }
     return this.commands.submit(name, 'create', args, this.identity);
   }
   /**
@@ -88,13 +110,15 @@ export class Environments {
    * A new one is checked as a create is: its definition, and its name, ip and mac not taken.
    */
   async add(name: string, args: EnvironmentArgs['add']) {
-    if (args?.create) {
-      checkName('create.name', args.create.name);
-      checkNewDefinition(this.provisioner, args.create.name, args.create.definition, `member ${args.create.name}`);
-      await nameIsFree(this.registry, args.create.name);
-      await addressesAreFree(this.registry, args.create.definition.network);
-    }
+    if (args?.create) await this.checkNewMember(args.create, 'create');
     return this.commands.submit(name, 'add', args, this.identity);
+  }
+  private async checkNewMember(member: NewMember, field: string): Promise<void> {
+    if (typeof member !== 'object' || member === null) throw new InvalidInputError([{ field, problem: 'must have a name and a definition' }]);
+    checkName(`${field}.name`, member.name);
+    checkNewDefinition(this.provisioner, member.name, member.definition, `member ${member.name}`);
+    await nameIsFree(this.registry, member.name);
+    await addressesAreFree(this.registry, member.definition.network);
   }
   remove(name: string, container: string, options: { destroy?: boolean } = {}) {
     return this.commands.submit(name, 'remove', { container, ...options }, this.identity);

@@ -7,7 +7,7 @@ import type { CommandHandle } from '../../client';
 import { InvalidInputError } from '../../domain/errors';
 import type { ApiContext } from '../context';
 import { route } from '../route';
-import { Accepted, CloneBody, DownBody, Empty, EnvironmentCreate, EnvironmentMemberParams, MemberRemoveQuery, MigrateBody, RefParams, ShutdownBody, UpdateBody, containerCreate, memberAdd } from '../schemas';
+import { Accepted, CloneBody, DownBody, Empty, EnvironmentMemberParams, environmentCreate, MemberRemoveQuery, MigrateBody, RefParams, ShutdownBody, UpdateBody, containerCreate, memberAdd } from '../schemas';
 
 interface Submission<P extends TSchema, Q extends TSchema, B extends TSchema> {
   readonly method: 'POST' | 'DELETE';
@@ -118,7 +118,7 @@ export function submissions(kinds: readonly string[]): readonly Row[] {
       method: 'POST',
       url: '/v1/environments',
       summary: 'Create an environment: a named group of containers that work together',
-      body: EnvironmentCreate,
+      body: environmentCreate(kinds),
       submit: (ctx, { body: { name, ...args } }) => ctx.client.environments.create(name, args),
     }),
     row('environments', {
