@@ -236,7 +236,11 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
      * member that does not fit at all refuses the whole batch, nothing claimed. A retry returns
      * the claims already made.
      */
-    async claimPlacements(input: { readonly claims: readonly ClaimInput[]; readonly environmentId?: string }): Promise<ClaimOutput[]> {
+    async claimPlacements(input: {
+      readonly claims: readonly ClaimInput[];
+      /** The environment whose history records where its members went, and the command that places them. */
+      readonly environment?: { readonly id: string; readonly commandId: string };
+    }): Promise<ClaimOutput[]> {
       const { claims } = input;
       if (!claims.length) return [];
       const names = claims.map((c) => c.containerName);
@@ -269,13 +273,13 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
         }
       }
       const hosts = await Promise.all(result.placeholders.map(async (p) => hostRef(await registry.get(p.parentId!))));
-      if (input.environmentId) {
+      if (input.environment) {
         await registry.recordEvent({
-          nodeId: input.environmentId,
+          nodeId: input.environment.id,
           what: `members placed: ${names.map((n, i) => `${n} on ${hosts[i]!.name}`).join(', ')}`,
           why: `claimed together in one transaction, all or nothing${broken.size ? `; ${[...broken].map(([i, why]) => `${names[i]} ${why}`).join('; ')}` : ''}`,
           by: 'allocator',
-          commandId: claims[0]!.commandId,
+          commandId: input.environment.commandId,
           data: { members: names.map((n, i) => ({ container: n, host: hosts[i]!.name, commandId: claims[i]!.commandId, besideItsKind: broken.has(i) })), attempts: result.attempts },
         });
       }

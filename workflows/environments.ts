@@ -272,7 +272,7 @@ async function createEnvironment(run: EnvironmentCommandRun, args: EnvironmentAr
     `claim capacity for ${order.map((o) => o.member.name).join(', ')}, all or nothing`,
     () =>
       registry.claimPlacements({
-        environmentId: view.id,
+        environment: { id: view.id, commandId: run.request.commandId },
         claims: order.map(({ member, commandId }) => {
           const create = memberCreateArgs(view, member, []);
           return {

@@ -15,6 +15,12 @@ type Rule = { kind: 'fail'; times: number } | { kind: 'stall'; ms: number; times
 
 export class RegistryFaults {
   private readonly rules = new Map<string, Rule>();
+  private readonly counted = new Map<string, number>();
+
+  /** Calls of a registry method made through the wrapped registry so far. */
+  calls(method: keyof Registry): number {
+    return this.counted.get(method) ?? 0;
+  }
 
   failNext(method: keyof Registry, times = 1): void {
     this.rules.set(method, { kind: 'fail', times });
@@ -34,6 +40,7 @@ export class RegistryFaults {
         const value = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
         return async (...args: unknown[]) => {
+          this.counted.set(prop as string, (this.counted.get(prop as string) ?? 0) + 1);
           const rule = this.rules.get(prop as string);
           if (rule) {
             if (--rule.times <= 0) this.rules.delete(prop as string);
