@@ -1,6 +1,6 @@
 // `vmflow environments`: groups of containers and their commands.
 import { Command } from 'commander';
-import type { EnvironmentArgs } from '../../domain/environments';
+import type { EnvironmentArgs, NewMember } from '../../domain/environments';
 import { InvalidInputError } from '../../domain/errors';
 import { seg } from '../api-client';
 import { reportCommand, withApi, type SubmitOptions } from '../context';
@@ -66,10 +66,20 @@ export function environmentCommands(): Command {
       .command('create <environment>')
       .description('create an environment')
       .option('--description <text>', 'what it is for')
-      .option('--anti-affinity', 'keep its members on different hosts'),
-  ).action(async (name: string, o: SubmitOptions & { description?: string; antiAffinity?: boolean }) =>
+      .option('--anti-affinity', 'keep its members on different hosts')
+      .option('--member <name:kind:cpus:memory:disk[@host]>', 'a new member, repeatable; the members are placed all or nothing', collectMember, []),
+  ).action(async (name: string, o: SubmitOptions & { description?: string; antiAffinity?: boolean; member: NewMember[] }) =>
     withApi(async (api) =>
-      reportCommand(api, await api.post<Accepted>('/v1/environments', { name, ...(o.description ? { description: o.description } : {}), ...(o.antiAffinity ? { antiAffinity: true } : {}) }), o),
+      reportCommand(
+        api,
+        await api.post<Accepted>('/v1/environments', {
+          name,
+          ...(o.description ? { description: o.description } : {}),
+          ...(o.antiAffinity ? { antiAffinity: true } : {}),
+          ...(o.member.length ? { members: o.member } : {}),
+        }),
+        o,
+      ),
     ),
   );
 
@@ -132,4 +142,16 @@ export function environmentCommands(): Command {
   );
 
   return cmd;
+}
+
+/** `web1:web:1:1024:10@hv-2`: a new member's name, kind, cpus, memory in MiB, disk in GiB and, optionally, its host. */
+function collectMember(value: string, members: NewMember[]): NewMember[] {
+  const [spec, hint, ...extra] = value.split('@');
+  const parts = spec!.split(':');
+  const [name, kind, cpus, memory, disk] = parts;
+  const numbers = [cpus, memory, disk].map(Number);
+  if (extra.length || parts.length !== 5 || !name || !kind || numbers.some((n) => !Number.isInteger(n) || n < 1) || hint === '') {
+    throw new InvalidInputError([{ field: '--member', problem: `${value} is not name:kind:cpus:memory:disk[@host] (memory in MiB, disk in GiB, whole numbers)` }], 'flags');
+  }
+  return [...members, { name, definition: { kind, cpus: numbers[0]!, memoryMiB: numbers[1]!, diskGiB: numbers[2]! }, ...(hint ? { hint } : {}) }];
 }
