@@ -123,7 +123,7 @@ async function addMember(run: EnvironmentCommandRun, args: EnvironmentArgs['add'
     const createArgs = memberCreateArgs(view, args.create, avoidHosts);
     await cmd.step(
       `create ${args.create.name}`,
-      () => (createCommandId ? run.container(args.create!.name, 'create', createArgs, false, createCommandId) : run.container(args.create!.name, 'create', createArgs)),
+      () => run.container(args.create!.name, 'create', createArgs, false, createCommandId),
       () => run.container(args.create!.name, 'destroy', {}, true),
     );
     run.created.push(args.create.name);

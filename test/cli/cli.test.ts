@@ -228,6 +228,17 @@ describe('client and CLI on a real stack', () => {
     await assert.rejects(stack.client.environments.get('cli-env'), /not found/);
   });
 
+  test('environments create --member: the members are placed together and built by priority', async () => {
+    const bad = await vmflow('environments', 'create', 'cli-trio', '--member', 'cli-m1:generic:1:512');
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--member.*cli-m1:generic:1:512 is not name:kind:cpus:memory:disk/);
+    const r = await json('environments', 'create', 'cli-trio', '--member', 'cli-m1:generic:1:512:5@hv-2', '--member', 'cli-m2:db:1:512:5', '--wait');
+    assert.deepEqual(r.result.created, ['cli-m2', 'cli-m1']);
+    const members = await stack.client.environments.members('cli-trio');
+    assert.equal(members.find((m) => m.name === 'cli-m1')?.host, 'hv-2');
+    await ok('environments', 'destroy', 'cli-trio', '--wait');
+  });
+
   test('sim admin: hosts, delays, failure rules, partition and rejoin', async () => {
     const hosts = await json('sim', 'hosts');
     assert.ok(hosts.some((h: { id: string }) => h.id === 'hv-1'));
