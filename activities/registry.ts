@@ -233,8 +233,8 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
      * environment's members): each claim keyed by its own command id, so each container's create
      * finds its claim made (claimPlacement). The same-kind spread is kept as claimPlacement keeps
      * it: a member that cannot be kept apart from its kind is placed beside it, and says so; a
-     * member that does not fit at all refuses the whole batch, nothing claimed. A retry returns
-     * the claims already made.
+     * member that does not fit at all refuses the whole batch, nothing claimed. The largest are
+     * placed first. A retry returns the claims already made.
      */
     async claimPlacements(input: {
       readonly claims: readonly ClaimInput[];
@@ -256,15 +256,22 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
       const parts = await Promise.all(claims.map(claimParts));
       const spread = claims.map((c) => spreadGroupsOf(c.groups));
       const broken = new Map<number, string>();
-      let result: Awaited<ReturnType<Placer['placeAllAndClaim']>> | undefined;
-      while (!result) {
-        const requests = parts.map(({ request }, i) => ({ ...request, antiAffinity: [...(claims[i]!.antiAffinity ?? []), ...(broken.has(i) ? [] : spread[i]!)] }));
-        const bases = parts.map(({ claimBase }, i) => ({
-          ...claimBase,
-          metadata: { ...claimBase.metadata, [META.placement]: { batch: names, ...(broken.has(i) ? { spreadBroken: broken.get(i)! } : {}) } satisfies BatchPlacement },
+      // The largest first, so that small members do not take the room a large one needs; ties keep their order.
+      const size = (i: number) => claims[i]!.resources;
+      const order = claims.map((_, i) => i).sort((a, b) => size(b).memoryMiB - size(a).memoryMiB || size(b).cpus - size(a).cpus || size(b).diskGiB - size(a).diskGiB || a - b);
+      let placed: NodeRecord[] | undefined;
+      let attempts = 0;
+      while (!placed) {
+        const requests = order.map((i) => ({ ...parts[i]!.request, antiAffinity: [...(claims[i]!.antiAffinity ?? []), ...(broken.has(i) ? [] : spread[i]!)] }));
+        const bases = order.map((i) => ({
+          ...parts[i]!.claimBase,
+          metadata: { ...parts[i]!.claimBase.metadata, [META.placement]: { batch: names, ...(broken.has(i) ? { spreadBroken: broken.get(i)! } : {}) } satisfies BatchPlacement },
         }));
         try {
-          result = await placer.placeAllAndClaim(requests, bases);
+          const result = await placer.placeAllAndClaim(requests, bases);
+          placed = [];
+          for (const [k, i] of order.entries()) placed[i] = result.placeholders[k]!;
+          attempts = result.attempts;
         } catch (err) {
           // The member that did not fit may share a host with its kind, as a single create may.
           const i = err instanceof NoCapacityError && err.reasons[REASON.antiAffinity] ? names.indexOf(err.container) : -1;
@@ -272,21 +279,21 @@ export function createRegistryActivities(registry: Registry, provisioner: Provis
           broken.set(i, besideItsKind(err as NoCapacityError));
         }
       }
-      const hosts = await Promise.all(result.placeholders.map(async (p) => hostRef(await registry.get(p.parentId!))));
+      const hosts = await Promise.all(placed.map(async (p) => hostRef(await registry.get(p.parentId!))));
       if (input.environment) {
         await registry.recordEvent({
           nodeId: input.environment.id,
-          what: `members placed: ${names.map((n, i) => `${n} on ${hosts[i]!.name}`).join(', ')}`,
-          why: `claimed together in one transaction, all or nothing${broken.size ? `; ${[...broken].map(([i, why]) => `${names[i]} ${why}`).join('; ')}` : ''}`,
+          what: 'members placed',
+          why: `${names.map((n, i) => `${n} on ${hosts[i]!.name}`).join(', ')}: claimed together in one transaction, all or nothing${broken.size ? `; ${[...broken].map(([i, why]) => `${names[i]} ${why}`).join('; ')}` : ''}`,
           by: 'allocator',
           commandId: input.environment.commandId,
-          data: { members: names.map((n, i) => ({ container: n, host: hosts[i]!.name, commandId: claims[i]!.commandId, besideItsKind: broken.has(i) })), attempts: result.attempts },
+          data: { members: names.map((n, i) => ({ container: n, host: hosts[i]!.name, commandId: claims[i]!.commandId, besideItsKind: broken.has(i) })), attempts },
         });
       }
-      return result.placeholders.map((p, i) => ({
+      return placed.map((p, i) => ({
         host: hosts[i]!,
         placeholderId: p.id,
-        attempts: result!.attempts,
+        attempts,
         skipped: [],
         ...(broken.has(i) ? { spreadBroken: broken.get(i)! } : {}),
       }));

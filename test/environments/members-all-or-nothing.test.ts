@@ -42,6 +42,24 @@ describe('environment members placed all or nothing', () => {
   });
   const envs = () => stack.client.environments;
 
+  test('the largest members are placed first: an environment that fits only that way is placed', async () => {
+    const members = [
+      { name: 'p-d1', definition: small('db') },
+      { name: 'p-d2', definition: small('db') },
+      { name: 'p-big1', definition: whole },
+      { name: 'p-big2', definition: whole },
+    ];
+    const r = await (await envs().create('packed', { members })).result();
+    assert.deepEqual(r.created, ['p-d1', 'p-d2', 'p-big1', 'p-big2'], 'built by priority');
+    const placed = await envs().members('packed');
+    const host = (n: string) => placed.find((m) => m.name === n)!.host;
+    assert.equal(host('p-d1'), host('p-d2'), 'the only host left with room holds both databases');
+    assert.equal(new Set([host('p-big1'), host('p-big2'), host('p-d1')]).size, 3);
+    assert.ok((await eventsOf(stack, 'p-d2')).some((e) => e.what === `placed on ${host('p-d2')} beside its kind`));
+    await (await envs().destroy('packed')).result();
+    await assertConsistent(stack);
+  });
+
   test('members that fit only together-or-not are refused whole: the one that did not fit named, nothing claimed or built', async () => {
     const before = await snapshotCluster(stack);
     const claims = stack.faults.calls('claim');
@@ -59,8 +77,9 @@ describe('environment members placed all or nothing', () => {
     assert.equal(stack.faults.calls('claim'), claims, 'no member claimed on its own');
     assert.equal(stack.faults.calls('claimAll'), batches, 'refused on the working copy, before any transaction');
     await assertConsistent(stack);
-    // Nothing half-done: the same name is free for an environment that fits.
-    await (await envs().create('tight', { members: [{ name: 't1', definition: small() }] })).result();
+    // Nothing half-done: the same name is free for an environment that fits (once its entity has seen the create fail).
+    const again = await eventually(() => envs().create('tight', { members: [{ name: 't1', definition: small() }] }).catch(() => undefined), 20_000, 'the entity to accept a create again');
+    await again.result();
     await (await envs().destroy('tight')).result();
   });
 
@@ -92,8 +111,9 @@ describe('environment members placed all or nothing', () => {
       assert.equal(placement.length, 1, `${name}'s placement recorded once`);
       assert.match(placement[0]!.why, new RegExp(`^${host(name)}, claimed together with 2 other members of its environment, all or nothing$`));
     }
-    const placed = (await eventsOf(stack, 'trio')).find((e) => e.what.startsWith('members placed: '));
+    const placed = (await eventsOf(stack, 'trio')).find((e) => e.what === 'members placed');
     assert.ok(placed, 'the environment records where its members were placed');
+    assert.match(placed.why, new RegExp(`^db1 on ${host('db1')}, g1 on ${host('g1')}, g2 on ${host('g2')}: claimed together in one transaction, all or nothing$`));
     assert.equal(placed.commandId, h.commandId);
     assert.equal((placed.data.members as unknown[]).length, 3);
     await assertConsistent(stack);
@@ -108,7 +128,7 @@ describe('environment members placed all or nothing', () => {
     assert.ok(beside, 's2 says it shares a host with its kind');
     assert.match(beside.why, /^placed beside a member of the same kind of its environment: no other host fits \(.*excluded by anti-affinity/);
     assert.equal((await eventsOf(stack, 's1')).some((e) => /beside its kind/.test(e.what)), false);
-    const placed = (await eventsOf(stack, 'pair')).find((e) => e.what.startsWith('members placed: '))!;
+    const placed = (await eventsOf(stack, 'pair')).find((e) => e.what === 'members placed')!;
     assert.match(placed.why, /s2 placed beside a member of the same kind/);
 
     const before = await snapshotCluster(stack);
