@@ -31,7 +31,12 @@ export const DEFAULT_SPREAD = 8;
 /** Reads of the best candidates before a claim, at most, per placement. */
 const MAX_READ_ROUNDS = 3;
 
-export type PlacerOptions = Omit<AllocatorOptions, 'seed'> & {
+export type PlacerOptions = AllocatorOptions & {
+  /**
+   * Orders equally good hosts in the working copy. Default: drawn per Placer, so that processes
+   * placing at the same moment on a fleet of equal hosts each prefer different ones.
+   */
+  readonly seed?: number;
   /** Claims to try, best candidate first, before giving up. Default 3. */
   readonly maxAttempts?: number;
   /** Read the working copy again in full when it is older than this, in ms, so that releases are seen. Default 60,000. */
@@ -72,13 +77,14 @@ export function seedOf(commandId: string): number {
 
 /**
  * The host a placement claims first, as a pure function of the registry's snapshot: place() over
- * it in the working copy's order (seed 0), then the command's seed drawing among the equally best.
+ * it in the working copy's order (the Placer's seed, `options.seed`), then the command's seed
+ * drawing among the equally best.
  */
 export function firstChoice(hosts: readonly HostSnapshot[], request: PlacementRequest, commandSeed: number, options: PlacerOptions = {}): string | undefined {
-  const { maxAttempts, maxAgeMs: _maxAge, spread: askedSpread, ...placeOptions } = options;
+  const { maxAttempts, maxAgeMs: _maxAge, spread: askedSpread, seed = 0, ...placeOptions } = options;
   const spread = Math.max(1, askedSpread ?? DEFAULT_SPREAD);
   const top = Math.max(placeOptions.top ?? DEFAULT_TOP, Math.max(1, maxAttempts ?? DEFAULT_MAX_ATTEMPTS), spread);
-  const placement = place(hosts, request, { ...placeOptions, top, seed: 0 });
+  const placement = place(hosts, request, { ...placeOptions, top, seed });
   return pickAmongEqual(placement.candidates, spread, seededRandom(commandSeed))?.hostId;
 }
 
@@ -93,11 +99,16 @@ export class Placer {
   private hostReads = 0;
   /** Claims of this process in flight, per host: held in the copy, and again after a host is read. */
   private readonly pending = new Map<string, PlacementRequest[]>();
+  private readonly turns = new Turns();
+  /** The working copy's order of equally good hosts. */
+  readonly seed: number;
 
   constructor(
     private readonly registry: PlacementRegistry,
     private readonly options: PlacerOptions = {},
-  ) {}
+  ) {
+    this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
+  }
 
   /** Full reads, and reads of some hosts, made so far. */
   get counts(): { readonly reads: number; readonly hostReads: number } {
@@ -133,7 +144,7 @@ export class Placer {
     claimBase: Omit<ClaimRequest, 'hostId' | 'resources'>,
     seed: number = seedOf(claimBase.commandId),
   ): Promise<ClaimedPlacement> {
-    const { maxAttempts: asked, maxAgeMs: _maxAge, spread: askedSpread, ...placeOptions } = this.options;
+    const { maxAttempts: asked, maxAgeMs: _maxAge, spread: askedSpread, seed: _seed, ...placeOptions } = this.options;
     const maxAttempts = Math.max(1, asked ?? DEFAULT_MAX_ATTEMPTS);
     const spread = Math.max(1, askedSpread ?? DEFAULT_SPREAD);
     const options = { ...placeOptions, top: Math.max(placeOptions.top ?? DEFAULT_TOP, maxAttempts, spread) };
@@ -176,7 +187,7 @@ export class Placer {
       copy.commit(best.hostId, claimed);
       this.hold(best.hostId, claimed, 1);
       try {
-        const placeholder = await this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources });
+        const placeholder = await this.turns.run('claim', () => this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources }));
         this.hold(best.hostId, claimed, -1);
         return { placeholder, placement, attempts, skipped };
       } catch (err) {
@@ -206,6 +217,7 @@ export class Placer {
   ): Promise<{ readonly placeholders: NodeRecord[]; readonly attempts: number }> {
     const registry = this.registry;
     if (!registry.claimAll) throw new Error('this registry cannot claim several hosts in one transaction');
+    const claimAll = registry.claimAll.bind(registry);
     const maxAttempts = Math.max(1, this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     const startedAt = this.generation;
     let attempts = 0;
@@ -227,8 +239,8 @@ export class Placer {
         }
       };
       try {
-        const placeholders = await registry.claimAll(
-          placed.map((p, i) => ({ ...claimBases[i]!, groups: p.request.groups, hostId: p.hostId, resources: p.request.resources })),
+        const placeholders = await this.turns.run('claim', () =>
+          claimAll(placed.map((p, i) => ({ ...claimBases[i]!, groups: p.request.groups, hostId: p.hostId, resources: p.request.resources }))),
         );
         for (const p of placed) this.hold(p.hostId, p.request, -1);
         return { placeholders, attempts };
@@ -256,7 +268,7 @@ export class Placer {
    */
   private async readHosts(copy: Allocator, hostIds: readonly string[]): Promise<void> {
     this.hostReads++;
-    const hosts = await this.registry.hostSnapshot(hostIds);
+    const hosts = await this.turns.run('read', () => this.registry.hostSnapshot(hostIds));
     if (this.working !== copy) return;
     if (hosts.length !== hostIds.length) return this.invalidate();
     for (const host of hosts) {
@@ -273,9 +285,10 @@ export class Placer {
       try {
         const takenAt = Date.now();
         this.reads++;
-        const hosts = await this.registry.hostSnapshot();
+        const hosts = await this.turns.run('read', () => this.registry.hostSnapshot());
         const { maxAttempts: _a, maxAgeMs: _m, spread: _s, ...allocatorOptions } = this.options;
-        const working = new Allocator(hosts, allocatorOptions);
+        const working = new Allocator(hosts, { ...allocatorOptions, seed: this.seed });
+        for (const [hostId, held] of this.pending) for (const request of held) working.commit(hostId, request);
         this.working = working;
         this.takenAt = takenAt;
         this.generation++;
@@ -320,6 +333,42 @@ export class Placer {
     }
     if (feasible > 0) reasons[`not tried after ${attempts} claims`] = feasible;
     return new NoCapacityError(request.name, reasons, request.hint);
+  }
+}
+
+/**
+ * Claims and reads of one Placer take turns: any number of either at once, never both. So a read
+ * contains every claim that resolved before it and none still pending (those wait for it to end),
+ * and the claims in flight added back to what was read are counted exactly once. Whichever kind
+ * waits goes next, so neither starves the other.
+ */
+export class Turns {
+  private active: 'claim' | 'read' | undefined;
+  private running = 0;
+  private readonly waiting = { claim: [] as Array<() => void>, read: [] as Array<() => void> };
+
+  async run<T>(kind: 'claim' | 'read', work: () => Promise<T>): Promise<T> {
+    const other = kind === 'claim' ? 'read' : 'claim';
+    if (this.active === undefined || (this.active === kind && !this.waiting[other].length)) {
+      this.active = kind;
+      this.running++;
+    } else {
+      // Counted as running by whoever lets it in.
+      await new Promise<void>((resolve) => this.waiting[kind].push(resolve));
+    }
+    try {
+      return await work();
+    } finally {
+      if (--this.running === 0) this.next(other);
+    }
+  }
+
+  private next(preferred: 'claim' | 'read'): void {
+    const kind = this.waiting[preferred].length ? preferred : preferred === 'claim' ? 'read' : 'claim';
+    const woken = this.waiting[kind].splice(0);
+    this.active = woken.length ? kind : undefined;
+    this.running += woken.length;
+    for (const wake of woken) wake();
   }
 }
 

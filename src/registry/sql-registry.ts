@@ -132,6 +132,11 @@ export class SqlRegistry implements Registry {
     return this.claimQueue.counts;
   }
 
+  /** Reads of some hosts so far: snapshots read, and the calls they answered. */
+  get hostReadBatches(): { readonly reads: number; readonly asked: number } {
+    return this.hostReads.counts;
+  }
+
   extendClaim(commandId: string, ttlSeconds: number): Promise<boolean> {
     return claims.extendClaim(this.db, commandId, ttlSeconds);
   }

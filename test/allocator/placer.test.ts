@@ -155,17 +155,17 @@ describe('Placer', () => {
     const equal = () => Array.from({ length: 8 }, (_, i) => host(`h${i}`));
     // Two processes, each with its own copy, placing at the same moment on empty, equal hosts.
     const registry = new FakeRegistry(equal());
-    const [p1, p2] = [new Placer(registry), new Placer(registry)];
+    const [p1, p2] = [new Placer(registry, { seed: 0 }), new Placer(registry, { seed: 0 })];
     const [a, b] = await Promise.all([p1.placeAndClaim(cpus(1), base('create-web1-0f3a')), p2.placeAndClaim(cpus(1), base('create-web2-81d0'))]);
     assert.notEqual(a.placeholder.parentId, b.placeholder.parentId);
     assert.equal(a.attempts + b.attempts, 2);
-    // The seed is the command id's: the same id on the same hosts takes the same host.
-    const again = await new Placer(new FakeRegistry(equal())).placeAndClaim(cpus(1), base('create-web1-0f3a'));
+    // The seed is the command id's: the same id on the same hosts, with the same Placer seed, takes the same host.
+    const again = await new Placer(new FakeRegistry(equal()), { seed: 0 }).placeAndClaim(cpus(1), base('create-web1-0f3a'));
     assert.equal(again.placeholder.parentId, a.placeholder.parentId);
     assert.notEqual(seedOf('create-web1-0f3a'), seedOf('create-web2-81d0'));
     // Over many ids, every equal host is chosen by some.
     const chosen = new Set<string>();
-    for (let i = 0; i < 64; i++) chosen.add((await new Placer(new FakeRegistry(equal())).placeAndClaim(cpus(1), base(`cmd-${i}`))).placeholder.parentId!);
+    for (let i = 0; i < 64; i++) chosen.add((await new Placer(new FakeRegistry(equal()), { seed: 0 }).placeAndClaim(cpus(1), base(`cmd-${i}`))).placeholder.parentId!);
     assert.equal(chosen.size, 8);
   });
 
@@ -173,7 +173,7 @@ describe('Placer', () => {
     const hosts = Array.from({ length: 8 }, (_, i) => host(`h${i}`));
     const first = place(hosts, cpus(1)).host!.id;
     for (const id of ['x', 'y', 'z']) {
-      const r = await new Placer(new FakeRegistry(hosts), { spread: 1 }).placeAndClaim(cpus(1), base(id), 0);
+      const r = await new Placer(new FakeRegistry(hosts), { spread: 1, seed: 0 }).placeAndClaim(cpus(1), base(id), 0);
       assert.equal(r.placeholder.parentId, first);
     }
   });
