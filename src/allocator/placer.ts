@@ -28,8 +28,12 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_MAX_AGE_MS = 60_000;
 /** Equally good candidates a placement's seed chooses among. */
 export const DEFAULT_SPREAD = 8;
-/** Reads of the best candidates before a claim, at most, per placement. */
+/** Reads of the best candidates before a claim, at most, per placement (when contended). */
 const MAX_READ_ROUNDS = 3;
+/** Claims the refused share is averaged over, about. */
+const REFUSED_WINDOW = 32;
+/** Above this share of recent claims refused, placements read their best candidates before claiming. */
+const CONTENDED_SHARE = 0.05;
 
 export type PlacerOptions = AllocatorOptions & {
   /**
@@ -100,6 +104,8 @@ export class Placer {
   /** Claims of this process in flight, per host: held in the copy, and again after a host is read. */
   private readonly pending = new Map<string, PlacementRequest[]>();
   private readonly turns = new Turns();
+  /** Share of this Placer's recent claims the registry refused: how stale the copy is where it places. */
+  private refusedShare = 0;
   /** The working copy's order of equally good hosts. */
   readonly seed: number;
 
@@ -165,8 +171,6 @@ export class Placer {
         readIn = this.generation;
       }
       const placement = copy.place(request, options);
-      // The first claim's draw is the seed's first, however often the candidates were read again
-      // before it: the same command on the same registry always claims the same host first.
       const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, seededRandom(seed));
       if (!best) {
         if (fresh) throw this.refusal(copy, request, placement, skipped, attempts);
@@ -174,13 +178,15 @@ export class Placer {
         continue;
       }
       if (attempts >= maxAttempts) throw this.refusal(copy, request, placement, skipped, attempts);
-      // The best candidates as the registry has them now, unless the copy was just read in full:
-      // a few rounds at most, then the claim decides.
-      const unread = fresh ? [] : placement.candidates.map((c) => c.hostId).filter((id) => !read.has(id));
-      if (unread.includes(best.hostId) && rounds < MAX_READ_ROUNDS) {
-        for (const id of unread) read.add(id);
-        await this.readHosts(copy, unread);
-        continue;
+      // Contended (other processes take the same hosts, so claims on the copy's word fail): the
+      // best candidates as the registry has them now, a few rounds at most, then the claim decides.
+      if (!fresh && this.refusedShare > CONTENDED_SHARE && rounds < MAX_READ_ROUNDS) {
+        const unread = placement.candidates.map((c) => c.hostId).filter((id) => !read.has(id));
+        if (unread.includes(best.hostId)) {
+          for (const id of unread) read.add(id);
+          await this.readHosts(copy, unread);
+          continue;
+        }
       }
       attempts++;
       // Held in the copy while the claim runs, so that this process's other placements see it.
@@ -189,6 +195,7 @@ export class Placer {
       try {
         const placeholder = await this.turns.run('claim', () => this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources }));
         this.hold(best.hostId, claimed, -1);
+        this.counted(false);
         return { placeholder, placement, attempts, skipped };
       } catch (err) {
         this.hold(best.hostId, claimed, -1);
@@ -197,9 +204,13 @@ export class Placer {
           if (this.working === copy) copy.release(best.hostId, claimed);
           throw err;
         }
+        this.counted(true);
         skipped.push({ hostId: best.hostId, reason });
-        read.add(best.hostId);
-        await this.readHosts(copy, [best.hostId]);
+        // The copy was wrong about this host, so likely about the other candidates too (others
+        // claimed them meanwhile): read them all before the next try, once per copy.
+        const again = [best.hostId, ...placement.candidates.map((c) => c.hostId).filter((id) => id !== best.hostId && !read.has(id))];
+        for (const id of again) read.add(id);
+        await this.readHosts(copy, again);
       }
     }
   }
@@ -221,7 +232,7 @@ export class Placer {
     const maxAttempts = Math.max(1, this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     const startedAt = this.generation;
     let attempts = 0;
-    for (;;) {
+    for (let rounds = 0; ; rounds++) {
       const copy = await this.copy();
       const group = copy.placeGroup(requests.map((r, i) => ({ ...r, groups: claimBases[i]?.groups ?? groupsOf(r) })), groupOptions);
       if (!group.ok) {
@@ -252,6 +263,11 @@ export class Placer {
         else this.invalidate();
       }
     }
+  }
+
+  /** Counts a claim into the share of recent claims refused. */
+  private counted(refused: boolean): void {
+    this.refusedShare += ((refused ? 1 : 0) - this.refusedShare) / REFUSED_WINDOW;
   }
 
   private hold(hostId: string, request: PlacementRequest, sign: 1 | -1): void {

@@ -70,13 +70,18 @@ export class ClaimQueue {
     });
   }
 
+  /**
+   * Starts the next transaction, from a fresh turn of the event loop: the claims that callers
+   * resumed by the same event (the previous batch's outcomes, say) make next join it.
+   */
   private next(): void {
     if (this.busy || !this.waiting.length) return;
-    const batch = this.take();
     this.busy = true;
-    void this.run(batch).finally(() => {
-      this.busy = false;
-      this.next();
+    setImmediate(() => {
+      void this.run(this.take()).finally(() => {
+        this.busy = false;
+        this.next();
+      });
     });
   }
 

@@ -98,10 +98,15 @@ export class CoalescedHostReads {
     });
   }
 
+  /** Reads from a fresh turn of the event loop, so that the callers resumed by one event share it. */
   private next(): void {
     if (this.busy || !this.waiting.length) return;
-    const batch = this.waiting.splice(0);
     this.busy = true;
+    setImmediate(() => this.readWaiting());
+  }
+
+  private readWaiting(): void {
+    const batch = this.waiting.splice(0);
     this.reads++;
     this.asked += batch.length;
     const union = [...new Set(batch.flatMap((w) => w.ids))];
