@@ -3,17 +3,22 @@
 //
 // The copy is read in full once, then kept current by what changes: each claim of this process is
 // added to it before the claim is sent (so concurrent placements in the process see each other),
-// and before a claim the best few candidates are read again, alone, so that the claims other
-// processes made on them are seen (the candidates are what a decision reads, not the whole
-// fleet); a host whose claim the registry refused anyway (it filled up, drained, or went) is read
-// again too. Releases elsewhere are seen when the copy is read again in full: every `maxAgeMs`,
-// and before a placement is refused on a copy that was not read during it. So no decision costs
-// a full read, and no refusal rests on an old one.
+// and a host whose claim the registry refused (it filled up, drained, or went) is read again, with
+// the placement's other candidates: the copy was wrong there, so likely about them too. While a
+// share of this process's recent claims is refused (others take the same hosts), each placement
+// also reads its best candidates before claiming; otherwise it claims on the copy's word, and
+// placements in flight together share the registry's claim transactions (see
+// registry/claim-batch.ts) instead of each waiting for a read first. Claims and reads take turns
+// (Turns), so a read never misses or double-counts a claim of this process. Releases elsewhere
+// are seen when the copy is read again in full: every `maxAgeMs`, and before a placement is
+// refused on a copy that was not read during it. So no decision costs a full read, and no
+// refusal rests on an old one.
 //
-// Each placement has its own seed (the hash of its command id, as Nomad seeds with the evaluation
-// id): among the best candidates that score the same, the seed chooses, so commands placing at
-// the same moment in different processes spread over equally good hosts instead of all claiming
-// the same one.
+// Each Placer orders equally good hosts by its own seed, so processes placing at the same moment
+// on a fleet of equal hosts start on different ones and mostly fill their own. Each placement has
+// its own seed (the hash of its command id, as Nomad seeds with the evaluation id): among the best
+// candidates that score the same, the seed chooses, so commands placing at the same moment spread
+// over equally good hosts instead of all claiming the same one.
 import { NoCapacityError } from '../domain/errors';
 import { seededRandom } from '../domain/seeded-random';
 import type { NodeRecord } from '../domain/types';

@@ -1,6 +1,8 @@
 // Capacity claims: a placeholder child of a host holds `claim:<commandId>` and counts against the
 // host until it is committed, released or expires. Every capacity decision is re-checked here
-// under the host's row lock, with the same rule the allocator filters hosts by.
+// under the host's row lock, with the same rule the allocator filters hosts by. The registry's
+// claim() carries claims made at the same moment in one transaction (claim-batch.ts); claim() here
+// is the one-claim transaction it falls back to.
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { RESOURCE_WORDS, shortResource } from '../domain/capacity';

@@ -1,6 +1,7 @@
 // Eight OS processes place 2,000 containers on one MariaDB registry at the same moment, each
 // through its own Placer, as commands place (a working copy per process, each placement seeded by
-// its command id). Afterwards: no host over its allowance, every placement committed exactly once or
+// its command id), eight placements at once in each, as a worker runs several, so that their
+// claims share transactions and their reads of hosts are coalesced. Afterwards: no host over its allowance, every placement committed exactly once or
 // refused with reasons, and the lost races retried and reported.
 //
 // The workload fills the cluster exactly. Containers take 1, 2 or 4 units (a unit is 1 cpu,
