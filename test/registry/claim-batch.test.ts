@@ -14,15 +14,10 @@ import { addHost } from './fixtures';
 const cpus = (n: number) => ({ cpus: n, memoryMiB: n * 1024, diskGiB: n * 10 });
 const claimOn = (hostId: string, commandId: string, n: number): ClaimRequest => ({ hostId, commandId, containerName: `c-${commandId}`, resources: cpus(n), ttlSeconds: 60 });
 
-/**
- * Sends `pacer` and then `claims` at the same moment: the pacer's transaction starts alone, and
- * the claims queue behind it into one batch. Returns each claim's settled outcome and the batches used.
- */
-async function together(r: SqlRegistry, pacer: ClaimRequest, claims: readonly ClaimRequest[]) {
+/** Sends `claims` at the same moment: they queue into one transaction. Returns each one's settled outcome and the transactions used. */
+async function together(r: SqlRegistry, claims: readonly ClaimRequest[]) {
   const before = r.claimBatches;
-  const first = r.claim(pacer);
   const settled = await Promise.allSettled(claims.map((c) => r.claim(c)));
-  await first;
   const after = r.claimBatches;
   return { settled, batches: after.batches - before.batches, fallbacks: after.fallbacks - before.fallbacks };
 }
@@ -44,16 +39,15 @@ async function placeholdersOf(r: SqlRegistry, commandId: string): Promise<NodeRe
 describeOnDatabases('claims sharing a transaction', (db) => {
   test('a batch of fitting and non-fitting claims: each checked with the earlier ones counted, the misfit refused alone', async () => {
     const r = await db().registry();
-    const pacerHost = await addHost(r, 'hv-pacer', cpus(8));
     const hv = await addHost(r, 'hv-1', cpus(4));
-    const { settled, batches } = await together(r, claimOn(pacerHost.id, 'pacer', 1), [
+    const { settled, batches } = await together(r, [
       claimOn(hv.id, 'a', 2),
       claimOn(hv.id, 'b', 3),
       claimOn(hv.id, 'c', 1),
       claimOn(hv.id, 'd', 1),
       claimOn(hv.id, 'e', 1),
     ]);
-    assert.equal(batches, 2, 'the five claims did not share one transaction');
+    assert.equal(batches, 1, 'the five claims did not share one transaction');
     for (const i of [0, 2, 3]) assert.equal(value(settled[i]!).parentId, hv.id);
     for (const i of [1, 4]) {
       const err = reason(settled[i]!);
@@ -68,13 +62,12 @@ describeOnDatabases('claims sharing a transaction', (db) => {
 
   test('a retried command in a batch gets its placeholder back, unchanged, beside new claims', async () => {
     const r = await db().registry();
-    const pacerHost = await addHost(r, 'hv-pacer', cpus(8));
     const hv = await addHost(r, 'hv-1', cpus(4));
     const first = await r.claim(claimOn(hv.id, 'again', 2));
     // The retry names another host: the claim made is what counts.
     const other = await addHost(r, 'hv-2', cpus(4));
-    const { settled, batches } = await together(r, claimOn(pacerHost.id, 'pacer', 1), [claimOn(other.id, 'again', 2), claimOn(hv.id, 'new', 2)]);
-    assert.equal(batches, 2);
+    const { settled, batches } = await together(r, [claimOn(other.id, 'again', 2), claimOn(hv.id, 'new', 2)]);
+    assert.equal(batches, 1);
     assert.deepEqual(value(settled[0]!), first);
     assert.equal(value(settled[1]!).parentId, hv.id);
     assert.deepEqual(await r.usage(hv.id), cpus(4));
@@ -83,12 +76,11 @@ describeOnDatabases('claims sharing a transaction', (db) => {
 
   test('the same command twice at once: one placeholder, both calls get it', async () => {
     const r = await db().registry();
-    const pacerHost = await addHost(r, 'hv-pacer', cpus(8));
     const hv1 = await addHost(r, 'hv-1', cpus(4));
     const hv2 = await addHost(r, 'hv-2', cpus(4));
-    const { settled, batches } = await together(r, claimOn(pacerHost.id, 'pacer', 1), [claimOn(hv1.id, 'twice', 1), claimOn(hv2.id, 'twice', 1), claimOn(hv2.id, 'other', 1)]);
+    const { settled, batches } = await together(r, [claimOn(hv1.id, 'twice', 1), claimOn(hv2.id, 'twice', 1), claimOn(hv2.id, 'other', 1)]);
     // The second claim of `twice` waits for the next transaction, where the first one's placeholder is found.
-    assert.equal(batches, 3);
+    assert.equal(batches, 2);
     assert.deepEqual(value(settled[1]!), value(settled[0]!));
     assert.equal(value(settled[0]!).parentId, hv1.id);
     assert.equal(value(settled[2]!).parentId, hv2.id);
@@ -98,12 +90,11 @@ describeOnDatabases('claims sharing a transaction', (db) => {
 
   test('a key taken by another node fails that claim alone: the batch runs again one claim per transaction', async () => {
     const r = await db().registry();
-    const pacerHost = await addHost(r, 'hv-pacer', cpus(8));
     const hv = await addHost(r, 'hv-1', cpus(4));
     // Owns the name the claim of `clash` would give its placeholder.
     const squatter = await r.add({ type: 'environment', name: 'placeholder-clash', definition: {}, state: 'active' });
-    const { settled, batches, fallbacks } = await together(r, claimOn(pacerHost.id, 'pacer', 1), [claimOn(hv.id, 'fine-1', 1), claimOn(hv.id, 'clash', 1), claimOn(hv.id, 'fine-2', 1)]);
-    assert.equal(batches, 2);
+    const { settled, batches, fallbacks } = await together(r, [claimOn(hv.id, 'fine-1', 1), claimOn(hv.id, 'clash', 1), claimOn(hv.id, 'fine-2', 1)]);
+    assert.equal(batches, 1);
     assert.equal(fallbacks, 1);
     const err = reason(settled[1]!);
     assert.ok(err instanceof KeyConflictError, String(err));
@@ -116,12 +107,11 @@ describeOnDatabases('claims sharing a transaction', (db) => {
 
   test('a missing host, a host that is down and something that is not a host each refuse their claim alone', async () => {
     const r = await db().registry();
-    const pacerHost = await addHost(r, 'hv-pacer', cpus(8));
     const hv = await addHost(r, 'hv-1', cpus(4));
     const down = await addHost(r, 'hv-down', cpus(4), {}, 'down');
     const env = await r.add({ type: 'environment', name: 'env-1', definition: {}, state: 'active' });
     const missing = randomUUID();
-    const { settled } = await together(r, claimOn(pacerHost.id, 'pacer', 1), [
+    const { settled } = await together(r, [
       claimOn(missing, 'm', 1),
       claimOn(down.id, 'd', 1),
       claimOn(env.id, 'e', 1),
