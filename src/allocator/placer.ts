@@ -176,6 +176,8 @@ export class Placer {
         readIn = this.generation;
       }
       const placement = copy.place(request, options);
+      // The first claim's draw is the seed's first, however often the candidates were read again
+      // before it: the same command on the same copy always claims the same host first.
       const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, seededRandom(seed));
       if (!best) {
         if (fresh) throw this.refusal(copy, request, placement, skipped, attempts);
