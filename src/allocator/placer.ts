@@ -3,17 +3,22 @@
 //
 // The copy is read in full once, then kept current by what changes: each claim of this process is
 // added to it before the claim is sent (so concurrent placements in the process see each other),
-// and before a claim the best few candidates are read again, alone, so that the claims other
-// processes made on them are seen (the candidates are what a decision reads, not the whole
-// fleet); a host whose claim the registry refused anyway (it filled up, drained, or went) is read
-// again too. Releases elsewhere are seen when the copy is read again in full: every `maxAgeMs`,
-// and before a placement is refused on a copy that was not read during it. So no decision costs
-// a full read, and no refusal rests on an old one.
+// and a host whose claim the registry refused (it filled up, drained, or went) is read again, with
+// the placement's other candidates: the copy was wrong there, so likely about them too. While a
+// share of this process's recent claims is refused (others take the same hosts), each placement
+// also reads its best candidates before claiming; otherwise it claims on the copy's word, and
+// placements in flight together share the registry's claim transactions (see
+// registry/claim-batch.ts) instead of each waiting for a read first. Claims and reads take turns
+// (Turns), so a read never misses or double-counts a claim of this process. Releases elsewhere
+// are seen when the copy is read again in full: every `maxAgeMs`, and before a placement is
+// refused on a copy that was not read during it. So no decision costs a full read, and no
+// refusal rests on an old one.
 //
-// Each placement has its own seed (the hash of its command id, as Nomad seeds with the evaluation
-// id): among the best candidates that score the same, the seed chooses, so commands placing at
-// the same moment in different processes spread over equally good hosts instead of all claiming
-// the same one.
+// Each Placer orders equally good hosts by its own seed, so processes placing at the same moment
+// on a fleet of equal hosts start on different ones and mostly fill their own. Each placement has
+// its own seed (the hash of its command id, as Nomad seeds with the evaluation id): among the best
+// candidates that score the same, the seed chooses, so commands placing at the same moment spread
+// over equally good hosts instead of all claiming the same one.
 import { NoCapacityError } from '../domain/errors';
 import { seededRandom } from '../domain/seeded-random';
 import type { NodeRecord } from '../domain/types';
@@ -28,10 +33,19 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_MAX_AGE_MS = 60_000;
 /** Equally good candidates a placement's seed chooses among. */
 export const DEFAULT_SPREAD = 8;
-/** Reads of the best candidates before a claim, at most, per placement. */
+/** Reads of the best candidates before a claim, at most, per placement (when contended). */
 const MAX_READ_ROUNDS = 3;
+/** Claims the refused share is averaged over, about. */
+const REFUSED_WINDOW = 32;
+/** Above this share of recent claims refused, placements read their best candidates before claiming. */
+const CONTENDED_SHARE = 0.05;
 
-export type PlacerOptions = Omit<AllocatorOptions, 'seed'> & {
+export type PlacerOptions = AllocatorOptions & {
+  /**
+   * Orders equally good hosts in the working copy. Default: drawn per Placer, so that processes
+   * placing at the same moment on a fleet of equal hosts each prefer different ones.
+   */
+  readonly seed?: number;
   /** Claims to try, best candidate first, before giving up. Default 3. */
   readonly maxAttempts?: number;
   /** Read the working copy again in full when it is older than this, in ms, so that releases are seen. Default 60,000. */
@@ -72,13 +86,14 @@ export function seedOf(commandId: string): number {
 
 /**
  * The host a placement claims first, as a pure function of the registry's snapshot: place() over
- * it in the working copy's order (seed 0), then the command's seed drawing among the equally best.
+ * it in the working copy's order (the Placer's seed, `options.seed`), then the command's seed
+ * drawing among the equally best.
  */
 export function firstChoice(hosts: readonly HostSnapshot[], request: PlacementRequest, commandSeed: number, options: PlacerOptions = {}): string | undefined {
-  const { maxAttempts, maxAgeMs: _maxAge, spread: askedSpread, ...placeOptions } = options;
+  const { maxAttempts, maxAgeMs: _maxAge, spread: askedSpread, seed = 0, ...placeOptions } = options;
   const spread = Math.max(1, askedSpread ?? DEFAULT_SPREAD);
   const top = Math.max(placeOptions.top ?? DEFAULT_TOP, Math.max(1, maxAttempts ?? DEFAULT_MAX_ATTEMPTS), spread);
-  const placement = place(hosts, request, { ...placeOptions, top, seed: 0 });
+  const placement = place(hosts, request, { ...placeOptions, top, seed });
   return pickAmongEqual(placement.candidates, spread, seededRandom(commandSeed))?.hostId;
 }
 
@@ -93,11 +108,18 @@ export class Placer {
   private hostReads = 0;
   /** Claims of this process in flight, per host: held in the copy, and again after a host is read. */
   private readonly pending = new Map<string, PlacementRequest[]>();
+  private readonly turns = new Turns();
+  /** Share of this Placer's recent claims the registry refused: how stale the copy is where it places. */
+  private refusedShare = 0;
+  /** The working copy's order of equally good hosts. */
+  readonly seed: number;
 
   constructor(
     private readonly registry: PlacementRegistry,
     private readonly options: PlacerOptions = {},
-  ) {}
+  ) {
+    this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
+  }
 
   /** Full reads, and reads of some hosts, made so far. */
   get counts(): { readonly reads: number; readonly hostReads: number } {
@@ -133,7 +155,7 @@ export class Placer {
     claimBase: Omit<ClaimRequest, 'hostId' | 'resources'>,
     seed: number = seedOf(claimBase.commandId),
   ): Promise<ClaimedPlacement> {
-    const { maxAttempts: asked, maxAgeMs: _maxAge, spread: askedSpread, ...placeOptions } = this.options;
+    const { maxAttempts: asked, maxAgeMs: _maxAge, spread: askedSpread, seed: _seed, ...placeOptions } = this.options;
     const maxAttempts = Math.max(1, asked ?? DEFAULT_MAX_ATTEMPTS);
     const spread = Math.max(1, askedSpread ?? DEFAULT_SPREAD);
     const options = { ...placeOptions, top: Math.max(placeOptions.top ?? DEFAULT_TOP, maxAttempts, spread) };
@@ -155,7 +177,7 @@ export class Placer {
       }
       const placement = copy.place(request, options);
       // The first claim's draw is the seed's first, however often the candidates were read again
-      // before it: the same command on the same registry always claims the same host first.
+      // before it: the same command on the same copy always claims the same host first.
       const best = skipped.length ? pickAmong(placement.candidates, maxAttempts, random) : pickAmongEqual(placement.candidates, spread, seededRandom(seed));
       if (!best) {
         if (fresh) throw this.refusal(copy, request, placement, skipped, attempts);
@@ -163,21 +185,24 @@ export class Placer {
         continue;
       }
       if (attempts >= maxAttempts) throw this.refusal(copy, request, placement, skipped, attempts);
-      // The best candidates as the registry has them now, unless the copy was just read in full:
-      // a few rounds at most, then the claim decides.
-      const unread = fresh ? [] : placement.candidates.map((c) => c.hostId).filter((id) => !read.has(id));
-      if (unread.includes(best.hostId) && rounds < MAX_READ_ROUNDS) {
-        for (const id of unread) read.add(id);
-        await this.readHosts(copy, unread);
-        continue;
+      // Contended (other processes take the same hosts, so claims on the copy's word fail): the
+      // best candidates as the registry has them now, a few rounds at most, then the claim decides.
+      if (!fresh && this.refusedShare > CONTENDED_SHARE && rounds < MAX_READ_ROUNDS) {
+        const unread = placement.candidates.map((c) => c.hostId).filter((id) => !read.has(id));
+        if (unread.includes(best.hostId)) {
+          for (const id of unread) read.add(id);
+          await this.readHosts(copy, unread);
+          continue;
+        }
       }
       attempts++;
       // Held in the copy while the claim runs, so that this process's other placements see it.
       copy.commit(best.hostId, claimed);
       this.hold(best.hostId, claimed, 1);
       try {
-        const placeholder = await this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources });
+        const placeholder = await this.turns.run('claim', () => this.registry.claim({ ...claimBase, groups, hostId: best.hostId, resources: request.resources }));
         this.hold(best.hostId, claimed, -1);
+        this.counted(false);
         return { placeholder, placement, attempts, skipped };
       } catch (err) {
         this.hold(best.hostId, claimed, -1);
@@ -186,9 +211,13 @@ export class Placer {
           if (this.working === copy) copy.release(best.hostId, claimed);
           throw err;
         }
+        this.counted(true);
         skipped.push({ hostId: best.hostId, reason });
-        read.add(best.hostId);
-        await this.readHosts(copy, [best.hostId]);
+        // The copy was wrong about this host, so likely about the other candidates too (others
+        // claimed them meanwhile): read them all before the next try, once per copy.
+        const again = [best.hostId, ...placement.candidates.map((c) => c.hostId).filter((id) => id !== best.hostId && !read.has(id))];
+        for (const id of again) read.add(id);
+        await this.readHosts(copy, again);
       }
     }
   }
@@ -206,10 +235,11 @@ export class Placer {
   ): Promise<{ readonly placeholders: NodeRecord[]; readonly attempts: number }> {
     const registry = this.registry;
     if (!registry.claimAll) throw new Error('this registry cannot claim several hosts in one transaction');
+    const claimAll = registry.claimAll.bind(registry);
     const maxAttempts = Math.max(1, this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     const startedAt = this.generation;
     let attempts = 0;
-    for (;;) {
+    for (let rounds = 0; ; rounds++) {
       const copy = await this.copy();
       const group = copy.placeGroup(requests.map((r, i) => ({ ...r, groups: claimBases[i]?.groups ?? groupsOf(r) })), groupOptions);
       if (!group.ok) {
@@ -227,8 +257,8 @@ export class Placer {
         }
       };
       try {
-        const placeholders = await registry.claimAll(
-          placed.map((p, i) => ({ ...claimBases[i]!, groups: p.request.groups, hostId: p.hostId, resources: p.request.resources })),
+        const placeholders = await this.turns.run('claim', () =>
+          claimAll(placed.map((p, i) => ({ ...claimBases[i]!, groups: p.request.groups, hostId: p.hostId, resources: p.request.resources }))),
         );
         for (const p of placed) this.hold(p.hostId, p.request, -1);
         return { placeholders, attempts };
@@ -240,6 +270,11 @@ export class Placer {
         else this.invalidate();
       }
     }
+  }
+
+  /** Counts a claim into the share of recent claims refused. */
+  private counted(refused: boolean): void {
+    this.refusedShare += ((refused ? 1 : 0) - this.refusedShare) / REFUSED_WINDOW;
   }
 
   private hold(hostId: string, request: PlacementRequest, sign: 1 | -1): void {
@@ -256,7 +291,7 @@ export class Placer {
    */
   private async readHosts(copy: Allocator, hostIds: readonly string[]): Promise<void> {
     this.hostReads++;
-    const hosts = await this.registry.hostSnapshot(hostIds);
+    const hosts = await this.turns.run('read', () => this.registry.hostSnapshot(hostIds));
     if (this.working !== copy) return;
     if (hosts.length !== hostIds.length) return this.invalidate();
     for (const host of hosts) {
@@ -273,9 +308,10 @@ export class Placer {
       try {
         const takenAt = Date.now();
         this.reads++;
-        const hosts = await this.registry.hostSnapshot();
+        const hosts = await this.turns.run('read', () => this.registry.hostSnapshot());
         const { maxAttempts: _a, maxAgeMs: _m, spread: _s, ...allocatorOptions } = this.options;
-        const working = new Allocator(hosts, allocatorOptions);
+        const working = new Allocator(hosts, { ...allocatorOptions, seed: this.seed });
+        for (const [hostId, held] of this.pending) for (const request of held) working.commit(hostId, request);
         this.working = working;
         this.takenAt = takenAt;
         this.generation++;
@@ -320,6 +356,42 @@ export class Placer {
     }
     if (feasible > 0) reasons[`not tried after ${attempts} claims`] = feasible;
     return new NoCapacityError(request.name, reasons, request.hint);
+  }
+}
+
+/**
+ * Claims and reads of one Placer take turns: any number of either at once, never both. So a read
+ * contains every claim that resolved before it and none still pending (those wait for it to end),
+ * and the claims in flight added back to what was read are counted exactly once. Whichever kind
+ * waits goes next, so neither starves the other.
+ */
+export class Turns {
+  private active: 'claim' | 'read' | undefined;
+  private running = 0;
+  private readonly waiting = { claim: [] as Array<() => void>, read: [] as Array<() => void> };
+
+  async run<T>(kind: 'claim' | 'read', work: () => Promise<T>): Promise<T> {
+    const other = kind === 'claim' ? 'read' : 'claim';
+    if (this.active === undefined || (this.active === kind && !this.waiting[other].length)) {
+      this.active = kind;
+      this.running++;
+    } else {
+      // Counted as running by whoever lets it in.
+      await new Promise<void>((resolve) => this.waiting[kind].push(resolve));
+    }
+    try {
+      return await work();
+    } finally {
+      if (--this.running === 0) this.next(other);
+    }
+  }
+
+  private next(preferred: 'claim' | 'read'): void {
+    const kind = this.waiting[preferred].length ? preferred : preferred === 'claim' ? 'read' : 'claim';
+    const woken = this.waiting[kind].splice(0);
+    this.active = woken.length ? kind : undefined;
+    this.running += woken.length;
+    for (const wake of woken) wake();
   }
 }
 

@@ -1,6 +1,8 @@
 // Capacity claims: a placeholder child of a host holds `claim:<commandId>` and counts against the
 // host until it is committed, released or expires. Every capacity decision is re-checked here
-// under the host's row lock, with the same rule the allocator filters hosts by.
+// under the host's row lock, with the same rule the allocator filters hosts by. The registry's
+// claim() carries claims made at the same moment in one transaction (claim-batch.ts); claim() here
+// is the one-claim transaction it falls back to.
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { RESOURCE_WORDS, shortResource } from '../domain/capacity';
@@ -33,7 +35,7 @@ export async function claim(db: Transactions, request: ClaimRequest): Promise<No
   const problems = checkClaim(request);
   if (problems.length) throw new InvalidInputError(problems, 'claim');
   const claimKey = keyOf.claim(request.commandId);
-  const keys = uniqueKeys([keyOf.name(placeholderName(request)), claimKey]);
+  const keys = placeholderKeys(request);
 
   return db.write(async (m) => {
     const existing = await keyOwner(m, claimKey);
@@ -94,7 +96,7 @@ export async function claimAll(db: Transactions, requests: readonly ClaimRequest
       assertRoom(host, before, request.resources, request.containerName);
       used.set(host.id, add(before, request.resources));
       const row = placeholderRow(request, host.id, now);
-      const keys = uniqueKeys([keyOf.name(placeholderName(request)), keyOf.claim(request.commandId)]);
+      const keys = placeholderKeys(request);
       try {
         await insertNode(m, row);
         await insertKeys(m, row.id, keys);
@@ -204,15 +206,29 @@ async function assertRoomToGrow(m: EntityManager, host: NodeRow, row: NodeRow, w
 
 /** Throws NoCapacityError naming the first resource `need` does not fit in on the host. */
 function assertRoom(host: NodeRow, used: Resources, need: Resources, containerName: string): void {
-  const short = shortResource(allowanceOf(host), used, need);
-  if (short) throw new NoCapacityError(containerName, { [`full on ${RESOURCE_WORDS[short]}`]: 1 }, host.id, host.name);
+  const refusal = roomRefusal(host, used, need, containerName);
+  if (refusal) throw refusal;
 }
+
+/** The NoCapacityError naming the first resource `need` does not fit in on the host; undefined when it fits. */
+export function roomRefusal(host: HostRow, used: Resources, need: Resources, containerName: string): NoCapacityError | undefined {
+  const short = shortResource(allowanceOf(host), used, need);
+  return short ? new NoCapacityError(containerName, { [`full on ${RESOURCE_WORDS[short]}`]: 1 }, host.id, host.name) : undefined;
+}
+
+/** What a claim reads of its host. */
+export type HostRow = Pick<NodeRow, 'id' | 'type' | 'name' | 'definition' | 'state'>;
 
 function placeholderName(request: ClaimRequest): string {
   return `placeholder-${request.commandId}`;
 }
 
-function placeholderRow(request: ClaimRequest, hostId: string, now: Date): NodeRow {
+/** The unique keys of a claim's placeholder: its name and its command. */
+export function placeholderKeys(request: ClaimRequest): string[] {
+  return uniqueKeys([keyOf.name(placeholderName(request)), keyOf.claim(request.commandId)]);
+}
+
+export function placeholderRow(request: ClaimRequest, hostId: string, now: Date): NodeRow {
   const definition: PlaceholderDefinition = {
     resources: { cpus: request.resources.cpus, memoryMiB: request.resources.memoryMiB, diskGiB: request.resources.diskGiB },
     commandId: request.commandId,
@@ -237,7 +253,7 @@ function placeholderRow(request: ClaimRequest, hostId: string, now: Date): NodeR
   };
 }
 
-function add(a: Resources, b: Resources): Resources {
+export function add(a: Resources, b: Resources): Resources {
   return { cpus: a.cpus + b.cpus, memoryMiB: a.memoryMiB + b.memoryMiB, diskGiB: a.diskGiB + b.diskGiB };
 }
 
@@ -245,7 +261,7 @@ function subtract(a: Resources, b: Resources): Resources {
   return { cpus: a.cpus - b.cpus, memoryMiB: a.memoryMiB - b.memoryMiB, diskGiB: a.diskGiB - b.diskGiB };
 }
 
-function checkClaim(request: ClaimRequest): FieldProblem[] {
+export function checkClaim(request: ClaimRequest): FieldProblem[] {
   const out: FieldProblem[] = [];
   if (!isPlainObject(request)) return [{ field: 'claim', problem: 'must be an object' }];
   for (const field of ['hostId', 'commandId', 'containerName'] as const) {

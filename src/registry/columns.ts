@@ -53,7 +53,7 @@ export function resourcesOfRow(d: Derived): Resources {
 }
 
 /** What a hypervisor row may hold in total: capacity times overcommit, read leniently. */
-export function allowanceOf(host: NodeRow): Resources {
+export function allowanceOf(host: Pick<NodeRow, 'definition'>): Resources {
   const def = parse(host.definition) as Partial<HypervisorDefinition>;
   if (!isPlainObject(def.capacity)) return ZERO;
   const capacity = def.capacity as Partial<Resources>;

@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm';
 import { NotFoundError } from '../domain/errors';
 import type { NodeRecord, NodeType, Resources } from '../domain/types';
 import * as claims from './claims';
+import { ClaimQueue, type ClaimBatchCounts } from './claim-batch';
 import { num } from './columns';
 import { TABLES } from './entities';
 import * as audit from './events';
@@ -22,12 +23,16 @@ export type { Dialect } from './transactions';
 
 export class SqlRegistry implements Registry {
   private readonly db: Transactions;
+  private readonly claimQueue: ClaimQueue;
+  private readonly hostReads: usage.CoalescedHostReads;
 
   constructor(
     readonly dataSource: DataSource,
     readonly dialect: Dialect,
   ) {
     this.db = new Transactions(dataSource, dialect);
+    this.claimQueue = new ClaimQueue(this.db);
+    this.hostReads = new usage.CoalescedHostReads(this.db);
   }
 
   // ---------------------------------------------------------------- nodes
@@ -112,13 +117,24 @@ export class SqlRegistry implements Registry {
 
   // ---------------------------------------------------------------- capacity
 
+  /** Concurrent claims of this process share transactions (see claim-batch.ts); each gets its own outcome. */
   claim(request: ClaimRequest): Promise<NodeRecord> {
-    return claims.claim(this.db, request);
+    return this.claimQueue.claim(request);
   }
 
   /** Several claims in one transaction, all or nothing (an environment's members placed together). */
   claimAll(requests: readonly ClaimRequest[]): Promise<NodeRecord[]> {
     return claims.claimAll(this.db, requests);
+  }
+
+  /** How the claims so far were carried: transactions, claims, fallbacks to one claim each. */
+  get claimBatches(): ClaimBatchCounts {
+    return this.claimQueue.counts;
+  }
+
+  /** Reads of some hosts so far: snapshots read, and the calls they answered. */
+  get hostReadBatches(): { readonly reads: number; readonly asked: number } {
+    return this.hostReads.counts;
   }
 
   extendClaim(commandId: string, ttlSeconds: number): Promise<boolean> {
@@ -141,8 +157,9 @@ export class SqlRegistry implements Registry {
     return usage.usage(this.db, hostId);
   }
 
+  /** Reads of some hosts asked for at the same moment are made as one (see CoalescedHostReads). */
   hostSnapshot(hostIds?: readonly string[]): Promise<HostSnapshot[]> {
-    return usage.hostSnapshot(this.db, hostIds);
+    return hostIds ? this.hostReads.read(hostIds) : usage.hostSnapshot(this.db);
   }
 
   expiredPlaceholders(now: Date = new Date()): Promise<NodeRecord[]> {

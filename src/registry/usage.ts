@@ -40,9 +40,11 @@ export function usage(db: Transactions, hostId: string): Promise<Resources> {
 export function hostSnapshot(db: Transactions, hostIds?: readonly string[]): Promise<HostSnapshot[]> {
   if (hostIds && !hostIds.length) return Promise.resolve([]);
   return db.read(async (m) => {
-    const qb = m.createQueryBuilder(NodeEntity, 'n').where('n.type = :type', { type: 'hypervisor' });
-    if (hostIds) qb.andWhere('n.id IN (:...hostIds)', { hostIds: [...hostIds] });
-    const hosts = await qb.orderBy('n.name', 'ASC').getMany();
+    const [where, ids] = hostIds ? [` AND \`id\` IN (${hostIds.map(() => '?').join(', ')})`, [...hostIds]] : ['', []];
+    const hosts: Array<{ id: string; name: string; state: string; definition: string; metadata: string }> = await m.query(
+      `SELECT \`id\`, \`name\`, \`state\`, \`definition\`, \`metadata\` FROM \`nodes\` WHERE \`type\` = 'hypervisor'${where} ORDER BY \`name\``,
+      ids,
+    );
     const used = await usageByHost(m, hostIds);
     const groups = await groupsByHost(m, hostIds);
     return hosts.map((h): HostSnapshot => {
@@ -63,12 +65,78 @@ export function hostSnapshot(db: Transactions, hostIds?: readonly string[]): Pro
   });
 }
 
+interface WaitingRead {
+  readonly ids: readonly string[];
+  resolve(hosts: HostSnapshot[]): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * hostSnapshot(ids) for many callers at once: reads asked for while one is in flight wait, and
+ * the next read takes the union of their hosts in one snapshot, each caller getting its own
+ * hosts back in the snapshot's order. Placements running side by side in a worker each read
+ * their best candidates before claiming; this makes those reads one query set, not one each.
+ */
+export class CoalescedHostReads {
+  private readonly waiting: WaitingRead[] = [];
+  private busy = false;
+  private reads = 0;
+  private asked = 0;
+
+  constructor(private readonly db: Transactions) {}
+
+  /** Snapshots read, and calls they answered. */
+  get counts(): { readonly reads: number; readonly asked: number } {
+    return { reads: this.reads, asked: this.asked };
+  }
+
+  read(hostIds: readonly string[]): Promise<HostSnapshot[]> {
+    if (!hostIds.length) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ ids: hostIds, resolve, reject });
+      this.next();
+    });
+  }
+
+  /** Reads from a fresh turn of the event loop, so that the callers resumed by one event share it. */
+  private next(): void {
+    if (this.busy || !this.waiting.length) return;
+    this.busy = true;
+    setImmediate(() => this.readWaiting());
+  }
+
+  private readWaiting(): void {
+    const batch = this.waiting.splice(0);
+    this.reads++;
+    this.asked += batch.length;
+    const union = [...new Set(batch.flatMap((w) => w.ids))];
+    hostSnapshot(this.db, union)
+      .then(
+        (hosts) => {
+          for (const w of batch) {
+            const wanted = new Set(w.ids);
+            w.resolve(hosts.filter((h) => wanted.has(h.id)));
+          }
+        },
+        (err: unknown) => {
+          for (const w of batch) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.busy = false;
+        this.next();
+      });
+  }
+}
+
 /** `parent_id IS NOT NULL`, or `parent_id IN (?, ...)` for some hosts, and its parameters. */
 function parentsOf(hostIds: readonly string[] | undefined): [string, string[]] {
   return hostIds ? [`\`parent_id\` IN (${hostIds.map(() => '?').join(', ')})`, [...hostIds]] : ['`parent_id` IS NOT NULL', []];
 }
 
-async function usageByHost(m: EntityManager, hostIds?: readonly string[]): Promise<Map<string, Resources>> {
+/** Containers plus placeholders on each host (every host with children, or those of `hostIds`); hosts with none are absent. */
+export async function usageByHost(m: EntityManager, hostIds?: readonly string[]): Promise<Map<string, Resources>> {
+  if (hostIds && !hostIds.length) return new Map();
   const [parents, ids] = parentsOf(hostIds);
   const rows: (SumRow & { parentId: string })[] = await m.query(
     `SELECT \`parent_id\` AS parentId, SUM(\`res_cpus\`) AS cpus, SUM(\`res_memory_mib\`) AS memoryMiB, SUM(\`res_disk_gib\`) AS diskGiB

@@ -65,6 +65,10 @@ export interface PlacerTimings {
   readonly claims: number;
   readonly claimMs: number;
   readonly lostRaces: number;
+  /** Transactions that carried the claims (several claims share one when they are made at the same moment). */
+  readonly claimTransactions: number;
+  /** Snapshots that answered the reads of some hosts (reads asked for at the same moment share one). */
+  readonly hostReadQueries: number;
   /** From `go` to the last placement. */
   readonly totalMs: number;
   /** CPU time of the process over the same span (user + system). */
@@ -207,6 +211,8 @@ async function child(): Promise<void> {
   while ((await nextLine()).trim() !== 'go');
 
   const outcomes: PlacementOutcome[] = [];
+  const batchesBefore = registry.claimBatches.batches;
+  const readsBefore = registry.hostReadBatches.reads;
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
   const runLane = async (lane: number) => {
@@ -237,6 +243,8 @@ async function child(): Promise<void> {
     claims: timed.claims,
     claimMs: timed.claimMs,
     lostRaces: timed.lostRaces,
+    claimTransactions: registry.claimBatches.batches - batchesBefore,
+    hostReadQueries: registry.hostReadBatches.reads - readsBefore,
     totalMs: performance.now() - started,
     cpuMs: (cpu.user + cpu.system) / 1000,
   };

@@ -1,6 +1,7 @@
 // Eight OS processes place 2,000 containers on one MariaDB registry at the same moment, each
 // through its own Placer, as commands place (a working copy per process, each placement seeded by
-// its command id). Afterwards: no host over its allowance, every placement committed exactly once or
+// its command id), eight placements at once in each, as a worker runs several, so that their
+// claims share transactions and their reads of hosts are coalesced. Afterwards: no host over its allowance, every placement committed exactly once or
 // refused with reasons, and the lost races retried and reported.
 //
 // The workload fills the cluster exactly. Containers take 1, 2 or 4 units (a unit is 1 cpu,
@@ -21,6 +22,8 @@ import { mariaDbUnavailable, startMariaDb, type MariaDb } from '../support/maria
 import { runPlacers, type PlacementOutcome, type PlacerMode, type PlacerResult } from './concurrent-placer';
 
 const PROCESSES = 8;
+/** Placements in flight at once per process, as a worker runs several: their claims share transactions. */
+const LANES = 8;
 const PLACEMENTS = 2_000;
 const SEED = 2024;
 const UNIT = { cpus: 1, memoryMiB: 1024, diskGiB: 10 } as const;
@@ -118,6 +121,7 @@ describe('8 concurrent placer processes on MariaDB', { skip }, () => {
             worker,
             mode,
             seed: SEED + worker,
+            lanes: LANES,
             ttlSeconds: 3600,
             placements: work.placements.filter((_, i) => i % PROCESSES === worker).map(({ commandId, request }) => ({ commandId, request })),
           })),
@@ -129,11 +133,11 @@ describe('8 concurrent placer processes on MariaDB', { skip }, () => {
         const t = results.map((r) => r.timings);
         const sum = (f: (x: (typeof t)[number]) => number) => t.reduce((a, x) => a + f(x), 0);
         console.log(
-          `# ${mode}: ${PLACEMENTS} placements (${work.units} units on ${work.hosts.length} hosts, exactly full) by ${PROCESSES} processes ` +
+          `# ${mode}: ${PLACEMENTS} placements (${work.units} units on ${work.hosts.length} hosts, exactly full) by ${PROCESSES} processes, ${LANES} at once in each, ` +
             `in ${Math.round(wallMs)} ms = ${Math.round(committed / (wallMs / 1000))} committed/s; ` +
             `${committed} committed, ${PLACEMENTS - committed} refused, ${retried} committed after a lost race; ` +
             `${sum((x) => x.snapshots)} snapshots (${Math.round(sum((x) => x.snapshotMs))} ms), ${sum((x) => x.hostReads)} host reads, ${sum((x) => x.claims)} claims ` +
-            `(${Math.round(sum((x) => x.claimMs))} ms), ${sum((x) => x.lostRaces)} lost races`,
+            `(${Math.round(sum((x) => x.claimMs))} ms) in ${sum((x) => x.claimTransactions)} transactions, ${sum((x) => x.lostRaces)} lost races`,
         );
       });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostSnapshot } from '../../src/allocator';
-import { Placer, seedOf, type PlacementRegistry } from '../../src/allocator/placer';
+import { Placer, seedOf, Turns, type PlacementRegistry } from '../../src/allocator/placer';
 import { NoCapacityError, NotFoundError } from '../../src/domain/errors';
 import type { NodeRecord } from '../../src/domain/types';
 import type { ClaimRequest } from '../../src/registry/types';
@@ -127,8 +127,9 @@ describe('Placer', () => {
     registry.hosts = registry.hosts.filter((h) => h.id !== 'a');
     const r = await placer.placeAndClaim(cpus(2), base('cmd-2'));
     assert.equal(r.placeholder.parentId, 'b');
-    // Reading the candidates before the claim found a gone: the copy was read again in full.
-    assert.deepEqual(r.skipped, []);
+    // The claim found a gone: the copy was read again in full, and b claimed.
+    assert.deepEqual(r.skipped, [{ hostId: 'a', reason: 'gone' }]);
+    assert.equal(r.attempts, 2);
     assert.equal(registry.snapshots, 2);
     registry.hosts = [host('c')];
     registry.beforeClaim = () => {
@@ -155,17 +156,17 @@ describe('Placer', () => {
     const equal = () => Array.from({ length: 8 }, (_, i) => host(`h${i}`));
     // Two processes, each with its own copy, placing at the same moment on empty, equal hosts.
     const registry = new FakeRegistry(equal());
-    const [p1, p2] = [new Placer(registry), new Placer(registry)];
+    const [p1, p2] = [new Placer(registry, { seed: 0 }), new Placer(registry, { seed: 0 })];
     const [a, b] = await Promise.all([p1.placeAndClaim(cpus(1), base('create-web1-0f3a')), p2.placeAndClaim(cpus(1), base('create-web2-81d0'))]);
     assert.notEqual(a.placeholder.parentId, b.placeholder.parentId);
     assert.equal(a.attempts + b.attempts, 2);
-    // The seed is the command id's: the same id on the same hosts takes the same host.
-    const again = await new Placer(new FakeRegistry(equal())).placeAndClaim(cpus(1), base('create-web1-0f3a'));
+    // The seed is the command id's: the same id on the same hosts, with the same Placer seed, takes the same host.
+    const again = await new Placer(new FakeRegistry(equal()), { seed: 0 }).placeAndClaim(cpus(1), base('create-web1-0f3a'));
     assert.equal(again.placeholder.parentId, a.placeholder.parentId);
     assert.notEqual(seedOf('create-web1-0f3a'), seedOf('create-web2-81d0'));
     // Over many ids, every equal host is chosen by some.
     const chosen = new Set<string>();
-    for (let i = 0; i < 64; i++) chosen.add((await new Placer(new FakeRegistry(equal())).placeAndClaim(cpus(1), base(`cmd-${i}`))).placeholder.parentId!);
+    for (let i = 0; i < 64; i++) chosen.add((await new Placer(new FakeRegistry(equal()), { seed: 0 }).placeAndClaim(cpus(1), base(`cmd-${i}`))).placeholder.parentId!);
     assert.equal(chosen.size, 8);
   });
 
@@ -173,7 +174,7 @@ describe('Placer', () => {
     const hosts = Array.from({ length: 8 }, (_, i) => host(`h${i}`));
     const first = place(hosts, cpus(1)).host!.id;
     for (const id of ['x', 'y', 'z']) {
-      const r = await new Placer(new FakeRegistry(hosts), { spread: 1 }).placeAndClaim(cpus(1), base(id), 0);
+      const r = await new Placer(new FakeRegistry(hosts), { spread: 1, seed: 0 }).placeAndClaim(cpus(1), base(id), 0);
       assert.equal(r.placeholder.parentId, first);
     }
   });
@@ -217,5 +218,67 @@ describe('Placer', () => {
     assert.ok(results.every((r) => r.attempts === 1));
     assert.equal(registry.snapshots, 1);
     for (const h of registry.hosts) assert.ok(h.used.cpus <= h.allowance.cpus);
+  });
+
+  it('contended (claims on the copy refused), reads the best candidates before claiming; uncontended, claims on the copy alone', async () => {
+    const hosts = Array.from({ length: 6 }, (_, i) => host(`h${i}`));
+    const registry = new FakeRegistry(hosts);
+    const placer = new Placer(registry, { seed: 0 });
+    for (let i = 0; i < 4; i++) await placer.placeAndClaim(cpus(1), base(`calm-${i}`));
+    assert.equal(registry.hostReads, 0, 'an uncontended placement read hosts before claiming');
+    // Another process fills every host this one claims on, twice over.
+    let thefts = 0;
+    registry.beforeClaim = (id) => {
+      if (thefts++ < 2) registry.fill(id);
+    };
+    await placer.placeAndClaim(cpus(1), base('raced'));
+    registry.beforeClaim = () => {};
+    const reads = registry.hostReads;
+    const attempts = registry.attempts.length;
+    const r = await placer.placeAndClaim(cpus(1), base('after'));
+    assert.equal(r.attempts, 1);
+    assert.equal(registry.attempts.length, attempts + 1);
+    assert.ok(registry.hostReads > reads, 'a placement after lost races claimed without reading its candidates');
+  });
+});
+
+describe('Turns', () => {
+  const deferred = () => {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    return { promise, resolve };
+  };
+
+  it('never runs a read beside a claim; claims asked for while a read waits go after it, together', async () => {
+    const turns = new Turns();
+    const log: string[] = [];
+    const step = (name: string) => {
+      const d = deferred();
+      return {
+        done: d.resolve,
+        run: () => {
+          log.push(`${name} starts`);
+          return d.promise.then(() => log.push(`${name} ends`));
+        },
+      };
+    };
+    const [a, r, b, c] = [step('claim a'), step('read r'), step('claim b'), step('claim c')];
+    const ra = turns.run('claim', a.run);
+    const rr = turns.run('read', r.run);
+    const rb = turns.run('claim', b.run);
+    const rc = turns.run('claim', c.run);
+    await new Promise((res) => setImmediate(res));
+    assert.deepEqual(log, ['claim a starts']);
+    a.done();
+    await ra;
+    await new Promise((res) => setImmediate(res));
+    assert.deepEqual(log, ['claim a starts', 'claim a ends', 'read r starts']);
+    r.done();
+    await rr;
+    await new Promise((res) => setImmediate(res));
+    assert.deepEqual(log.slice(3), ['read r ends', 'claim b starts', 'claim c starts']);
+    b.done();
+    c.done();
+    await Promise.all([rb, rc]);
   });
 });
