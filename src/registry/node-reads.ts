@@ -42,10 +42,17 @@ export function findNodeByKey(db: Transactions, key: string): Promise<NodeRecord
 export function listNodes(db: Transactions, query: NodeQuery): Promise<NodeRecord[]> {
   const { sql, params } = whereOf(query);
   let tail = ' ORDER BY n.`name` ASC';
+  // A page by type after a name: MariaDB reads `type = ?` as a lookup on the index's first column
+  // and walks it from the start of the type to the cursor (18 ms at 100,000 rows for a page near
+  // the end, growing with the list), unless told to range over (type, name) from the cursor (1 ms
+  // at any depth). SQLite's planner takes that range by itself. With other filters the optimizer
+  // keeps its choice: a host's few containers are better found by (parent_id, type).
+  const keysetOnType = query.type !== undefined && query.after !== undefined && Object.entries(query).every(([k, v]) => v === undefined || ['type', 'after', 'limit'].includes(k));
+  const hint = keysetOnType && db.dialect === 'mysql' ? ' FORCE INDEX (`ix_nodes_type_name`)' : '';
   // MySQL accepts OFFSET only after LIMIT.
   if (query.limit !== undefined || query.offset !== undefined) tail += ` LIMIT ${count('limit', query.limit ?? Number.MAX_SAFE_INTEGER)}`;
   if (query.offset !== undefined) tail += ` OFFSET ${count('offset', query.offset)}`;
-  return db.read(async (m) => hydrate(m, await m.query(`SELECT ${RECORD_COLUMNS} FROM \`nodes\` n${sql}${tail}`, params)));
+  return db.read(async (m) => hydrate(m, await m.query(`SELECT ${RECORD_COLUMNS} FROM \`nodes\` n${hint}${sql}${tail}`, params)));
 }
 
 export function countNodes(db: Transactions, query: NodeQuery): Promise<number> {
