@@ -10,6 +10,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
@@ -47,7 +48,8 @@ export interface EntitySpec<R extends EntityRequest> {
 interface Pending<R> {
   readonly request: R;
   readonly workflowId: string;
-  readonly projected: string;
+  /** The state once it has run, in queue order (recomputed when the queue is reordered). */
+  projected: string;
   /** False when nothing was ahead of it: it runs at once, without waiting for its turn. */
   readonly queued: boolean;
   handle?: ChildWorkflowHandle<Workflow>;
@@ -79,6 +81,8 @@ interface Entity<R> {
   readonly queue: Pending<R>[];
   readonly recent: FinishedCommand[];
   readonly seen: Set<string>;
+  /** The head the loop took to run next, from before its child has started until it is done. */
+  current?: Pending<R>;
 }
 
 /** The state once everything queued has run; failed or cancelled commands drop out of it. */
@@ -121,6 +125,7 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
       continue;
     }
     const head = queue[0]!;
+    e.current = head;
     await head.started;
     if (!head.outcome) {
       head.running = true;
@@ -134,6 +139,7 @@ export async function runEntity<R extends EntityRequest>(spec: EntitySpec<R>, in
       await head.result;
     }
     queue.shift();
+    e.current = undefined;
     recordFinished(spec, e, head);
     if (queue.length === 0 && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT)) {
       await condition(allHandlersFinished);
@@ -183,30 +189,65 @@ function handleSubmit<R extends EntityRequest>(spec: EntitySpec<R>, input: Entit
   );
 }
 
-/** Moves a queued command that is not running yet; the new order must still be valid transitions. */
+/**
+ * Whether a reorder must leave `p` where it is, at the front: it runs, the loop has taken it to run
+ * next, or it was accepted into an empty queue and so runs without waiting for its turn.
+ */
+function staysAhead<R>(e: Entity<R>, p: Pending<R>): boolean {
+  return p.running || p === e.current || !p.queued;
+}
+
+/**
+ * The queue with `moved` at `position`, counted with the running command at 0: nothing moves
+ * ahead of the commands that stay ahead, so 0 and 1 both mean next when one runs. `keepHead`
+ * false is the order before the 'reorder-keeps-head' patch, which only kept running ones ahead.
+ */
+function reordered<R>(e: Entity<R>, moved: Pending<R>, position: number, keepHead: boolean): Pending<R>[] {
+  const order = e.queue.filter((p) => p !== moved);
+  const firstMovable = order.findIndex((p) => (keepHead ? !staysAhead(e, p) : !p.running));
+  order.splice(Math.max(firstMovable === -1 ? order.length : firstMovable, Math.min(position, order.length)), 0, moved);
+  return order;
+}
+
+/** The state after each command of `order`, from the state before the first; throws the first that cannot run. */
+function projections<R extends EntityRequest>(spec: EntitySpec<R>, e: Entity<R>, order: readonly Pending<R>[]): string[] {
+  const states: string[] = [];
+  order.reduce((s, q) => {
+    const after = spec.next(s, q.request);
+    states.push(after);
+    return after;
+  }, e.state);
+  return states;
+}
+
+/**
+ * Moves a queued command that is not running yet; the new order must still be valid transitions.
+ * The validator checks the very order the handler applies.
+ */
 function handleReorder<R extends EntityRequest>(spec: EntitySpec<R>, input: EntityInput, e: Entity<R>): void {
   const { queue } = e;
   setHandler(
     reorderUpdate,
     ({ commandId, position }) => {
-      const [moved] = queue.splice(
-        queue.findIndex((p) => p.request.commandId === commandId),
-        1,
-      );
-      const firstMovable = queue.findIndex((p) => !p.running);
-      queue.splice(Math.max(firstMovable === -1 ? queue.length : firstMovable, Math.min(position, queue.length)), 0, moved!);
+      const moved = queue.find((p) => p.request.commandId === commandId)!;
+      if (patched('reorder-keeps-head')) {
+        const order = reordered(e, moved, position, true);
+        const states = projections(spec, e, order);
+        queue.splice(0, queue.length, ...order);
+        // Later submissions are checked against the state the new order leads to.
+        order.forEach((p, i) => (p.projected = states[i]!));
+      } else {
+        queue.splice(0, queue.length, ...reordered(e, moved, position, false));
+      }
       return queue.map((p) => p.request.commandId);
     },
     {
       validator: ({ commandId, position }) => {
         const p = queue.find((q) => q.request.commandId === commandId);
-        if (!p) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is not queued on ${input.target}` }]);
-        if (p.running) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is already running` }]);
-        if (!Number.isInteger(position) || position < 0) throw new InvalidInputError([{ field: 'position', problem: 'must be an integer >= 0' }]);
-        // The reordered queue must still be a valid sequence of transitions.
-        const order = queue.filter((q) => q !== p);
-        order.splice(Math.min(position, order.length), 0, p);
-        order.reduce((s, q) => spec.next(s, q.request), e.state);
+        if (!p) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is not queued on ${input.target}` }], 'reorder');
+        if (staysAhead(e, p)) throw new InvalidInputError([{ field: 'commandId', problem: `${commandId} is already running on ${input.target}: it can no longer move` }], 'reorder');
+        if (!Number.isInteger(position) || position < 0) throw new InvalidInputError([{ field: 'position', problem: 'must be an integer >= 0' }], 'reorder');
+        projections(spec, e, reordered(e, p, position, true));
       },
       description: MESSAGE_DESCRIPTIONS.reorder,
     },

@@ -42,6 +42,12 @@ export interface RouteSpec<P extends TSchema = TUnknown, Q extends TSchema = TUn
   readonly response: Record<number, TSchema>;
   /** It starts a command: it takes an Idempotency-Key header (./idempotency). */
   readonly startsCommand?: boolean;
+  /**
+   * The handler answers exactly the response schema's fields (a presenter builds them), so
+   * JSON.stringify writes the answer: the serializer compiled from the schema took about half a
+   * millisecond more on a page of 100 containers. The schema still documents it.
+   */
+  readonly presented?: boolean;
   readonly handler: (request: TypedRequest<P, Q, B>, reply: FastifyReply) => Promise<unknown>;
 }
 
@@ -78,6 +84,7 @@ export function route<P extends TSchema = TUnknown, Q extends TSchema = TUnknown
       security: spec.role === 'public' ? [] : [{ bearer: [] }],
       'x-vmflow-role': spec.role,
     },
+    ...(spec.presented ? { serializerCompiler: () => (data: unknown) => JSON.stringify(data) } : {}),
     // A route with a body schema takes no body as `{}`, so its schema still refuses unknown fields.
     ...(spec.body
       ? {

@@ -123,7 +123,12 @@ export class TokenStore {
   async verify(presented: string): Promise<Verification> {
     const m = TOKEN.exec(presented);
     if (!m) return { ok: false, reason: 'malformed' };
-    const row = await this.tokens.findOneBy({ id: m[1]! });
+    // Every request checks its token: plain SQL, without the repository's query building.
+    const rows: TokenRow[] = await this.dataSource.query(
+      'SELECT `id`, `name`, `role`, `hash`, `created_at` AS `createdAt`, `created_by` AS `createdBy`, `revoked_at` AS `revokedAt` FROM `vmflow_api_tokens` WHERE `id` = ?',
+      [m[1]!],
+    );
+    const row = rows[0];
     if (!row) return { ok: false, reason: 'unknown' };
     const given = Buffer.from(sha256(Buffer.from(m[2]!, 'base64url')), 'hex');
     const stored = Buffer.from(row.hash, 'hex');

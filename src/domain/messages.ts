@@ -91,7 +91,7 @@ export const drainProgressQuery = defineQuery<DrainProgress>('drainProgress');
  */
 export const MESSAGE_DESCRIPTIONS = {
   submit: 'Queue a command on this container or environment: {commandId, command, args, requestedBy?}. Refused at once, with the reason, when it cannot run from the state the queue leads to.',
-  reorder: 'Move a queued command that has not started: {commandId, position}, the running command being at 0 (1 = next to run). Answers the new order; refused when the new order is not a valid sequence of transitions.',
+  reorder: 'Move a queued command that has not started: {commandId, position}, the running command being at 0 (1 = next to run; 0 too, as nothing moves ahead of the running command). Answers the new order; refused when the new order is not a valid sequence of transitions.',
   observed: 'Report a state seen on the host (the monitor sends it): {state, cause}. Ignored while a command runs.',
   status: 'The entity\'s state, its queue (running command first) and its last finished commands.',
   progress: 'The command\'s phase (queued, running, compensating, completed, failed, cancelled), its current step, the steps done, its host and target.',

@@ -64,7 +64,7 @@ export function allowanceOf(host: Pick<NodeRow, 'definition'>): Resources {
   });
 }
 
-export function toRecord(r: NodeRow, keys: readonly string[], tags: Record<string, string>): NodeRecord {
+export function toRecord(r: Pick<NodeRow, 'id' | 'type' | 'name' | 'definition' | 'state' | 'metadata' | 'parentId' | 'version' | 'createdAt' | 'updatedAt'>, keys: readonly string[], tags: Record<string, string>): NodeRecord {
   return {
     id: r.id,
     type: r.type as NodeType,

@@ -1,54 +1,95 @@
 // Looking nodes up: by id, name or unique key, by query, and unique keys by prefix.
 import type { EntityManager } from 'typeorm';
+import { InvalidInputError } from '../domain/errors';
 import type { NodeRecord, NodeType } from '../domain/types';
-import { parse } from './columns';
-import { NodeEntity, NodeKeyEntity, NodeTagEntity } from './entities';
-import { chunks, findRow, hydrate } from './rows';
+import { num, parse } from './columns';
+import { NodeKeyEntity } from './entities';
+import { chunks, hydrate, type RecordRow } from './rows';
 import type { Transactions } from './transactions';
 import type { NodeQuery, PlacedNode } from './types';
 
+// Reads that serve lists and lookups are plain SQL with `?` parameters, valid on SQLite and MySQL
+// alike (both take backquoted names): TypeORM's query builder and entity mapping cost more per
+// page of 100 than the database does.
+
+/** The columns a NodeRecord is made of, under the names NodeRow gives them. */
+const RECORD_COLUMNS = ['id', 'type', 'name', 'definition', 'state', 'metadata', ['parent_id', 'parentId'], 'version', ['created_at', 'createdAt'], ['updated_at', 'updatedAt']]
+  .map((c) => (typeof c === 'string' ? `n.\`${c}\` AS \`${c}\`` : `n.\`${c[0]}\` AS \`${c[1]}\``))
+  .join(', ');
+
+function placeholders(n: number): string {
+  return Array(n).fill('?').join(', ');
+}
+
+async function recordWhere(m: EntityManager, condition: string, params: readonly unknown[]): Promise<NodeRecord | undefined> {
+  const rows: RecordRow[] = await m.query(`SELECT ${RECORD_COLUMNS} FROM \`nodes\` n WHERE ${condition}`, [...params]);
+  return rows.length ? (await hydrate(m, rows))[0] : undefined;
+}
+
 export async function findNode(db: Transactions, id: string): Promise<NodeRecord | undefined> {
   if (typeof id !== 'string') return undefined;
-  return db.read(async (m) => {
-    const row = await findRow(m, id);
-    return row ? (await hydrate(m, [row]))[0] : undefined;
-  });
+  return db.read((m) => recordWhere(m, 'n.`id` = ?', [id]));
 }
 
 export function findNodeByName(db: Transactions, name: string): Promise<NodeRecord | undefined> {
-  return db.read(async (m) => {
-    const row = await m.createQueryBuilder(NodeEntity, 'n').where('n.name = :name', { name }).getOne();
-    return row ? (await hydrate(m, [row]))[0] : undefined;
-  });
+  return db.read((m) => recordWhere(m, 'n.`name` = ?', [name]));
 }
 
 export function findNodeByKey(db: Transactions, key: string): Promise<NodeRecord | undefined> {
-  return db.read(async (m) => {
-    const row = await m
-      .createQueryBuilder(NodeEntity, 'n')
-      .innerJoin(NodeKeyEntity.options.name, 'k', 'k.nodeId = n.id')
-      .where('k.key = :key', { key })
-      .getOne();
-    return row ? (await hydrate(m, [row]))[0] : undefined;
-  });
+  return db.read((m) => recordWhere(m, 'n.`id` = (SELECT k.`node_id` FROM `node_keys` k WHERE k.`key` = ?)', [key]));
 }
 
 export function listNodes(db: Transactions, query: NodeQuery): Promise<NodeRecord[]> {
-  return db.read(async (m) => {
-    const qb = queryNodes(m, query).orderBy('n.name', 'ASC');
-    if (query.after !== undefined) qb.andWhere('n.name > :after', { after: query.after });
-    if (query.limit !== undefined) qb.limit(query.limit);
-    if (query.offset !== undefined) {
-      // MySQL accepts OFFSET only after LIMIT.
-      if (query.limit === undefined) qb.limit(Number.MAX_SAFE_INTEGER);
-      qb.offset(query.offset);
-    }
-    return hydrate(m, await qb.getMany());
-  });
+  const { sql, params } = whereOf(query);
+  let tail = ' ORDER BY n.`name` ASC';
+  // A page by type after a name: MariaDB reads `type = ?` as a lookup on the index's first column
+  // and walks it from the start of the type to the cursor (18 ms at 100,000 rows for a page near
+  // the end, growing with the list), unless told to range over (type, name) from the cursor (1 ms
+  // at any depth). SQLite's planner takes that range by itself. With other filters the optimizer
+  // keeps its choice: a host's few containers are better found by (parent_id, type).
+  const keysetOnType = query.type !== undefined && query.after !== undefined && Object.entries(query).every(([k, v]) => v === undefined || ['type', 'after', 'limit'].includes(k));
+  const hint = keysetOnType && db.dialect === 'mysql' ? ' FORCE INDEX (`ix_nodes_type_name`)' : '';
+  // MySQL accepts OFFSET only after LIMIT.
+  if (query.limit !== undefined || query.offset !== undefined) tail += ` LIMIT ${count('limit', query.limit ?? Number.MAX_SAFE_INTEGER)}`;
+  if (query.offset !== undefined) tail += ` OFFSET ${count('offset', query.offset)}`;
+  return db.read(async (m) => hydrate(m, await m.query(`SELECT ${RECORD_COLUMNS} FROM \`nodes\` n${hint}${sql}${tail}`, params)));
 }
 
 export function countNodes(db: Transactions, query: NodeQuery): Promise<number> {
-  return db.read((m) => queryNodes(m, query).getCount());
+  const { sql, params } = whereOf(query);
+  return db.read(async (m) => num(((await m.query(`SELECT COUNT(*) AS \`count\` FROM \`nodes\` n${sql}`, params)) as { count: unknown }[])[0]?.count));
+}
+
+/** A limit or offset, written into the SQL: a whole number or InvalidInputError. */
+function count(field: 'limit' | 'offset', value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidInputError([{ field, problem: 'must be a whole number >= 0' }], 'node query');
+  return value;
+}
+
+/** The WHERE clause of a query (with its leading space, or empty) and its parameters. */
+function whereOf(query: NodeQuery): { sql: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, ...values: unknown[]) => {
+    clauses.push(clause);
+    params.push(...values);
+  };
+  // No values: a condition no row meets (an empty IN list is not SQL).
+  const inList = (column: string, values: readonly string[]) => add(values.length ? `n.\`${column}\` IN (${placeholders(values.length)})` : '1 = 0', ...values);
+  if (query.ids !== undefined) inList('id', query.ids);
+  if (query.type !== undefined) add('n.`type` = ?', query.type);
+  if (query.parentId === null) add('n.`parent_id` IS NULL');
+  else if (query.parentId !== undefined) add('n.`parent_id` = ?', query.parentId);
+  if (query.parentIds !== undefined) inList('parent_id', query.parentIds);
+  if (query.state !== undefined) add('n.`state` = ?', query.state);
+  if (query.tag !== undefined) {
+    const tagged = 'SELECT t.`node_id` FROM `node_tags` t WHERE t.`tag_key` = ?';
+    if (query.tag.value === undefined) add(`n.\`id\` IN (${tagged})`, query.tag.key);
+    else add(`n.\`id\` IN (${tagged} AND t.\`tag_value\` = ?)`, query.tag.key, query.tag.value);
+  }
+  // Keyset paging: with the (type, name) index, a page deep in the list reads no row before it.
+  if (query.after !== undefined) add('n.`name` > ?', query.after);
+  return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
 /**
@@ -83,26 +124,6 @@ export function listKeys(db: Transactions, prefix: string): Promise<string[]> {
     const rows: { key: string }[] = await qb.orderBy('k.key', 'ASC').getRawMany();
     return rows.map((r) => r.key);
   });
-}
-
-function queryNodes(m: EntityManager, query: NodeQuery) {
-  const qb = m.createQueryBuilder(NodeEntity, 'n');
-  // No ids: a condition no row meets (an empty IN list is not SQL).
-  if (query.ids !== undefined) qb.andWhere(query.ids.length ? 'n.id IN (:...ids)' : '1 = 0', { ids: [...query.ids] });
-  if (query.type !== undefined) qb.andWhere('n.type = :type', { type: query.type });
-  if (query.parentId === null) qb.andWhere('n.parentId IS NULL');
-  else if (query.parentId !== undefined) qb.andWhere('n.parentId = :parentId', { parentId: query.parentId });
-  if (query.parentIds !== undefined) qb.andWhere(query.parentIds.length ? 'n.parentId IN (:...parentIds)' : '1 = 0', { parentIds: [...query.parentIds] });
-  if (query.state !== undefined) qb.andWhere('n.state = :state', { state: query.state });
-  if (query.tag !== undefined) {
-    const tagged = m
-      .createQueryBuilder(NodeTagEntity, 't')
-      .select('t.nodeId')
-      .where('t.tagKey = :tagKey', { tagKey: query.tag.key });
-    if (query.tag.value !== undefined) tagged.andWhere('t.tagValue = :tagValue', { tagValue: query.tag.value });
-    qb.andWhere(`n.id IN (${tagged.getQuery()})`).setParameters(tagged.getParameters());
-  }
-  return qb;
 }
 
 /** The smallest string greater than every string starting with `prefix`. */

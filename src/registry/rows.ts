@@ -126,15 +126,22 @@ export async function loadRecord(m: EntityManager, id: string): Promise<NodeReco
   return (await hydrate(m, [row]))[0]!;
 }
 
+/** The columns of a node row that a NodeRecord is made of. */
+export type RecordRow = Pick<NodeRow, 'id' | 'type' | 'name' | 'definition' | 'state' | 'metadata' | 'parentId' | 'version' | 'createdAt' | 'updatedAt'>;
+
 /** Attaches keys and tags to rows, in two queries per chunk of rows. */
-export async function hydrate(m: EntityManager, rows: NodeRow[]): Promise<NodeRecord[]> {
+export async function hydrate(m: EntityManager, rows: readonly RecordRow[]): Promise<NodeRecord[]> {
   if (!rows.length) return [];
   const keys = new Map<string, string[]>();
   const tags = new Map<string, Record<string, string>>();
   for (const ids of chunks(rows.map((r) => r.id))) {
-    const keyRows = await m.createQueryBuilder(NodeKeyEntity, 'k').where('k.nodeId IN (:...ids)', { ids }).getMany();
+    const list = Array(ids.length).fill('?').join(', ');
+    const keyRows: { nodeId: string; key: string }[] = await m.query(`SELECT \`node_id\` AS \`nodeId\`, \`key\` FROM \`node_keys\` WHERE \`node_id\` IN (${list})`, ids);
     for (const k of keyRows) (keys.get(k.nodeId) ?? keys.set(k.nodeId, []).get(k.nodeId)!).push(k.key);
-    const tagRows = await m.createQueryBuilder(NodeTagEntity, 't').where('t.nodeId IN (:...ids)', { ids }).getMany();
+    const tagRows: { nodeId: string; tagKey: string; tagValue: string }[] = await m.query(
+      `SELECT \`node_id\` AS \`nodeId\`, \`tag_key\` AS \`tagKey\`, \`tag_value\` AS \`tagValue\` FROM \`node_tags\` WHERE \`node_id\` IN (${list})`,
+      ids,
+    );
     for (const t of tagRows) (tags.get(t.nodeId) ?? tags.set(t.nodeId, {}).get(t.nodeId)!)[t.tagKey] = t.tagValue;
   }
   return rows.map((r) => toRecord(r, keys.get(r.id) ?? [], tags.get(r.id) ?? {}));

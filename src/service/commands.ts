@@ -12,7 +12,7 @@ import {
   describeCommand,
 } from '../domain/commands';
 import { CancelledError, InvalidInputError, NotFoundError, fromFailure, unwrapError } from '../domain/errors';
-import { SEARCH_ATTRIBUTES, TASK_QUEUE, workflowIds } from '../domain/names';
+import { SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTE_KEYS, TASK_QUEUE, workflowIds } from '../domain/names';
 import type { EnvironmentArgs, EnvironmentCommand, EnvironmentRequest, EnvironmentResult } from '../domain/environments';
 import type { Registry } from '../registry/types';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
@@ -190,7 +190,7 @@ export function commandQuery(filter: CommandFilter): string {
 
 function summaryOf(w: Omit<WorkflowExecutionInfo, 'raw'>): CommandSummary {
   const m = /^(container|environment)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(w.workflowId);
-  const hosts = w.searchAttributes?.[SEARCH_ATTRIBUTES.hypervisor];
+  const hosts = w.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.hypervisor);
   const memo = (w.memo ?? {}) as { summary?: unknown; requestedBy?: unknown };
   return {
     workflowId: w.workflowId,
@@ -264,7 +264,7 @@ export class ContainerCommands {
           taskQueue: TASK_QUEUE,
           args: [{ target: container, state }],
           workflowIdConflictPolicy: 'USE_EXISTING',
-          searchAttributes: { [SEARCH_ATTRIBUTES.container]: [container] },
+          typedSearchAttributes: [{ key: SEARCH_ATTRIBUTE_KEYS.container, value: container }],
           staticSummary: `commands of container ${container}, one at a time`,
         }),
       });
@@ -286,11 +286,11 @@ export class ContainerCommands {
         workflowId,
         taskQueue: TASK_QUEUE,
         args: [{ request: req, queued: false }],
-        searchAttributes: {
-          [SEARCH_ATTRIBUTES.container]: [req.container],
-          [SEARCH_ATTRIBUTES.command]: ['create'],
-          ...(req.environment ? { [SEARCH_ATTRIBUTES.environment]: [req.environment] } : {}),
-        },
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTE_KEYS.container, value: req.container },
+          { key: SEARCH_ATTRIBUTE_KEYS.command, value: 'create' },
+          ...(req.environment ? [{ key: SEARCH_ATTRIBUTE_KEYS.environment, value: req.environment }] : []),
+        ],
         memo: { summary: describeCommand(req), requestedBy: req.requestedBy ?? 'unknown' },
         staticSummary: describeCommand(req),
       });
@@ -399,7 +399,7 @@ export class EnvironmentCommands {
           taskQueue: TASK_QUEUE,
           args: [{ target: environment, state: node ? 'active' : 'absent' }],
           workflowIdConflictPolicy: 'USE_EXISTING',
-          searchAttributes: { [SEARCH_ATTRIBUTES.environment]: [environment] },
+          typedSearchAttributes: [{ key: SEARCH_ATTRIBUTE_KEYS.environment, value: environment }],
           staticSummary: `commands of environment ${environment}, one at a time`,
         }),
       });

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { InvalidInputError, InvalidTransitionError, NotFoundError, unwrapError } from '../domain/errors';
-import { SEARCH_ATTRIBUTES, TASK_QUEUE, workflowIds } from '../domain/names';
+import { SEARCH_ATTRIBUTE_KEYS, TASK_QUEUE, workflowIds } from '../domain/names';
 import { META, type HypervisorDefinition, type NodeRecord } from '../domain/types';
 import type { Provisioner } from '../provisioner';
 import type { HypervisorDefinitionInput } from '../domain/schemas';
@@ -82,7 +82,10 @@ export class Hypervisors {
       workflowId,
       taskQueue: TASK_QUEUE,
       args: [{ host: host.name, reason }],
-      searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: [host.name], [SEARCH_ATTRIBUTES.command]: ['drain'] },
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTE_KEYS.hypervisor, value: [host.name] },
+        { key: SEARCH_ATTRIBUTE_KEYS.command, value: 'drain' },
+      ],
       staticSummary: `drain ${host.name}: move every container away (${reason})`,
     });
     return { host, workflowId };
@@ -100,7 +103,10 @@ export class Hypervisors {
       workflowId,
       taskQueue: TASK_QUEUE,
       args: [{ host: host.name, cause: 'evacuated by an operator' }],
-      searchAttributes: { [SEARCH_ATTRIBUTES.hypervisor]: [host.name], [SEARCH_ATTRIBUTES.command]: ['failover'] },
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTE_KEYS.hypervisor, value: [host.name] },
+        { key: SEARCH_ATTRIBUTE_KEYS.command, value: 'failover' },
+      ],
       staticSummary: `fail over the containers of ${host.name}`,
     });
     return { workflowId };

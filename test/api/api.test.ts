@@ -126,6 +126,56 @@ describe('REST API on a real stack', () => {
     assert.equal(byHost[0].workflowId, moved.json.workflowId);
   });
 
+  test('GET /v1/containers pages by pageToken: each container once, in name order, with exactly the resource fields', async () => {
+    const registry = stack.services.registry;
+    const host = await registry.getByName('hv-1');
+    const names = ['pg-a', 'pg-a-1', 'pg-a.1', 'pg-a0', 'pg-b', 'pg-b_2', 'pg-c', 'pg-d', 'pg-e'];
+    for (const name of names) await registry.add({ type: 'container', name, definition: { ...small, network: { ip: '10.77.0.1', mac: '02:00:0a:4d:00:01' } }, state: 'stopped', parentId: host.id });
+    const walk = async (between?: (page: number) => Promise<void>) => {
+      const seen: any[] = [];
+      let token: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const r = await api.request('GET', `/v1/containers?limit=2${token ? `&pageToken=${encodeURIComponent(token)}` : ''}`, { token: api.tokens.viewer });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.limit, 2);
+        assert.ok(r.json.items.length <= 2 && r.json.items.length > 0, `a page of 1 or 2: ${r.text.slice(0, 200)}`);
+        seen.push(...r.json.items);
+        token = r.json.nextPageToken;
+        if (!token) return seen;
+        await between?.(page);
+      }
+      throw new Error('no last page');
+    };
+    const all = await walk();
+    const listed = all.map((c) => c.name);
+    assert.deepEqual(listed, [...listed].sort(), 'name order');
+    assert.equal(new Set(listed).size, listed.length, 'each container once');
+    assert.deepEqual(listed.filter((n) => n.startsWith('pg-')), [...names].sort());
+    // JSON.stringify writes the presented resource: exactly the documented fields, the host linked by name.
+    const doc = (await api.request('GET', '/openapi.json')).json;
+    const fields = Object.keys(doc.paths['/v1/containers'].get.responses['200'].content['application/json'].schema.properties.items.items.properties).sort();
+    const one = all.find((c) => c.name === 'pg-a')!;
+    assert.deepEqual(Object.keys(one).sort(), fields);
+    assert.deepEqual(one.parent, { id: host.id, name: 'hv-1', href: `/v1/hypervisors/${host.id}` });
+    assert.equal(one.environment, null);
+    assert.deepEqual(one.keys, ['name:pg-a']);
+    assert.deepEqual((await api.request('GET', '/v1/containers/pg-a')).json, one);
+    // Removed and added between pages: the survivors once and in order, the one added after the cursor too.
+    const pg = await walk(async (page) => {
+      if (page !== 0) return;
+      await registry.remove((await registry.getByName('pg-c')).id);
+      await registry.add({ type: 'container', name: 'pg-cc', definition: small, state: 'stopped', parentId: host.id });
+    });
+    assert.deepEqual(
+      pg.map((c) => c.name).filter((n) => n.startsWith('pg-')),
+      ['pg-a', 'pg-a-1', 'pg-a.1', 'pg-a0', 'pg-b', 'pg-b_2', 'pg-cc', 'pg-d', 'pg-e'],
+    );
+    const bad = await api.request('GET', '/v1/containers?pageToken=bm9wZQ', { token: api.tokens.viewer });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.json.error.message, /pageToken is not a page token from this list/);
+    for (const name of [...names.filter((n) => n !== 'pg-c'), 'pg-cc']) await registry.remove((await registry.getByName(name)).id);
+  });
+
   test('a queued migration is retargeted with modify and cancelled; a running stop is cancelled; an ended command refuses cancel', async () => {
     const created = await api.request('POST', '/v1/containers', { body: { name: 'slow1', definition: small, hint: 'hv-3' } });
     assert.equal((await commandEnd(api, created.json.href)).status, 'COMPLETED');

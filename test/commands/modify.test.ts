@@ -53,4 +53,52 @@ describe('modify and reorder', () => {
     await stack.sim.admin.setDelays({ reboot: null });
     await assertConsistent(stack);
   });
+
+  test('a reorder is checked in the order it is applied: after the running command, which changes the state', async () => {
+    await (await stack.client.containers.stop('m1')).result();
+    await stack.sim.admin.setDelays({ start: 1500 });
+    const running = await stack.client.containers.start('m1');
+    const stop = await stack.client.containers.stop('m1');
+    const start = await stack.client.containers.start('m1');
+    const reboot = await stack.client.containers.reboot('m1');
+    // Position 0 is next, after the running start: the reboot runs from `running` and is accepted.
+    const order = await stack.client.commands.reorder('m1', reboot.commandId, 0);
+    assert.deepEqual(order, [running.commandId, reboot.commandId, stop.commandId, start.commandId]);
+    // The start next would run from `running`: refused, naming the command and the state.
+    await assert.rejects(stack.client.commands.reorder('m1', start.commandId, 1), (e: Error) => {
+      assert.match(e.message, /cannot start m1: it is running/);
+      return true;
+    });
+    await assert.rejects(stack.client.commands.reorder('m1', running.commandId, 3), /already running on m1: it can no longer move/);
+    assert.deepEqual(
+      (await stack.client.commands.queue('m1'))?.queue.map((q) => q.commandId),
+      [running.commandId, reboot.commandId, stop.commandId, start.commandId],
+      'a refused reorder changes nothing',
+    );
+    assert.equal((await running.result()).state, 'running');
+    assert.equal((await reboot.result()).state, 'running');
+    assert.equal((await stop.result()).state, 'stopped');
+    assert.equal((await start.result()).state, 'running');
+    const closed = async (h: { workflowId: string }) => (await stack.client.temporal.workflow.getHandle(h.workflowId).describe()).closeTime!.getTime();
+    assert.ok((await closed(reboot)) <= (await closed(stop)), 'the moved reboot ran before the stop');
+    await stack.sim.admin.setDelays({ start: null });
+    await assertConsistent(stack);
+  });
+
+  test('after a reorder, new commands are checked against the state the new order leads to', async () => {
+    await stack.sim.admin.setDelays({ reboot: 1500 });
+    const running = await stack.client.containers.reboot('m1');
+    const reconcile = await stack.client.containers.reconcile('m1');
+    const stop = await stack.client.containers.stop('m1');
+    // The reconcile keeps whatever state it runs from: moved last, the queue now ends stopped.
+    assert.deepEqual(await stack.client.commands.reorder('m1', reconcile.commandId, 10), [running.commandId, stop.commandId, reconcile.commandId]);
+    await assert.rejects(stack.client.containers.suspend('m1'), /cannot suspend m1: it is stopped/);
+    const start = await stack.client.containers.start('m1');
+    await running.result();
+    assert.equal((await stop.result()).state, 'stopped');
+    await reconcile.result();
+    assert.equal((await start.result()).state, 'running');
+    await stack.sim.admin.setDelays({ reboot: null });
+    await assertConsistent(stack);
+  });
 });

@@ -19,6 +19,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     summary: 'List containers by name, by state, host or tag; a page of `limit`, the next one with `pageToken=<nextPageToken>`',
     querystring: ContainerListQuery,
     response: { 200: pageOf(ContainerResource) },
+    presented: true,
     handler: async (req) => {
       const q = req.query;
       const limit = q.limit ?? DEFAULT_PAGE_SIZE;
@@ -44,6 +45,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     summary: 'One container, by name or id',
     params: RefParams,
     response: { 200: ContainerResource },
+    presented: true,
     handler: async (req) => {
       const node = await ctx.node('container', req.params.ref);
       return present.container(node, await ctx.linkNames([node]));
