@@ -27,7 +27,11 @@ export interface Sighting {
   readonly seen: ObservedContainer;
 }
 
-/** Runs a driver call with heartbeats (so cancellation and dead workers are noticed) and progress. */
+/**
+ * Runs a driver call with heartbeats (so cancellation and dead workers are noticed) and progress.
+ * The first heartbeat goes after a second: a call that ends sooner (most do on a quick host)
+ * costs the server no heartbeat at all, and progress is reported on the next beat.
+ */
 async function withDriverContext<T>(fn: (ctx: DriverContext) => Promise<T>): Promise<T> {
   let ctx: Context | undefined;
   try {
@@ -37,12 +41,16 @@ async function withDriverContext<T>(fn: (ctx: DriverContext) => Promise<T>): Pro
   }
   const activity = ctx;
   let last: Progress | undefined;
-  const beat = setInterval(() => activity.heartbeat(last), 1000);
+  let beating = false;
+  const beat = setInterval(() => {
+    beating = true;
+    activity.heartbeat(last);
+  }, 1000);
   try {
     return await fn({
       progress: (p) => {
         last = p;
-        activity.heartbeat(p);
+        if (beating) activity.heartbeat(p);
       },
       signal: activity.cancellationSignal,
     });

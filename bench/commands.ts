@@ -6,6 +6,7 @@
 // Usage: npm run bench:commands [-- N]
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { startStack } from '../test/support/stack';
+import { WORKFLOW_TASK_SLOTS } from '../src/worker';
 
 const N = Number(process.argv[2] ?? 500);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 100);
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./floor/workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } }),
     activities: { noop: async (step: string) => step },
     maxConcurrentActivityTaskExecutions: CONCURRENCY,
-    maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(CONCURRENCY / 2)),
+    maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
     maxCachedWorkflows: 2000,
   });
   const floorRunning = floorWorker.run();

@@ -7,9 +7,11 @@
 //
 // Per scale: creates/s, p50/p99 latency, CPU ms per create by process (the vmflow worker, the
 // Temporal server, the database, the sim, this process as the client), the ratio to the 10-host
-// figure and to the floor. Targets: 10,000 hosts ≥ 0.9 × 10 hosts; 10 hosts ≥ 0.8 × the floor.
+// figure and to the floor, and how many of their activities ran more than once. Targets:
+// 10,000 hosts ≥ 0.9 × 10 hosts; 10 hosts ≥ 0.8 × the floor.
 //
 // Usage: npm run bench:fleet [-- --creates 200 --in-flight 50 --scales 10,1000,10000 --db sqlite,mysql]
+// BENCH_PROFILE_DIR=dir: the vmflow and floor workers write CPU profiles there (node --cpu-prof).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -24,6 +26,7 @@ import { startMariaDb, type MariaDb } from '../test/support/mariadb';
 import { startSim } from '../test/support/sim';
 import { fillFleet } from './fleet-fill';
 import { cpuByRole, difference } from './process-cpu';
+import { addReruns, describeReruns, emptyReruns, type Reruns } from './reruns';
 
 const ROOT = path.resolve(__dirname, '..');
 const { values: args } = parseArgs({
@@ -69,6 +72,9 @@ interface ScaleResult {
   readonly hostsUsed: number;
   readonly fillSeconds: number;
   readonly load: number;
+  /** Activities of the measured creates, and of the floor's workflows, that ran more than once. */
+  readonly reruns: Reruns;
+  readonly floorReruns: Reruns;
 }
 
 /** Runs `submit` for [from, to) with IN_FLIGHT at a time; adds seconds, latencies and CPU by process to `into`. */
@@ -90,8 +96,11 @@ async function round(from: number, to: number, submit: (i: number) => Promise<un
   for (const [role, ms] of Object.entries(difference(cpuByRole(roleOf), cpuBefore))) into.cpu[role] = (into.cpu[role] ?? 0) + ms;
 }
 
+/** With BENCH_PROFILE_DIR set, each worker writes a V8 CPU profile (.cpuprofile) there when it stops. */
+const PROFILE_ARGS = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
+
 function spawnProcess(args: readonly string[], env: NodeJS.ProcessEnv, readyLine?: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...PROFILE_ARGS, '--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   if (!readyLine) {
     child.stdout!.resume();
     return Promise.resolve(child);
@@ -142,8 +151,10 @@ async function atScale(db: 'sqlite' | 'mysql', hosts: number, mariadb: MariaDb |
     stops.unshift(() => stopProcess(floorWorker));
     client = await connect({ temporalAddress: temporal.address, registry });
 
+    const measured: string[] = [];
     const create = async (name: string) => {
       const h = await client!.containers.create(name, { definition: { kind: 'generic', ...CONTAINER } });
+      if (name.startsWith('n-')) measured.push(h.workflowId);
       const r = await h.result();
       if (r.state !== 'running') throw new Error(`${name} ended ${r.state}`);
     };
@@ -163,7 +174,13 @@ async function atScale(db: 'sqlite' | 'mysql', hosts: number, mariadb: MariaDb |
     const overCapacity = snapshot.filter((h) => h.used.cpus > h.allowance.cpus || h.used.memoryMiB > h.allowance.memoryMiB || h.used.diskGiB > h.allowance.diskGiB).length;
     const created = await registry.list({ type: 'container', after: 'n-', limit: CREATES + 10 });
     const hostsUsed = new Set(created.filter((c) => c.name.startsWith('n-')).map((c) => c.parentId)).size;
-    return { db, hosts, vmflow, floor, overCapacity, hostsUsed, fillSeconds, load: os.loadavg()[0]! };
+    const load = os.loadavg()[0]!;
+    // After the measurement: which activities ran more than once, from each workflow's history.
+    let reruns = emptyReruns();
+    for (const id of measured) reruns = addReruns(reruns, await client.temporal.workflow.getHandle(id).fetchHistory());
+    let floorReruns = emptyReruns();
+    for (let i = 0; i < CREATES; i++) floorReruns = addReruns(floorReruns, await client.temporal.workflow.getHandle(`floor-${i}`).fetchHistory());
+    return { db, hosts, vmflow, floor, overCapacity, hostsUsed, fillSeconds, load, reruns, floorReruns };
   } finally {
     await client?.close().catch(() => undefined);
     for (const stop of stops) await stop().catch(() => undefined);
@@ -193,6 +210,7 @@ async function main(): Promise<void> {
         const r = await atScale(db, hosts, mariadb);
         results.push(r);
         console.log(`${db}, ${hosts} hosts: ${perSecond(r.vmflow).toFixed(1)} creates/s, floor ${perSecond(r.floor).toFixed(1)}/s (fill ${r.fillSeconds.toFixed(0)} s, load ${r.load.toFixed(1)})`);
+        console.log(`  activities of the creates: ${describeReruns(r.reruns)}; of the floor: ${describeReruns(r.floorReruns)}`);
       }
     }
   } finally {
@@ -200,7 +218,7 @@ async function main(): Promise<void> {
   }
 
   const table = new Table({
-    head: ['registry', 'hosts', 'containers', 'creates/s', 'p50 ms', 'p99 ms', '× 10 hosts', 'floor/s', '× floor', 'worker ms/create', 'temporal ms/create', 'database ms/create', 'sim ms/create', 'client ms/create', 'over capacity', 'hosts used', 'load 1 min'],
+    head: ['registry', 'hosts', 'containers', 'creates/s', 'p50 ms', 'p99 ms', '× 10 hosts', 'floor/s', '× floor', 'worker ms/create', 'temporal ms/create', 'database ms/create', 'sim ms/create', 'client ms/create', 'ran twice', 'over capacity', 'hosts used', 'load 1 min'],
   });
   for (const r of results) {
     const base = results.find((x) => x.db === r.db && x.hosts === Math.min(...SCALES));
@@ -220,6 +238,7 @@ async function main(): Promise<void> {
       r.db === 'sqlite' ? 'in worker' : cpuPer(r.vmflow, 'database').toFixed(1),
       cpuPer(r.vmflow, 'sim').toFixed(1),
       cpuPer(r.vmflow, 'bench').toFixed(1),
+      `${r.reruns.activities} (floor ${r.floorReruns.activities})`,
       String(r.overCapacity),
       String(r.hostsUsed),
       r.load.toFixed(1),
@@ -227,6 +246,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nbench/fleet: ${CREATES} creates and ${CREATES} floor workflows per scale, ${IN_FLIGHT} in flight, ${CONTAINERS_PER_HOST} containers per host before; node ${process.version}, ${os.cpus().length} cores`);
   console.log(table.toString());
+  console.log('ran twice: activities of the measured workflows that ran more than once (a retry, or a local activity whose result a lost workflow task took with it), from their histories');
   console.log('targets: creates/s at 10,000 hosts ≥ 0.9 × at 10 hosts; at 10 hosts ≥ 0.8 × the floor (same run)');
   console.log(`load average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }

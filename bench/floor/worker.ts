@@ -2,6 +2,7 @@
 // with: same activity and workflow-task concurrency, same workflow cache. Prints `ready` once polling.
 // Usage: tsx bench/floor/worker.ts <temporal address> <task queue>
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { WORKFLOW_TASK_SLOTS } from '../../src/worker';
 
 const [address = '127.0.0.1:7233', taskQueue = 'bench-floor'] = process.argv.slice(2);
 const CONCURRENCY = 100;
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: quiet }),
     activities: { noop: async (step: string) => step },
     maxConcurrentActivityTaskExecutions: CONCURRENCY,
-    maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(CONCURRENCY / 2)),
+    maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
     maxCachedWorkflows: 2000,
   });
   const running = worker.run();

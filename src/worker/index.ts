@@ -52,6 +52,8 @@ export interface WorkerSettings {
   readonly claimTtlSeconds?: number;
   readonly taskQueue?: string;
   readonly concurrency?: number;
+  /** Workflow tasks at once (default WORKFLOW_TASK_SLOTS). */
+  readonly workflowTaskConcurrency?: number;
   /**
    * Seconds a stopping worker lets its running activities finish before cancelling them: a deploy
    * does not cut a live migration mid-way. Default 0 (cancel at once), what in-process tests want.
@@ -59,6 +61,15 @@ export interface WorkerSettings {
   readonly shutdownGraceSeconds?: number;
   readonly extra?: Partial<WorkerOptions>;
 }
+
+/**
+ * Workflow tasks one worker runs at once. A command's workflow task stays open while its registry
+ * calls (local activities) run, and those take turns on the registry's connections (SQLite has
+ * one): with many tasks open at once, each lasts as long as the whole burst's registry work, past
+ * the workflow task timeout, and Temporal hands it out again, so its local activities run a
+ * second time. More tasks at once would not make the registry faster; the rest wait in the queue.
+ */
+export const WORKFLOW_TASK_SLOTS = 10;
 
 /** Past the grace time, how long cancelled activities get to report before the worker gives up on them. */
 const SHUTDOWN_FORCE_MARGIN_SECONDS = 20;
@@ -74,7 +85,7 @@ export async function createWorker(s: WorkerSettings): Promise<Worker> {
     interceptors: { activity: [typedFailures] },
     sinks: workerMetrics.sinks(),
     maxConcurrentActivityTaskExecutions: concurrency,
-    maxConcurrentWorkflowTaskExecutions: Math.max(10, Math.ceil(concurrency / 2)),
+    maxConcurrentWorkflowTaskExecutions: s.workflowTaskConcurrency ?? WORKFLOW_TASK_SLOTS,
     maxCachedWorkflows: 2000,
     // Cancellation reaches a driver call on its next heartbeat: keep that prompt.
     maxHeartbeatThrottleInterval: '1 second',

@@ -1,12 +1,14 @@
 // 200 creates at once on 1,000 small sim hosts, placed by two workers (this process's and a
 // worker process), each with its own working copy: every host ends within its capacity in the
-// registry and on the sim, and every claim the registry refused was retried on another host.
+// registry and on the sim, every claim the registry refused was retried on another host, and no
+// activity ran twice (a workflow task held open by its registry calls past its timeout).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { SqlRegistry } from '../../src/registry/sql-registry';
 import { fillFleet } from '../../bench/fleet-fill';
+import { addReruns, describeReruns, emptyReruns } from '../../bench/reruns';
 import { startStack, type Stack } from '../support/stack';
 
 const HOSTS = 1000;
@@ -28,6 +30,7 @@ describe(`${CREATES} concurrent creates on ${HOSTS} sim hosts, two workers`, () 
   let worker: ChildProcess | undefined;
   const claims = new Map<string, ClaimOutcome>();
   const results: Array<{ name: string; state?: string; error?: string }> = [];
+  let reruns = emptyReruns();
 
   before(async () => {
     stack = await startStack({ faultInjection: false, ipPool: IP_POOL });
@@ -52,7 +55,9 @@ describe(`${CREATES} concurrent creates on ${HOSTS} sim hosts, two workers`, () 
           const handle = await stack.client.containers.create(name, { definition: CONTAINER });
           results.push({ name, state: (await handle.result()).state });
           // What the claim did, as the command's history recorded it.
-          for (const event of (await stack.client.temporal.workflow.getHandle(handle.workflowId).fetchHistory()).events ?? []) {
+          const history = await stack.client.temporal.workflow.getHandle(handle.workflowId).fetchHistory();
+          reruns = addReruns(reruns, history);
+          for (const event of history.events ?? []) {
             for (const payload of event.markerRecordedEventAttributes?.details?.result?.payloads ?? []) {
               if (Buffer.from(payload.metadata?.encoding ?? []).toString() !== 'json/plain') continue;
               const value = JSON.parse(Buffer.from(payload.data ?? []).toString('utf8')) as Partial<ClaimOutcome> | null;
@@ -88,6 +93,11 @@ describe(`${CREATES} concurrent creates on ${HOSTS} sim hosts, two workers`, () 
     const onSim = await stack.sim.admin.hosts();
     assert.deepEqual(onSim.filter((h) => h.vmCount > 2).map((h) => `${h.id}: ${h.vmCount}`), []);
     assert.equal(onSim.reduce((n, h) => n + h.vmCount, 0), CREATES);
+  });
+
+  test('no activity ran twice: every workflow task ended before its timeout, its local activities with it', () => {
+    console.log(`# activities: ${describeReruns(reruns)}`);
+    assert.equal(reruns.activities, 0, describeReruns(reruns));
   });
 
   test('every claim the registry refused was retried on another host, and the command placed there', async () => {
