@@ -43,28 +43,15 @@ export function hypervisor(node: NodeRecord, usage?: Resources) {
   return { ...base(node), containers: { href: `${href.hypervisor(node.id)}/containers` }, ...(usage ? { usage } : {}) };
 }
 
-/**
- * `names` maps node ids to names, for the links (hosts and environments). Written out field by
- * field: a page of 100 built by spreading `base` took a millisecond, this takes a few microseconds.
- */
+/** `names` maps node ids to names, for the links (hosts and environments). */
 export function container(node: NodeRecord, names: ReadonlyMap<string, string>) {
   const envId = typeof node.metadata[META.environment] === 'string' ? (node.metadata[META.environment] as string) : undefined;
-  return {
-    id: node.id,
-    name: node.name,
-    href: nodeHref(node),
-    state: node.state,
-    definition: node.definition,
-    metadata: node.metadata,
-    tags: node.tags,
-    keys: node.keys,
-    version: node.version,
-    createdAt: node.createdAt,
-    updatedAt: node.updatedAt,
+  // Object.assign onto base(), not spreads: a page of 100 built with spreads took a millisecond.
+  return Object.assign(base(node), {
     parent: node.parentId ? { id: node.parentId, name: names.get(node.parentId), href: href.hypervisor(node.parentId) } : null,
     environment: envId ? { id: envId, name: names.get(envId), href: href.environment(envId) } : null,
     commands: { href: `/v1/commands?container=${encodeURIComponent(node.name)}` },
-  };
+  });
 }
 
 export function member(m: EnvironmentMember, hostIds: ReadonlyMap<string, string>) {
