@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { routeTable, type RouteInfo } from '../../src/api';
 import { allows, ROLES, type Role } from '../../src/auth';
+import { eventually } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
 import { registrySnapshot, startApi, type ApiUnderTest } from './support';
 
@@ -139,7 +140,12 @@ describe('auth: every route × every caller', () => {
 
   test('refused callers get 401 or 403 with the error shape, and change nothing', async () => {
     const before = await registrySnapshot(stack, api.store);
-    const metricsBefore = (await api.request('GET', '/metrics')).text.split('\n').filter((l) => l.startsWith('vmflow_commands_started_total'));
+    const started = async () => (await api.request('GET', '/metrics')).text.split('\n').filter((l) => l.startsWith('vmflow_commands_started_total'));
+    // The queued migrations count as started at their first workflow task, which a loaded worker may not have run yet.
+    const metricsBefore = await eventually(async () => {
+      const lines = await started();
+      return lines.includes('vmflow_commands_started_total{command="migrate",kind="container"} 2') && lines;
+    }, 30_000, 'both queued migrations to have run their first workflow task');
     const callers: Array<{ name: string; token: string | null; status: number; role?: Role }> = [
       { name: 'no token', token: null, status: 401 },
       { name: 'malformed token', token: 'not-a-token', status: 401 },
@@ -162,7 +168,7 @@ describe('auth: every route × every caller', () => {
     }
     assert.ok(refused > 200, `${refused} refusals`);
     assert.equal(await registrySnapshot(stack, api.store), before, 'a refused request changed the registry');
-    const metricsAfter = (await api.request('GET', '/metrics')).text.split('\n').filter((l) => l.startsWith('vmflow_commands_started_total'));
+    const metricsAfter = await started();
     assert.deepEqual(metricsAfter, metricsBefore, 'a refused request started a command');
   });
 
