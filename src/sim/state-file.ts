@@ -92,6 +92,8 @@ export class StateStore {
   private source: StateSource | undefined;
   private pending: Batch | undefined;
   private writing = false;
+  /** The drain under way or scheduled, so close() can wait for it. */
+  private draining: Promise<void> | undefined;
   private written = 0;
   /** Hosts changed since the last write was taken; `all` when any may have. */
   private dirty = new Set<string>();
@@ -164,15 +166,15 @@ export class StateStore {
     else this.all = true;
     if (!this.pending) {
       this.pending = batch();
-      if (!this.writing) setImmediate(() => void this.drain());
+      if (!this.writing) this.draining = new Promise((resolve) => setImmediate(() => resolve(this.drain())));
     }
     return this.pending.promise;
   }
 
   /** Waits for writes under way, a compaction included, and closes the journal. */
   async close(): Promise<void> {
-    if (this.pending) await this.pending.promise.catch(() => undefined);
-    await this.compacting?.catch(() => undefined);
+    await this.draining;
+    await this.compacting;
     await this.journal?.close();
     this.journal = undefined;
   }
