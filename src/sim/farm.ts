@@ -29,12 +29,14 @@ import {
   type SimVmPatch,
   type SimVmView,
 } from './protocol';
-import { restoredState, savedHost, savedState, savedStateText, type SavedState } from './saved-state';
+import { restoredState, savedFarm, savedHost, savedStateText } from './saved-state';
+import type { StateSource } from './state-file';
 import { hostDetail, hostView, observed, vmView } from './views';
 
 /** Where the farm keeps its state. */
 export interface SimStore {
-  save(): Promise<void>;
+  /** Resolves once the current state is on disk; `hostIds` names the only hosts changed since the last save. */
+  save(hostIds?: readonly string[]): Promise<void>;
   readonly writes: number;
 }
 
@@ -49,12 +51,12 @@ function withTimeout<T>(work: Promise<T>, ms: number, hostId: string): Promise<T
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-export class Farm {
+export class Farm implements StateSource {
   private readonly hosts = new Map<string, Host>();
   private delays: Record<string, number> = {};
   private readonly rules = new FaultRules();
   private readonly ops = new OpsInFlight((hostIds) => this.save(hostIds));
-  /** Each host's part of the state file as last written, until it changes. */
+  /** Each host's saved state as JSON text, until it changes. */
   private readonly hostTexts = new Map<string, string>();
   private requests = 0;
   private readonly opCounts: Record<string, number> = {};
@@ -69,28 +71,37 @@ export class Farm {
   constructor(private readonly store: SimStore) {}
 
   /**
-   * Saves the farm. `hostIds` names the only hosts changed since the last save, so that a large
-   * farm serialises just those again; without it every host is.
+   * Saves the farm. `hostIds` names the only hosts changed since the last save (`[]`: only delays
+   * or failure rules), so that a large farm writes just those again; without it every host is.
    */
   private save(hostIds?: readonly string[]): Promise<void> {
     if (hostIds) for (const id of hostIds) this.hostTexts.delete(id);
     else this.hostTexts.clear();
-    return this.store.save();
+    return this.store.save(hostIds);
   }
 
   // ---- persistence -------------------------------------------------------------------------
 
-  snapshot(): SavedState {
-    return savedState({ hosts: this.hosts.values(), delays: this.delays, rules: this.rules.saved() });
+  /** The whole saved state as JSON text, hosts unchanged since they were last serialised taken as they were. */
+  snapshot(): string {
+    return savedStateText({ hosts: this.hosts.values(), delays: this.delays, rules: this.rules.saved() }, (host) => this.hostText(host));
   }
 
-  /** The snapshot as JSON text, hosts unchanged since the last save taken as they were written. */
-  snapshotText(): string {
-    return savedStateText({ hosts: this.hosts.values(), delays: this.delays, rules: this.rules.saved() }, (host) => {
-      let text = this.hostTexts.get(host.id);
-      if (text === undefined) this.hostTexts.set(host.id, (text = JSON.stringify(savedHost(host))));
-      return text;
-    });
+  /** The delays and failure rules as JSON text. */
+  farm(): string {
+    return JSON.stringify(savedFarm({ delays: this.delays, rules: this.rules.saved() }));
+  }
+
+  /** One host's saved state as JSON text, or undefined when the farm has no such host. */
+  host(id: string): string | undefined {
+    const host = this.hosts.get(id);
+    return host && this.hostText(host);
+  }
+
+  private hostText(host: Host): string {
+    let text = this.hostTexts.get(host.id);
+    if (text === undefined) this.hostTexts.set(host.id, (text = JSON.stringify(savedHost(host))));
+    return text;
   }
 
   /** Restores a snapshot. Live-migration copies left by operations in flight are dropped: rolled back. */
@@ -169,22 +180,22 @@ export class Farm {
     const plan = planOperation(this.planContext, host, operation, name, body);
     const rule = this.rules.fire(operation, hostId, name);
     if (rule?.kind === 'unreachable') {
-      await this.save();
+      await this.save([]);
       throw injectedFault(rule, operation, hostId);
     }
     const failure = rule && injectedError(rule, operation);
     const expectedMs = plan.expectedMs ?? this.delayOf(host, operation);
     if (expectedMs <= 0) {
       if (failure) {
-        await this.save();
+        await this.save([]);
         throw new SimFault(500, failure);
       }
       const result = plan.commit(opId);
-      await this.save(rule ? undefined : [hostId, ...plan.hosts]);
+      await this.save([hostId, ...plan.hosts]);
       return instantView(hostId, operation, name, result ?? null, opId);
     }
     const view = this.ops.start({ id: opId, host: hostId, operation, vm: name, plan, expectedMs, failure });
-    if (plan.begin || rule) await this.save(rule ? undefined : [hostId, ...plan.hosts]);
+    if (plan.begin || rule) await this.save([hostId, ...plan.hosts]);
     return view;
   }
 
@@ -203,7 +214,7 @@ export class Farm {
   /** Rolls back everything in flight (the farm is shutting down) and saves. */
   async shutdown(): Promise<void> {
     await this.ops.abort({ code: 'cancelled', message: 'the sim shut down; the operation was rolled back', transient: true });
-    await this.save();
+    await this.save([]);
   }
 
   private async readConfig(host: Host, name: string, body: Body): Promise<SimOpView> {
@@ -228,7 +239,7 @@ export class Farm {
   private async readPreamble(host: Host, operation: string, name: string): Promise<void> {
     const rule = this.rules.fire(operation, host.id, name);
     if (rule) {
-      await this.save();
+      await this.save([]);
       throw injectedFault(rule, operation, host.id);
     }
     const ms = this.delayOf(host, operation);
@@ -292,7 +303,7 @@ export class Farm {
     const host = hostFrom(init);
     if (this.hosts.has(host.id)) throw refused(`host ${host.id} already exists`);
     this.hosts.set(host.id, host);
-    await this.save();
+    await this.save([host.id]);
     return hostView(host);
   }
 
@@ -304,7 +315,7 @@ export class Farm {
       diskGiB: patch.diskGiB === undefined ? host.capacity.diskGiB : positive(patch.diskGiB, 'diskGiB'),
     };
     if (patch.baseLoad !== undefined) host.baseLoad = positive(patch.baseLoad, 'baseLoad', true);
-    await this.save();
+    await this.save([hostId]);
     return hostView(host);
   }
 
@@ -312,7 +323,7 @@ export class Farm {
     this.hostOf(hostId);
     await this.abortTouching(hostId, `${hostId} was removed from the farm`);
     this.hosts.delete(hostId);
-    await this.save();
+    await this.save([hostId]);
   }
 
   /** The host loses power: operations touching it roll back; its VMs end up powered off but defined. */
@@ -321,7 +332,7 @@ export class Farm {
     host.power = 'crashed';
     await this.abortTouching(hostId, `${hostId} crashed during the operation`);
     for (const vm of host.vms.values()) if (vm.state !== 'defined') vm.state = 'stopped';
-    await this.save();
+    await this.save([hostId]);
     return hostView(host);
   }
 
@@ -342,7 +353,7 @@ export class Farm {
   async setDelays(delays: unknown, hostId?: string): Promise<Record<string, number>> {
     const target = hostId ? this.hostOf(hostId).delays : this.delays;
     mergeDelays(target, checkDelays(delays));
-    await this.save();
+    await this.save(hostId ? [hostId] : []);
     return { ...target };
   }
 
@@ -352,18 +363,18 @@ export class Farm {
 
   async addFailure(init: FailureRuleInit): Promise<FailureRule> {
     const rule = this.rules.add(init);
-    await this.save();
+    await this.save([]);
     return rule;
   }
 
   async removeFailure(id: string): Promise<void> {
     this.rules.remove(id);
-    await this.save();
+    await this.save([]);
   }
 
   async clearFailures(): Promise<void> {
     this.rules.clear();
-    await this.save();
+    await this.save([]);
   }
 
   /** Adds a VM vmflow does not know about, without any check. It has a uuid only when given one. */
@@ -382,7 +393,7 @@ export class Farm {
     const vm = newVm(spec, 'running');
     host.vms.set(vm.name, vm);
     tamper(host, vm, { provisioned: true, ...init });
-    await this.save();
+    await this.save([hostId]);
     return this.vmView(host, vm);
   }
 
@@ -394,18 +405,24 @@ export class Farm {
     const hosts = (fleet?.hosts ?? []).map(hostFrom);
     for (const host of hosts) if (this.hosts.has(host.id)) throw refused(`host ${host.id} already exists`);
     for (const host of hosts) this.hosts.set(host.id, host);
+    const touched = new Set(hosts.map((h) => h.id));
     let vms = 0;
-    for (const init of fleet?.vms ?? []) {
-      const host = this.hostOf(init.host);
-      if (typeof init.name !== 'string' || !init.name) throw badRequest('name is required');
-      if (host.vms.has(init.name)) throw refused(`${init.name} is already defined on ${host.id}`);
-      const { host: _host, ...patch } = init;
-      const vm = newVm({ id: optionalString(init.uuid, 'uuid'), name: init.name, cpus: init.cpus ?? 1, memoryMiB: init.memoryMiB ?? 512, diskGiB: init.diskGiB ?? 10, mac: init.mac }, 'running');
-      host.vms.set(vm.name, vm);
-      tamper(host, vm, { provisioned: true, ...patch });
-      vms++;
+    try {
+      for (const init of fleet?.vms ?? []) {
+        const host = this.hostOf(init.host);
+        if (typeof init.name !== 'string' || !init.name) throw badRequest('name is required');
+        if (host.vms.has(init.name)) throw refused(`${init.name} is already defined on ${host.id}`);
+        const { host: _host, ...patch } = init;
+        const vm = newVm({ id: optionalString(init.uuid, 'uuid'), name: init.name, cpus: init.cpus ?? 1, memoryMiB: init.memoryMiB ?? 512, diskGiB: init.diskGiB ?? 10, mac: init.mac }, 'running');
+        touched.add(host.id);
+        host.vms.set(vm.name, vm);
+        tamper(host, vm, { provisioned: true, ...patch });
+        vms++;
+      }
+    } finally {
+      // What was added before a refusal stays, as with addHost and addVm one by one: saved too.
+      await this.save([...touched]);
     }
-    await this.save();
     return { hosts: hosts.length, vms };
   }
 
@@ -414,7 +431,7 @@ export class Farm {
     const host = this.hostOf(hostId);
     const vm = this.vmDefinedOn(host, name);
     tamper(host, vm, patch ?? {});
-    await this.save();
+    await this.save([hostId]);
     return this.vmView(host, vm);
   }
 
@@ -423,7 +440,7 @@ export class Farm {
     const host = this.hostOf(hostId);
     if (!host.vms.delete(name) && !host.volumes.delete(name)) throw notFound(`${name} is not on ${hostId}`);
     host.volumes.delete(name);
-    await this.save();
+    await this.save([hostId]);
   }
 
   listOps(): SimOpView[] {
@@ -442,7 +459,7 @@ export class Farm {
   private async setPower(hostId: string, power: 'up' | 'partitioned'): Promise<SimHostView> {
     const host = this.hostOf(hostId);
     host.power = power;
-    await this.save();
+    await this.save([hostId]);
     return hostView(host);
   }
 

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { Farm } from './farm';
 import type { SimDefaults } from './protocol';
 import { createSimServer } from './server';
-import { StateFile } from './state-file';
+import { replayedState } from './saved-state';
+import { SNAPSHOT_FILE, StateStore } from './state-file';
 
 export { SimAdmin, SimAdminError } from './admin-client';
 export type * from './protocol';
@@ -15,7 +16,7 @@ export interface SimOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly host?: '127.0.0.1';
-  /** Folder of the state file, created when missing. */
+  /** Folder of the state (snapshot and journal, see state-file.ts), created when missing. */
   readonly stateDir: string;
   /** Hosts, delays and failure rules to start with; hosts already in the saved state are kept as they are. */
   readonly defaults?: SimDefaults;
@@ -28,7 +29,7 @@ export interface RunningSim {
   close(): Promise<void>;
 }
 
-export const STATE_FILE = 'sim-state.json';
+export const STATE_FILE = SNAPSHOT_FILE;
 const LOCK_FILE = 'sim.lock';
 
 function alive(pid: number): boolean {
@@ -78,14 +79,12 @@ export async function runSim(options: SimOptions): Promise<RunningSim> {
 }
 
 async function serve(options: SimOptions, unlock: () => void): Promise<RunningSim> {
-  // The file needs the farm's snapshot and the farm needs the file: tie them after both exist.
-  let farm: Farm | undefined;
-  const file = new StateFile(path.join(options.stateDir, STATE_FILE), () => farm!.snapshotText());
-  farm = new Farm(file);
-  const saved = file.load();
-  if (saved !== undefined) farm.restore(saved);
+  const store = new StateStore(options.stateDir);
+  const farm = new Farm(store);
+  const saved = store.load();
+  if (saved !== undefined) farm.restore(replayedState(saved));
   if (options.defaults) farm.applyDefaults(options.defaults, saved === undefined);
-  await file.save();
+  await store.open(farm);
 
   const app = createSimServer(farm);
   const host = options.host ?? '127.0.0.1';
@@ -103,6 +102,7 @@ async function serve(options: SimOptions, unlock: () => void): Promise<RunningSi
         await running.shutdown();
         app.server.closeAllConnections();
         await closed;
+        await store.close();
         unlock();
       })();
       return closing;

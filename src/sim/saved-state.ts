@@ -1,10 +1,12 @@
-// The farm's state as the state file keeps it. Live-migration copies are saved marked with their
-// migration's id, so a restart rolls back whatever was in flight by dropping them.
+// The farm's state as the state folder keeps it (state-file.ts): a snapshot of the whole farm, and
+// journal records of the farm-level part and of changed hosts. Live-migration copies are saved
+// marked with their migration's id, so a restart rolls back whatever was in flight by dropping them.
 import type { ObservedState } from '../drivers/driver';
 import type { Resources } from '../domain/types';
 import type { SavedRules } from './fault-rules';
 import { emptyHost, type Host, type Vm, type Volume } from './model';
 import type { HostPower } from './protocol';
+import type { LoadedState } from './state-file';
 
 const FORMAT = 'vmflow-sim/1';
 
@@ -75,12 +77,16 @@ export function savedHost(h: Host): SavedHost {
   };
 }
 
+/** The farm-level part of the saved state: all of it but the hosts. */
+export function savedFarm(state: Omit<FarmState, 'hosts'>): Omit<SavedState, 'hosts' | 'format' | 'savedAt'> {
+  return { delays: state.delays, ...state.rules };
+}
+
 export function savedState(state: FarmState): SavedState {
   return {
     format: FORMAT,
     savedAt: new Date().toISOString(),
-    delays: state.delays,
-    ...state.rules,
+    ...savedFarm(state),
     hosts: [...state.hosts].map(savedHost),
   };
 }
@@ -94,6 +100,21 @@ export function savedStateText(state: FarmState, hostText: (host: Host) => strin
   const hosts: string[] = [];
   for (const h of state.hosts) hosts.push(hostText(h));
   return `${head.slice(0, -'[]}'.length)}[${hosts.join(',')}]}`;
+}
+
+/** The saved state a snapshot and the journal records after it describe together. */
+export function replayedState({ snapshot, records }: LoadedState): unknown {
+  if (records.length === 0) return snapshot;
+  const hosts = new Map<string, unknown>(((snapshot.hosts ?? []) as SavedHost[]).map((h) => [h.id, h]));
+  let farm: Record<string, unknown> = {};
+  for (const record of records) {
+    farm = record.farm;
+    for (const [id, host] of Object.entries(record.hosts)) {
+      if (host === null) hosts.delete(id);
+      else hosts.set(id, host);
+    }
+  }
+  return { ...snapshot, ...farm, hosts: [...hosts.values()] };
 }
 
 /** The farm a saved state describes, with the copies of migrations that were in flight dropped. */

@@ -137,3 +137,65 @@ test('runSim defaults add hosts and failure rules once; a restart keeps later ch
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test('a sim killed mid-burst keeps every acknowledged change, and each migrated VM on exactly one host', async () => {
+  const hosts = await addHosts(sim, 6, { cpus: 1000, memoryMiB: 1 << 20, diskGiB: 100_000 });
+  const movers = ['m1', 'm2', 'm3'].map((name) => containerSpec(name));
+  // Where each mover was last acknowledged, and where its unacknowledged migration was taking it.
+  const at = new Map<string, { acked: number; moving?: number }>();
+  for (const [i, spec] of movers.entries()) {
+    await deploy(driver, hosts[i]!, spec);
+    at.set(spec.name, { acked: i });
+  }
+  const added: Array<[string, string]> = [];
+  let acks = 0;
+  let killed = false;
+  const adder = async (w: number) => {
+    for (let n = 0; !killed; n++) {
+      const host = hosts[(w + n) % hosts.length]!;
+      const name = `burst-${w}-${n}`;
+      try {
+        await sim.admin.addVm(host.id, { name });
+      } catch {
+        return;
+      }
+      if (!killed) added.push([host.id, name]);
+      acks++;
+    }
+  };
+  const mover = async (spec: (typeof movers)[number]) => {
+    const where = at.get(spec.name)!;
+    while (!killed) {
+      const to = (where.acked + 1) % hosts.length;
+      where.moving = to;
+      try {
+        await driver.migrate(hosts[where.acked]!, hosts[to]!, spec, { live: true });
+      } catch {
+        return;
+      }
+      if (killed) return;
+      where.acked = to;
+      where.moving = undefined;
+      acks++;
+      // Pauses between migrations, so that the kill often finds a mover at rest on its new host.
+      await sleep(10);
+    }
+  };
+  const burst = Promise.all([...[0, 1, 2, 3].map(adder), ...movers.map(mover)]);
+  while (acks < 150) await sleep(5);
+  // Acknowledgements that arrive once the kill has begun are not counted: the answer may have been
+  // sent before the kill, but the test cannot tell it from one cut off.
+  killed = true;
+  await sim.restart({ signal: 'SIGKILL' });
+  await burst;
+
+  assert.ok(added.length > 50, `only ${added.length} VMs were added before the kill`);
+  for (const [hostId, name] of added) assert.ok(await sim.admin.vm(hostId, name), `${name} on ${hostId} was acknowledged but is gone`);
+  for (const spec of movers) {
+    const on = [];
+    for (const [i, h] of hosts.entries()) if (await driver.containerStatus(h, spec.name)) on.push(i);
+    const { acked, moving } = at.get(spec.name)!;
+    assert.equal(on.length, 1, `${spec.name} is on hosts ${on.join(', ')}`);
+    assert.ok(on[0] === acked || on[0] === moving, `${spec.name} is on host ${on[0]}, not ${acked} or ${moving}`);
+  }
+});
