@@ -120,7 +120,8 @@ export function installDataDir(binaries: Binaries, prefix: string): DataDir {
   const dataDir = path.join(dir, 'data');
   const install = spawnSync(
     binaries.installer,
-    ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'],
+    // Its own tmpdir: installs running at once in the shared /tmp removed each other's temporary tables.
+    ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve', `--tmpdir=${dir}`],
     { encoding: 'utf8', timeout: 120_000 },
   );
   if (install.status !== 0) {
