@@ -142,12 +142,16 @@ export class Provisioner {
       });
     };
     if (network.ip) return add({ ip: network.ip, mac: network.mac ?? macForIp(network.ip) });
-    // A retry with a known id returns the stored node, whatever address it would try now.
-    if (input.id !== undefined) {
+    // A retry with a known id returns the stored node, whatever address it would try now: the
+    // registry's add returns it when the id is taken by the same node, without a read first here.
+    try {
+      return await allocateAddress(this.registry, this.pool, add, network.mac ? { mac: network.mac } : {});
+    } catch (err) {
+      if (input.id === undefined) throw err;
       const existing = await this.registry.find(input.id);
       if (existing && existing.type === 'container' && existing.name === input.name) return existing;
+      throw err;
     }
-    return allocateAddress(this.registry, this.pool, add, network.mac ? { mac: network.mac } : {});
   }
 
   async provisionEnvironment(input: ProvisionEnvironmentInput): Promise<NodeRecord> {

@@ -18,8 +18,10 @@ import {
   findRow,
   insertKeys,
   insertNode,
+  hydrate,
   keyOwner,
   loadRecord,
+  lockedKeyOwner,
   lockedRow,
   lockHost,
   uniqueKeys,
@@ -142,14 +144,13 @@ export function commitClaim(
   patch: Pick<NodePatch, 'state' | 'metadata'>,
 ): Promise<NodeRecord> {
   return db.write(async (m) => {
-    const placeholderId = await keyOwner(m, keyOf.claim(commandId));
-    if (!placeholderId) {
+    const placeholder = await lockedKeyOwner(m, keyOf.claim(commandId));
+    if (!placeholder) {
       // Already committed (or released): a repeated call changes nothing.
       const container = await findRow(m, containerId);
       if (!container) throw new NotFoundError('container', containerId);
-      return loadRecord(m, containerId);
+      return (await hydrate(m, [container]))[0]!;
     }
-    const placeholder = await lockedRow(m, placeholderId);
     if (!placeholder.parentId) throw new RetryTransaction('claim without a host');
     // Lock order host → container, as in claim and updateDefinitionWithinCapacity.
     await lockHost(m, placeholder.parentId);
@@ -163,9 +164,10 @@ export function commitClaim(
       const metadata = mergeMetadata(parse(container.metadata), patch.metadata);
       Object.assign(changes, { metadata: JSON.stringify(metadata) }, derive(container.type, parse(container.definition), metadata));
     }
-    if (Object.keys(changes).length) await writeRow(m, container, changes);
-    await deleteNodes(m, [placeholderId]);
-    return loadRecord(m, containerId);
+    const written = Object.keys(changes).length ? await writeRow(m, container, changes) : container;
+    await deleteNodes(m, [placeholder.id]);
+    // The row as written, locked since it was read; its keys and tags are not changed here.
+    return (await hydrate(m, [written]))[0]!;
   });
 }
 

@@ -9,23 +9,18 @@ import { isPlainObject } from './validation';
 export async function recordEvent(db: Transactions, event: NewNodeEvent): Promise<void> {
   const problems = checkEvent(event);
   if (problems.length) throw new InvalidInputError(problems, 'event');
-  await db.write(async (m) => {
-    await m
-      .createQueryBuilder()
-      .insert()
-      .into(NodeEventEntity)
-      .values({
-        nodeId: event.nodeId,
-        at: event.at ? new Date(event.at).toISOString() : isoNow(),
-        what: event.what,
-        why: event.why ?? '',
-        actor: event.by ?? '',
-        commandId: event.commandId ?? null,
-        data: JSON.stringify(event.data ?? {}),
-      })
-      .updateEntity(false)
-      .execute();
-  });
+  const at = event.at ? new Date(event.at).toISOString() : isoNow();
+  await db.writeOne((m) =>
+    m.query('INSERT INTO `node_events` (`node_id`, `at`, `what`, `why`, `actor`, `command_id`, `data`) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      event.nodeId,
+      at,
+      event.what,
+      event.why ?? '',
+      event.by ?? '',
+      event.commandId ?? null,
+      JSON.stringify(event.data ?? {}),
+    ]),
+  );
 }
 
 export function events(db: Transactions, nodeId: string, limit: number): Promise<NodeEvent[]> {

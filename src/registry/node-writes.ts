@@ -40,15 +40,12 @@ export async function addNode(db: Transactions, node: NewNode): Promise<NodeReco
   const metadata = dropNulls(node.metadata ?? {});
 
   return db.write(async (m) => {
-    if (node.id !== undefined) {
-      const existing = await findRow(m, id);
-      if (existing) return sameNodeOrConflict(m, existing, node);
-    }
     if (node.parentId) {
       const parent = await findRow(m, node.parentId);
       if (!parent) throw new NotFoundError('parent node', node.parentId);
     }
-    await assertKeysFree(m, keys, id);
+    // No read of the id and keys first: the inserts find a node already there (a retry) or a key
+    // taken, and insertNewNode says which, as a read before them would.
     const now = isoNow();
     const row: NodeRow = {
       id,

@@ -26,13 +26,25 @@ export class Transactions {
   ) {}
 
   /** Runs `work` in one transaction, again from the start on deadlocks and vanished competitors. */
-  async write<T>(work: Work<T>): Promise<T> {
+  write<T>(work: Work<T>): Promise<T> {
+    return this.retried(() => (this.dialect === 'sqlite' ? this.sqliteTransaction(work) : this.mysqlTransaction(work)));
+  }
+
+  /**
+   * Runs one write statement, atomic by itself, without a transaction around it: no BEGIN and
+   * COMMIT round trips. Retried as write() retries.
+   */
+  writeOne<T>(work: Work<T>): Promise<T> {
+    return this.retried(() => this.read(work));
+  }
+
+  private async retried<T>(attempt: () => Promise<T>): Promise<T> {
     let attempts = 0;
     try {
       return await backOff(
         () => {
           attempts++;
-          return this.dialect === 'sqlite' ? this.sqliteTransaction(work) : this.mysqlTransaction(work);
+          return attempt();
         },
         { numOfAttempts: MAX_ATTEMPTS, startingDelay: 10, timeMultiple: 2, maxDelay: 200, jitter: 'full', retry: isRetryable },
       );

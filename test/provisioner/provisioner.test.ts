@@ -108,6 +108,19 @@ describeOnDatabases('provisioner', (db) => {
     assert.deepEqual(await registry.rowCounts(), before);
   });
 
+  test('returns the stored container on a retry with its id even when the pool has no address left', async () => {
+    const { registry, provisioner } = await setup('10.1.4.0/30');
+    const id = randomUUID();
+    const first = await provisioner.provisionContainer({ id, name: 'a', definition: container() });
+    await provisioner.provisionContainer({ name: 'b', definition: container() });
+    const before = await registry.rowCounts();
+    assert.deepEqual(await provisioner.provisionContainer({ id, name: 'a', definition: container() }), first);
+    assert.deepEqual(await registry.rowCounts(), before);
+    await assertRefusedUnchanged(registry, () => provisioner.provisionContainer({ id: randomUUID(), name: 'c', definition: container() }), invalid([
+      'network.ip cannot be allocated: no free address left in 10.1.4.0/30',
+    ]));
+  });
+
   test('counts a container group in its vmflow.groups metadata', async () => {
     const { provisioner } = await setup();
     const c = await provisioner.provisionContainer({ name: 'a', definition: container({ group: 'db' }) });

@@ -126,6 +126,8 @@ describeOnDatabases('registry contract', (db) => {
     const before = await r.rowCounts();
     const again = await r.add({ id, type: 'container', name: 'c1', definition: { a: 2 }, state: 'new', keys: ['ip:10.0.0.9'] });
     assert.deepEqual(again, first);
+    // A retry that would take other keys now (another address) still finds the stored node.
+    assert.deepEqual(await r.add({ id, type: 'container', name: 'c1', definition: { a: 3 }, state: 'new', keys: ['ip:10.0.0.10'] }), first);
     assert.deepEqual(await r.rowCounts(), before);
     await assertRefusedUnchanged(r, () => r.add({ id, type: 'container', name: 'c2', definition: {}, state: 'new' }), {
       name: 'KeyConflictError',
@@ -437,6 +439,7 @@ describeOnDatabases('registry contract', (db) => {
     await r.claim({ hostId: target.id, commandId: 'mig', containerName: 'c', containerId: c.id, resources: { cpus: 2, memoryMiB: 2048, diskGiB: 20 }, ttlSeconds: 60 });
     assert.deepEqual(await r.usage(target.id), { cpus: 2, memoryMiB: 2048, diskGiB: 20 });
     const committed = await r.commitClaim('mig', c.id);
+    assert.deepEqual(committed, await r.get(c.id));
     assert.equal(committed.parentId, target.id);
     assert.equal(committed.version, c.version + 1);
     assert.equal(await r.findByKey('claim:mig'), undefined);
