@@ -6,9 +6,11 @@ import type { Client } from '@temporalio/client';
 import { META, type JsonObject, type NodeRecord, type PlaceholderDefinition } from '../src/domain/types';
 import type { DriverRegistry, HostRef, HostStatus } from '../src/drivers/driver';
 import { hostRef } from '../src/drivers/refs';
+import { hostStatuses } from '../src/monitor/fleet-status';
+import { hostsIn } from '../src/monitor/host-batches';
 import { registryStateOf } from '../src/monitor/reconcile';
 import { applySettlement } from '../src/monitor/settle';
-import type { Registry } from '../src/registry/types';
+import type { HostRange, Registry } from '../src/registry/types';
 import { guarded, watchEntities } from './entity-watch';
 import { isOurs } from './hosts';
 
@@ -60,46 +62,103 @@ export function createCollectorActivities(deps: { registry: Registry; drivers: D
     },
 
     /**
-     * On one host that answers: destroys copies that are stale (their container lives on another
-     * host) or illegal (replaced), and orphans past the grace period. Never a VM the registry
-     * says belongs there, and never a copy unless the registry's own copy has been seen alive on
-     * its registered host in two collector cycles; a "stale" copy whose owner's host does not
-     * have it is the only copy, and the registry follows it instead. Each destroy records the
-     * evidence it acted on.
+     * On one host that answers: see `collectOn`. Kept for collector cycles that began before
+     * batches; a host that does not answer fails the activity.
      */
     async collectHost(input: { hostId: string; graceSeconds: number }): Promise<{ destroyed: string[]; adopted: string[] }> {
       const host = await registry.find(input.hostId);
       if (!host || host.state !== 'up') return { destroyed: [], adopted: [] };
       const ref = hostRef(host);
       const status = await drivers.forHost(ref).hostStatus(ref);
-      const scope: Collection = {
-        host,
-        graceSeconds: input.graceSeconds,
-        orphans: (host.metadata[META.orphans] as Record<string, string> | undefined) ?? {},
-        evidence: (host.metadata[META.staleCopies] as Record<string, StaleCopyEvidence> | undefined) ?? {},
-        nextEvidence: {},
-        adopted: [],
-        now: new Date().toISOString(),
-      };
       const claimed = new Set((await registry.children(host.id, 'placeholder')).map((p) => (p.definition as PlaceholderDefinition).containerName));
-      const destroyed: string[] = [];
-      for (const vm of status.containers) {
-        if (claimed.has(vm.name)) continue;
-        const owner = await registry.findByName(vm.name);
-        const container = owner?.type === 'container' ? owner : undefined;
-        if (container && container.parentId === host.id && container.state !== 'illegal') continue;
-        // A VM whose uuid is not its namesake's (left by a container destroyed while its host was
-        // down, the name since reused) belongs to nobody: an orphan, not a copy.
-        const owned = container && isOurs(vm, container.id) ? container : undefined;
-        const reason = owned ? await judgeOwnedCopy(scope, vm, owned) : judgeOrphan(scope, vm, container);
-        if (!reason) continue;
-        await destroyCopy(host, vm, owned, reason);
-        destroyed.push(vm.name);
+      const names = status.containers.filter((vm) => !claimed.has(vm.name)).map((vm) => vm.name);
+      return collectOn(host, status, claimed, await ownersOf(names), input.graceSeconds);
+    },
+
+    /**
+     * Collects a range of hosts: their statuses asked in one call where the driver answers for
+     * many, the registry's owners of every VM name on them read in one query, their placeholders
+     * in another. A host that does not answer (or is not up) is left for a later cycle and does
+     * not fail the batch.
+     */
+    async collectBatch(input: { range: HostRange; graceSeconds: number; pollTimeoutMs: number }): Promise<{ hosts: number; unanswered: number; destroyed: string[]; adopted: string[] }> {
+      const hosts = (await hostsIn(registry, input.range)).filter((h) => h.state === 'up');
+      const answers = await hostStatuses(drivers, hosts.map(hostRef), input.pollTimeoutMs);
+      const claimed = new Map<string, Set<string>>(hosts.map((h) => [h.id, new Set<string>()]));
+      if (hosts.length) {
+        for (const p of await registry.list({ type: 'placeholder', parentIds: hosts.map((h) => h.id) })) {
+          claimed.get(p.parentId!)?.add((p.definition as PlaceholderDefinition).containerName);
+        }
       }
-      await rememberCollection(scope, destroyed);
-      return { destroyed, adopted: scope.adopted };
+      const names = hosts.flatMap((h, i) => (answers[i]!.status?.containers ?? []).filter((vm) => !claimed.get(h.id)!.has(vm.name)).map((vm) => vm.name));
+      const owners = await ownersOf(names);
+      const destroyed: string[] = [];
+      const adopted: string[] = [];
+      let unanswered = 0;
+      for (const [i, host] of hosts.entries()) {
+        const { status } = answers[i]!;
+        if (!status) {
+          unanswered++;
+          continue;
+        }
+        const done = await collectOn(host, status, claimed.get(host.id)!, owners, input.graceSeconds);
+        destroyed.push(...done.destroyed);
+        adopted.push(...done.adopted);
+        // What this host changed is read again, as collecting host by host would.
+        for (const name of [...done.destroyed, ...done.adopted]) {
+          const node = await registry.findByName(name);
+          if (node) owners.set(name, node);
+          else owners.delete(name);
+        }
+      }
+      return { hosts: hosts.length, unanswered, destroyed, adopted };
     },
   };
+
+  /** The registry's nodes by name, for these names: one query where the registry can. */
+  async function ownersOf(names: readonly string[]): Promise<Map<string, NodeRecord>> {
+    const unique = [...new Set(names)];
+    const found = registry.findManyByName
+      ? await registry.findManyByName(unique)
+      : (await Promise.all(unique.map((n) => registry.findByName(n)))).filter((n): n is NodeRecord => n !== undefined);
+    return new Map(found.map((n) => [n.name, n]));
+  }
+
+  /**
+   * On one host that answers: destroys copies that are stale (their container lives on another
+   * host) or illegal (replaced), and orphans past the grace period. Never a VM the registry
+   * says belongs there, and never a copy unless the registry's own copy has been seen alive on
+   * its registered host in two collector cycles; a "stale" copy whose owner's host does not
+   * have it is the only copy, and the registry follows it instead. Each destroy records the
+   * evidence it acted on. `owners` holds the registry's node of each VM name not claimed here.
+   */
+  async function collectOn(host: NodeRecord, status: HostStatus, claimed: ReadonlySet<string>, owners: ReadonlyMap<string, NodeRecord>, graceSeconds: number): Promise<{ destroyed: string[]; adopted: string[] }> {
+    const scope: Collection = {
+      host,
+      graceSeconds,
+      orphans: (host.metadata[META.orphans] as Record<string, string> | undefined) ?? {},
+      evidence: (host.metadata[META.staleCopies] as Record<string, StaleCopyEvidence> | undefined) ?? {},
+      nextEvidence: {},
+      adopted: [],
+      now: new Date().toISOString(),
+    };
+    const destroyed: string[] = [];
+    for (const vm of status.containers) {
+      if (claimed.has(vm.name)) continue;
+      const owner = owners.get(vm.name);
+      const container = owner?.type === 'container' ? owner : undefined;
+      if (container && container.parentId === host.id && container.state !== 'illegal') continue;
+      // A VM whose uuid is not its namesake's (left by a container destroyed while its host was
+      // down, the name since reused) belongs to nobody: an orphan, not a copy.
+      const owned = container && isOurs(vm, container.id) ? container : undefined;
+      const reason = owned ? await judgeOwnedCopy(scope, vm, owned) : judgeOrphan(scope, vm, container);
+      if (!reason) continue;
+      await destroyCopy(host, vm, owned, reason);
+      destroyed.push(vm.name);
+    }
+    await rememberCollection(scope, destroyed);
+    return { destroyed, adopted: scope.adopted };
+  }
 
   /** An orphan (no container owns its name) is destroyed once its grace period is over. */
   function judgeOrphan(scope: Collection, vm: SeenVm, namesake?: NodeRecord): DestroyReason | undefined {

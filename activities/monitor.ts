@@ -14,6 +14,8 @@ import { guarded, watchEntities } from './entity-watch';
 import type { Registry } from '../src/registry/types';
 import { hostRef } from '../src/drivers/refs';
 import { hostStatuses } from '../src/monitor/fleet-status';
+import { hostBatches, hostsIn } from '../src/monitor/host-batches';
+import type { HostRange } from '../src/registry/types';
 
 export interface MonitorSettings {
   /** Failed polls in a row before a host is down. */
@@ -241,6 +243,16 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
       return sent;
     },
 
+    /**
+     * The fleet as ranges of at most `batchSize` centrally polled hosts, and the few hosts agents
+     * poll: what a cycle carries grows with its batches, not with its hosts.
+     */
+    async hostBatches(input: { batchSize: number }): Promise<{ hosts: number; ranges: HostRange[]; agents: MonitoredHost[] }> {
+      const { hosts, ranges, agents } = await hostBatches(registry, input.batchSize);
+      const agentHosts = agents.length ? await registry.list({ type: 'hypervisor', ids: agents }) : [];
+      return { hosts, ranges, agents: agentHosts.map((h) => ({ id: h.id, name: h.name, ref: hostRef(h) })) };
+    },
+
     async monitoredHosts(): Promise<MonitoredHost[]> {
       return (await registry.list({ type: 'hypervisor' })).map((h) => {
         const def = h.definition as HypervisorDefinition;
@@ -249,12 +261,13 @@ export function createMonitorActivities(deps: { registry: Registry; drivers: Dri
     },
 
     /**
-     * Polls a batch of hosts at once: the hosts and everything on them read in two queries, their
+     * Polls a batch of hosts at once (a range of ids, or the ids themselves for cycles that began
+     * before ranges): the hosts and everything on them read in two queries, their
      * statuses asked in one call where the driver answers for many; a slow host costs at most the
      * poll timeout, never the others' time.
      */
-    async monitorBatch(input: { hostIds: string[]; settings: MonitorSettings }): Promise<BatchReport> {
-      const hosts = await registry.list({ type: 'hypervisor', ids: input.hostIds });
+    async monitorBatch(input: ({ hostIds: string[] } | { range: HostRange }) & { settings: MonitorSettings }): Promise<BatchReport> {
+      const hosts = 'range' in input ? await hostsIn(registry, input.range) : await registry.list({ type: 'hypervisor', ids: input.hostIds });
       const children = new Map<string, OnHost[]>();
       for (const c of await placedOn(hosts.map((h) => h.id))) {
         if (c.parentId) (children.get(c.parentId) ?? children.set(c.parentId, []).get(c.parentId)!).push(c);

@@ -18,7 +18,7 @@ import {
 import { type CycleRecord, type CycleSettings, MESSAGE_DESCRIPTIONS, cycleSettingsSignal, loopStatusQuery, pauseCyclesUpdate } from '../src/domain/messages';
 import { SEARCH_ATTRIBUTE_KEYS, workflowIds } from '../src/domain/names';
 import { failoverHost } from './failover';
-import type { BatchReport, MonitorActivities, MonitorSettings } from '../activities/monitor';
+import type { BatchReport, MonitoredHost, MonitorActivities, MonitorSettings } from '../activities/monitor';
 import type { CollectorActivities } from '../activities/collector';
 import type { HostActivities } from '../activities/hosts';
 import { hostActivities } from './command-runtime';
@@ -67,10 +67,23 @@ async function bounded<T, R>(items: readonly T[], limit: number, work: (item: T)
 /** One monitor cycle: poll every host in bounded parallel batches and make the registry follow. */
 export async function monitorCycle(options: MonitorOptions): Promise<MonitorReport> {
   const settings: MonitorSettings = { downAfter: options.downAfter, contactEverySeconds: options.contactEverySeconds, pollTimeoutMs: options.pollTimeoutMs };
-  const hosts = await acts.monitoredHosts();
-  const central = hosts.filter((h) => !h.ref).map((h) => h.id);
-  const agents = hosts.filter((h) => h.ref);
-  const reports = await bounded(chunks(central, options.batchSize ?? 50), options.parallelBatches ?? 4, (hostIds) => acts.monitorBatch({ hostIds, settings }));
+  const batchSize = options.batchSize ?? 50;
+  let hostCount: number;
+  let agents: MonitoredHost[];
+  let reports: BatchReport[];
+  if (patched('host-ranges')) {
+    // Ranges of host ids, not the hosts: the history grows with the batches, not the fleet.
+    const fleet = await acts.hostBatches({ batchSize });
+    hostCount = fleet.hosts;
+    agents = fleet.agents;
+    reports = await bounded(fleet.ranges, options.parallelBatches ?? 4, (range) => acts.monitorBatch({ range, settings }));
+  } else {
+    const hosts = await acts.monitoredHosts();
+    hostCount = hosts.length;
+    const central = hosts.filter((h) => !h.ref).map((h) => h.id);
+    agents = hosts.filter((h) => h.ref);
+    reports = await bounded(chunks(central, batchSize), options.parallelBatches ?? 4, (hostIds) => acts.monitorBatch({ hostIds, settings }));
+  }
   for (const h of agents) {
     const ref = h.ref!;
     const agent: HostActivities = hostActivities(ref);
@@ -119,12 +132,18 @@ export async function monitorCycle(options: MonitorOptions): Promise<MonitorRepo
       });
     }
   }
-  return { ...all, settled, hosts: hosts.length, down: all.down.map((d) => d.host), up: all.up.map((u) => u.host), environmentsNotified };
+  return { ...all, settled, hosts: hostCount, down: all.down.map((d) => d.host), up: all.up.map((u) => u.host), environmentsNotified };
 }
 
 export interface CollectorOptions {
   readonly claimTtlSeconds: number;
   readonly orphanGraceSeconds: number;
+  /** Hosts collected by one activity. */
+  readonly batchSize?: number;
+  /** Batches in flight at once. */
+  readonly parallelBatches?: number;
+  /** A host that takes longer than this to answer is collected on a later cycle. */
+  readonly pollTimeoutMs?: number;
 }
 
 export interface CollectorReport {
@@ -140,9 +159,23 @@ export interface CollectorReport {
 export async function collectorCycle(options: CollectorOptions): Promise<CollectorReport> {
   const placeholders = await acts.collectPlaceholders({ ttlSeconds: options.claimTtlSeconds });
   const abandonedRemoved = await acts.collectAbandoned({ ttlSeconds: options.claimTtlSeconds });
-  const hosts = await acts.monitoredHosts();
   const destroyed: string[] = [];
   const adopted: string[] = [];
+  if (patched('collect-batches')) {
+    // Agent-polled hosts are not collected centrally, as before.
+    const { ranges } = await acts.hostBatches({ batchSize: options.batchSize ?? 200 });
+    await bounded(ranges, options.parallelBatches ?? 4, async (range) => {
+      try {
+        const done = await acts.collectBatch({ range, graceSeconds: options.orphanGraceSeconds, pollTimeoutMs: options.pollTimeoutMs ?? 10_000 });
+        destroyed.push(...done.destroyed);
+        adopted.push(...done.adopted);
+      } catch {
+        // A batch the registry could not serve is collected on a later cycle.
+      }
+    });
+    return { placeholdersRemoved: placeholders.removed, placeholdersExtended: placeholders.extended, abandonedRemoved, destroyed: destroyed.sort(), adopted: adopted.sort() };
+  }
+  const hosts = await acts.monitoredHosts();
   await bounded(hosts.filter((h) => !h.ref), 4, async (h) => {
     try {
       const done = await acts.collectHost({ hostId: h.id, graceSeconds: options.orphanGraceSeconds });

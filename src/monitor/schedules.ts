@@ -12,7 +12,7 @@ export const COLLECTOR_WORKFLOW_ID = 'vmflow-collector';
 type ScheduleSettings = Pick<Config, 'monitorIntervalSeconds' | 'downAfterFailures' | 'pollTimeoutMs' | 'collectorIntervalSeconds' | 'claimTtlSeconds' | 'orphanGraceSeconds'>;
 
 /**
- * Hosts per monitor activity: each batch is two registry reads, one status request to the sim farm
+ * Hosts per monitor (and collector) activity: each batch is two registry reads, one status request to the sim farm
  * (or one per host for other drivers) and one metadata write, so fewer, larger batches cost less.
  */
 export const MONITOR_BATCH_SIZE = 200;
@@ -22,7 +22,7 @@ export function monitorOptions(c: ScheduleSettings) {
 }
 
 export function collectorOptions(c: ScheduleSettings) {
-  return { claimTtlSeconds: c.claimTtlSeconds, orphanGraceSeconds: c.orphanGraceSeconds };
+  return { claimTtlSeconds: c.claimTtlSeconds, orphanGraceSeconds: c.orphanGraceSeconds, batchSize: MONITOR_BATCH_SIZE, pollTimeoutMs: c.pollTimeoutMs };
 }
 
 const LOOPS = [

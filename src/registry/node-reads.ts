@@ -130,3 +130,31 @@ export function listKeys(db: Transactions, prefix: string): Promise<string[]> {
 function successor(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
+
+/** The nodes with these names (those that exist), read in one query per few hundred names. */
+export function findNodesByName(db: Transactions, names: readonly string[]): Promise<NodeRecord[]> {
+  const unique = [...new Set(names)];
+  if (!unique.length) return Promise.resolve([]);
+  return db.read(async (m) => {
+    const out: NodeRecord[] = [];
+    for (const part of chunks(unique)) {
+      out.push(...(await hydrate(m, await m.query(`SELECT ${RECORD_COLUMNS} FROM \`nodes\` n WHERE n.\`name\` IN (${placeholders(part.length)})`, part))));
+    }
+    return out;
+  });
+}
+
+/** The hypervisors' ids in id order, each marked when an agent polls it: ids and a flag only, a fleet's worth is small. */
+export function hypervisorIds(db: Transactions): Promise<Array<{ id: string; agent: boolean }>> {
+  return db.read(async (m) => {
+    const rows: Array<{ id: string; definition: string }> = await m.query("SELECT n.`id` AS `id`, n.`definition` AS `definition` FROM `nodes` n WHERE n.`type` = 'hypervisor' ORDER BY n.`id` ASC");
+    return rows.map((r) => ({ id: r.id, agent: Boolean(parse(r.definition).agentQueue) }));
+  });
+}
+
+/** The hypervisors whose ids are in (`after`, `last`], in id order; `after` null starts at the first. */
+export function hypervisorsInRange(db: Transactions, range: { readonly after: string | null; readonly last: string }): Promise<NodeRecord[]> {
+  const where = range.after === null ? 'n.`id` <= ?' : 'n.`id` > ? AND n.`id` <= ?';
+  const params = range.after === null ? [range.last] : [range.after, range.last];
+  return db.read(async (m) => hydrate(m, await m.query(`SELECT ${RECORD_COLUMNS} FROM \`nodes\` n WHERE n.\`type\` = 'hypervisor' AND ${where} ORDER BY n.\`id\` ASC`, params)));
+}

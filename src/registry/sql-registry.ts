@@ -15,7 +15,7 @@ import type { MetadataMerge } from './metadata-batch';
 import * as reads from './node-reads';
 import * as writes from './node-writes';
 import { Transactions, type Dialect } from './transactions';
-import type { ClaimRequest, HostSampleOptions, HostSnapshot, NewNode, NewNodeEvent, NodeEvent, NodePatch, NodeQuery, PlacedNode, Registry, SamplePoint, SampleQuery } from './types';
+import type { ClaimRequest, HostSampleOptions, HostSnapshot, NewNode, NewNodeEvent, NodeEvent, NodePatch, NodeQuery, HostRange, PlacedNode, Registry, SamplePoint, SampleQuery } from './types';
 import * as usage from './usage';
 import * as hostSamples from './samples';
 
@@ -79,6 +79,18 @@ export class SqlRegistry implements Registry {
 
   placedOn(hostIds: readonly string[]): Promise<PlacedNode[]> {
     return reads.placedOn(this.db, hostIds);
+  }
+
+  findManyByName(names: readonly string[]): Promise<NodeRecord[]> {
+    return reads.findNodesByName(this.db, names);
+  }
+
+  hypervisorIds(): Promise<Array<{ id: string; agent: boolean }>> {
+    return reads.hypervisorIds(this.db);
+  }
+
+  hypervisorsInRange(range: HostRange): Promise<NodeRecord[]> {
+    return reads.hypervisorsInRange(this.db, range);
   }
 
   /** Every unique key starting with `prefix`, sorted (for example every `ip:` key, to allocate addresses). */

@@ -36,6 +36,12 @@ export interface NodeQuery {
   readonly offset?: number;
 }
 
+/** A run of hypervisors by id: those after `after` (from the first when null) up to `last`, inclusive. */
+export interface HostRange {
+  readonly after: string | null;
+  readonly last: string;
+}
+
 /** A node on a host, as the monitor compares it with the host's report. */
 export interface PlacedNode {
   readonly id: string;
@@ -146,6 +152,12 @@ export interface Registry {
   children(parentId: string, type?: NodeType): Promise<NodeRecord[]>;
   /** What is on these hosts, without keys, tags or documents. Optional: callers fall back to list. */
   placedOn?(hostIds: readonly string[]): Promise<PlacedNode[]>;
+  /** The nodes with these names (those that exist), in one query. Optional: callers fall back to findByName. */
+  findManyByName?(names: readonly string[]): Promise<NodeRecord[]>;
+  /** The hypervisors' ids in id order, agent-polled ones marked. Optional: callers fall back to list. */
+  hypervisorIds?(): Promise<Array<{ id: string; agent: boolean }>>;
+  /** The hypervisors with ids in (`after`, `last`], in one query. Optional: callers fall back to list. */
+  hypervisorsInRange?(range: HostRange): Promise<NodeRecord[]>;
   /**
    * Every unique key starting with `prefix`, sorted (every `ip:` key, to allocate addresses).
    * Optional so that fakes need not implement it; address allocation falls back to lookups by key.

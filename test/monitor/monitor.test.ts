@@ -196,4 +196,44 @@ describe('monitor at scale', () => {
     const quick = await stack.services.registry.getByName('m-008');
     assert.ok(quick.metadata[META.lastContact]);
   });
+
+  test('a collector cycle over 450 hosts runs 3 batch activities of 200; proof and grace hold in a batch, and a silent host fails nothing', async () => {
+    const capacity = { cpus: 16, memoryMiB: 32768, diskGiB: 1000 };
+    for (let i = 200; (await stack.services.registry.count({ type: 'hypervisor' })) < 450; i++) {
+      const id = `m-${String(i).padStart(3, '0')}`;
+      await stack.sim.admin.addHost({ id, ...capacity });
+      await stack.services.provisioner.provisionHypervisor({ name: id, definition: { driver: 'sim', address: stack.sim.hostAddress(id), capacity } });
+    }
+    await (await stack.client.containers.create('batched', { definition: web, hint: 'm-010' })).result();
+    const owner = await stack.services.registry.getByName('batched');
+    // A stale copy of it on another host (its uuid), an orphan on a third; m-007 still answers too late.
+    await stack.sim.admin.addVm('m-300', { name: 'batched', uuid: owner.id, state: 'running' });
+    await stack.sim.admin.addVm('m-400', { name: 'stray-b' });
+    await stack.client.temporal.workflow.execute('monitorCycle', { taskQueue: TASK_QUEUE, workflowId: `test-monitor-${randomUUID()}`, args: [{ ...MONITOR, pollTimeoutMs: 3000 }] });
+    const options: CollectorOptions = { claimTtlSeconds: 60, orphanGraceSeconds: 3600, batchSize: 200, pollTimeoutMs: 3000 };
+    const collectOnce = async (o: CollectorOptions) => {
+      const workflowId = `test-collector-${randomUUID()}`;
+      const report: CollectorReport = await stack.client.temporal.workflow.execute('collectorCycle', { taskQueue: TASK_QUEUE, workflowId, args: [o] });
+      const { events } = await stack.client.temporal.workflow.getHandle(workflowId).fetchHistory();
+      const scheduled = (events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'collectBatch').length;
+      const completed = (events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
+      return { report, scheduled, completed, events: events?.length ?? 0 };
+    };
+    const first = await collectOnce(options);
+    assert.equal(first.scheduled, 3, 'ceil(450 / 200) batch activities');
+    assert.equal(first.completed, 6, 'placeholders, abandoned, the ranges and 3 batches, none failed');
+    assert.deepEqual(first.report.destroyed, [], 'one sighting is not proof, and the orphan is in its grace period');
+    assert.ok(await stack.sim.admin.vm('m-300', 'batched'));
+    assert.ok(await stack.sim.admin.vm('m-400', 'stray-b'));
+    await new Promise((r) => setTimeout(r, 1500));
+    const second = await collectOnce({ ...options, orphanGraceSeconds: 1 });
+    assert.deepEqual(second.report.destroyed, ['batched', 'stray-b']);
+    assert.equal(await stack.sim.admin.vm('m-300', 'batched'), undefined);
+    assert.ok(await stack.sim.admin.vm('m-010', 'batched'), 'the registry’s own copy is untouched');
+    assert.equal(await stack.sim.admin.vm('m-400', 'stray-b'), undefined);
+    const m300 = await stack.services.registry.getByName('m-300');
+    const destroyedEvent = (await stack.services.registry.events(m300.id, 5)).find((e) => e.what === 'destroyed batched')!;
+    assert.equal((destroyedEvent.data.confirmations as unknown[]).length, 2, 'the destroy records the two sightings it acted on');
+    assert.equal((await stack.client.containers.get('batched')).state, 'running');
+  });
 });

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config';
 import { cycleSettingsSignal, loopStatusQuery } from '../../src/domain/messages';
 import { TASK_QUEUE } from '../../src/domain/names';
 import { META } from '../../src/domain/types';
-import { COLLECTOR_WORKFLOW_ID, MONITOR_WORKFLOW_ID, ensureSchedules, pauseCycles } from '../../src/monitor/schedules';
+import { COLLECTOR_WORKFLOW_ID, MONITOR_WORKFLOW_ID, MONITOR_BATCH_SIZE, ensureSchedules, pauseCycles } from '../../src/monitor/schedules';
 import type { MonitorReport } from '../../workflows/monitor';
 import { eventually } from '../support/invariants';
 import { startStack, type Stack } from '../support/stack';
@@ -53,7 +53,7 @@ describe('monitor and collector loops', () => {
     const collector = await temporal.workflow.getHandle(COLLECTOR_WORKFLOW_ID).query(loopStatusQuery);
     assert.deepEqual(
       { everySeconds: collector.everySeconds, options: collector.options, paused: collector.paused },
-      { everySeconds: 60, options: { claimTtlSeconds: config.claimTtlSeconds, orphanGraceSeconds: config.orphanGraceSeconds }, paused: false },
+      { everySeconds: 60, options: { claimTtlSeconds: config.claimTtlSeconds, orphanGraceSeconds: config.orphanGraceSeconds, batchSize: MONITOR_BATCH_SIZE, pollTimeoutMs: config.pollTimeoutMs }, paused: false },
     );
 
     // Paused, a loop runs no cycle even at a 1 s interval; resumed, it does.
