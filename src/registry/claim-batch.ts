@@ -13,7 +13,7 @@ import { add, checkClaim, claim, placeholderKeys, placeholderRow, roomRefusal, t
 import { toRecord } from './columns';
 import { isUniqueViolation } from './db-errors';
 import type { NodeRow } from './entities';
-import { loadRecord, withArticle } from './rows';
+import { insertKeyPairs, insertNodes, loadRecord, marks, withArticle } from './rows';
 import { locksRows, type Transactions } from './transactions';
 import type { ClaimRequest } from './types';
 import { usageByHost } from './usage';
@@ -171,8 +171,8 @@ async function claimBatch(m: EntityManager, requests: readonly ClaimRequest[]): 
   }
   if (rows.length) {
     try {
-      await insertPlaceholders(m, rows);
-      await insertKeyRows(m, keys);
+      await insertNodes(m, rows);
+      await insertKeyPairs(m, keys);
     } catch (err) {
       if (isUniqueViolation(err)) throw new BatchCollision(`a key of the batch was taken meanwhile: ${(err as Error).message}`);
       throw err;
@@ -209,55 +209,4 @@ async function lockHosts(m: EntityManager, ids: readonly string[]): Promise<Map<
     [...ids],
   );
   return new Map(rows.map((r) => [r.id, r]));
-}
-
-const NODE_COLUMNS = [
-  'id',
-  'type',
-  'name',
-  'definition',
-  'state',
-  'metadata',
-  'parent_id',
-  'version',
-  'created_at',
-  'updated_at',
-  'res_cpus',
-  'res_memory_mib',
-  'res_disk_gib',
-  'expires_at',
-  'group_names',
-] as const;
-
-async function insertPlaceholders(m: EntityManager, rows: readonly NodeRow[]): Promise<void> {
-  const values = rows.flatMap((r) => [
-    r.id,
-    r.type,
-    r.name,
-    r.definition,
-    r.state,
-    r.metadata,
-    r.parentId,
-    r.version,
-    r.createdAt,
-    r.updatedAt,
-    r.resCpus,
-    r.resMemoryMiB,
-    r.resDiskGiB,
-    r.expiresAt,
-    r.groupNames,
-  ]);
-  const row = `(${marks(NODE_COLUMNS.length)})`;
-  await m.query(
-    `INSERT INTO \`nodes\` (${NODE_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES ${rows.map(() => row).join(', ')}`,
-    values,
-  );
-}
-
-async function insertKeyRows(m: EntityManager, keys: ReadonlyArray<readonly [string, string]>): Promise<void> {
-  await m.query(`INSERT INTO \`node_keys\` (\`key\`, \`node_id\`) VALUES ${keys.map(() => '(?, ?)').join(', ')}`, keys.flat());
-}
-
-function marks(n: number): string {
-  return Array.from({ length: n }, () => '?').join(', ');
 }

@@ -57,7 +57,7 @@ async function run(m: EntityManager, sql: string, params: readonly unknown[]): P
   return Number(result.affected ?? 0);
 }
 
-function marks(n: number): string {
+export function marks(n: number): string {
   return Array(n).fill('?').join(', ');
 }
 
@@ -94,8 +94,18 @@ export function checkVersion(row: NodeRow, expected: number | undefined): void {
   if (expected !== undefined && row.version !== expected) throw new VersionConflictError(row.id, expected, row.version);
 }
 
-export async function insertNode(m: EntityManager, row: NodeRow): Promise<void> {
-  await run(m, `INSERT INTO \`nodes\` (${NODE_FIELDS.map((f) => `\`${NODE_COLUMN[f]}\``).join(', ')}) VALUES (${marks(NODE_FIELDS.length)})`, NODE_FIELDS.map((f) => row[f]));
+export function insertNode(m: EntityManager, row: NodeRow): Promise<void> {
+  return insertNodes(m, [row]);
+}
+
+/** Inserts rows in one statement per chunk (a claim batch's placeholders). */
+export async function insertNodes(m: EntityManager, rows: readonly NodeRow[]): Promise<void> {
+  const columns = NODE_FIELDS.map((f) => `\`${NODE_COLUMN[f]}\``).join(', ');
+  const one = `(${marks(NODE_FIELDS.length)})`;
+  for (const part of chunks(rows)) {
+    if (!part.length) continue;
+    await run(m, `INSERT INTO \`nodes\` (${columns}) VALUES ${part.map(() => one).join(', ')}`, part.flatMap((row) => NODE_FIELDS.map((f) => row[f])));
+  }
 }
 
 /** Writes changed columns, bumps the version and updated_at; guarded by the version read. Returns the row as written. */
@@ -111,10 +121,15 @@ export async function writeRow(m: EntityManager, row: NodeRow, changes: Partial<
   return { ...row, ...Object.fromEntries(fields.map((f) => [f, values[f]])) };
 }
 
-export async function insertKeys(m: EntityManager, nodeId: string, keys: readonly string[]): Promise<void> {
-  for (const part of chunks([...keys])) {
+export function insertKeys(m: EntityManager, nodeId: string, keys: readonly string[]): Promise<void> {
+  return insertKeyPairs(m, keys.map((key) => [key, nodeId] as const));
+}
+
+/** Inserts `[key, nodeId]` pairs, of one node or of several. */
+export async function insertKeyPairs(m: EntityManager, pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  for (const part of chunks(pairs)) {
     if (!part.length) continue;
-    await run(m, `INSERT INTO \`node_keys\` (\`key\`, \`node_id\`) VALUES ${part.map(() => '(?, ?)').join(', ')}`, part.flatMap((key) => [key, nodeId]));
+    await run(m, `INSERT INTO \`node_keys\` (\`key\`, \`node_id\`) VALUES ${part.map(() => '(?, ?)').join(', ')}`, part.flat());
   }
 }
 
